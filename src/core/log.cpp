@@ -1,0 +1,97 @@
+#include "core/log.h"
+
+#include <chrono>
+#include <ctime>
+
+namespace imgflow::core {
+namespace {
+
+// RFC 3339 UTC with milliseconds, e.g. 2026-11-26T17:43:40.123Z.
+std::string timestamp_now() {
+  const auto now = std::chrono::system_clock::now();
+  const auto secs = std::chrono::system_clock::to_time_t(now);
+  const auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+  std::snprintf(buf + n, sizeof buf - n, ".%03dZ", static_cast<int>(millis));
+  return buf;
+}
+
+void append_value(std::string& out, const LogField::Value& value) {
+  if (const auto* s = std::get_if<std::string_view>(&value)) {
+    append_json_string(out, *s);
+  } else if (const auto* i = std::get_if<std::int64_t>(&value)) {
+    out += std::to_string(*i);
+  } else if (const auto* d = std::get_if<double>(&value)) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.3f", *d);
+    out += buf;
+  } else {
+    out += std::get<bool>(value) ? "true" : "false";
+  }
+}
+
+}  // namespace
+
+std::string_view to_string(LogLevel level) {
+  switch (level) {
+    case LogLevel::kDebug: return "debug";
+    case LogLevel::kInfo: return "info";
+    case LogLevel::kWarn: return "warn";
+    case LogLevel::kError: return "error";
+  }
+  return "info";
+}
+
+void append_json_string(std::string& out, std::string_view text) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  out += '"';
+  for (unsigned char c : text) {
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        if (c < 0x20) {
+          out += "\\u00";
+          out += kHex[c >> 4U];
+          out += kHex[c & 0xFU];
+        } else {
+          out += static_cast<char>(c);
+        }
+    }
+  }
+  out += '"';
+}
+
+void Logger::log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {
+  if (!enabled(level)) return;
+  std::string line = "{\"ts\":\"" + timestamp_now() + "\",\"level\":\"";
+  line += to_string(level);
+  line += "\",\"msg\":";
+  append_json_string(line, msg);
+  for (const LogField& field : fields) {
+    line += ',';
+    append_json_string(line, field.key);
+    line += ':';
+    append_value(line, field.value);
+  }
+  line += "}\n";
+  const std::lock_guard lock(mu_);
+  std::fwrite(line.data(), 1, line.size(), out_);
+  std::fflush(out_);
+}
+
+void Logger::raw(std::string_view line) {
+  const std::lock_guard lock(mu_);
+  std::fwrite(line.data(), 1, line.size(), out_);
+  std::fputc('\n', out_);
+  std::fflush(out_);
+}
+
+}  // namespace imgflow::core

@@ -1,0 +1,42 @@
+#include "core/log.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <string>
+
+namespace imgflow::core {
+namespace {
+
+std::string read_all(std::FILE* f) {
+  std::rewind(f);
+  std::string out;
+  char buf[256];
+  std::size_t n = 0;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+  return out;
+}
+
+TEST(Logger, WritesOneJsonObjectPerLineWithEscapedFields) {
+  std::FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  Logger logger(f, LogLevel::kInfo);
+  logger.info("stored", {{"key", "a \"b\"\n"}, {"bytes", 42}, {"ok", true}});
+  logger.log(LogLevel::kDebug, "hidden");
+  const std::string text = read_all(f);
+  std::fclose(f);
+  EXPECT_NE(text.find(R"("level":"info","msg":"stored","key":"a \"b\"\n","bytes":42,"ok":true})"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("hidden"), std::string::npos);
+  EXPECT_EQ(text.back(), '\n');
+}
+
+TEST(Logger, EscapesControlCharacters) {
+  std::string out;
+  append_json_string(out, std::string("\x01x", 2));
+  EXPECT_EQ(out, "\"\\u0001x\"");
+}
+
+}  // namespace
+}  // namespace imgflow::core

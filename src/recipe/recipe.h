@@ -1,0 +1,147 @@
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+
+// The typed vocabulary of an imgflow recipe: what variants to make and how. Plain structs with
+// defaults; imgflow.yaml is parsed into them once (recipe_yaml.cpp) and the image engine
+// executes them. Nothing downstream reads YAML or strings-as-options.
+namespace imgflow::recipe {
+
+// How the source is fitted into the variant's box (the same meanings as sharp's `fit`).
+enum class Fit {
+  kInside,   // keep aspect, fit within width×height
+  kCover,    // keep aspect, fill width×height, crop the overflow (see Gravity)
+  kContain,  // keep aspect, fit within, pad to exactly width×height with the background
+  kFill,     // ignore aspect, stretch to exactly width×height
+  kOutside,  // keep aspect, as small as possible while covering width×height, no crop
+};
+
+// Which part of the image a cover crop keeps.
+enum class Gravity {
+  kCentre, kNorth, kNorthEast, kEast, kSouthEast, kSouth, kSouthWest, kWest, kNorthWest,
+  kAttention,  // smart crop: the region with the most skin tone, saturation and edges
+  kEntropy,    // smart crop: the region with the most information
+};
+
+enum class Format { kAuto, kJpeg, kPng, kWebp, kAvif, kGif };
+
+// Nine anchor positions for a watermark.
+enum class Position {
+  kTopLeft, kTop, kTopRight, kLeft, kCentre, kRight, kBottomLeft, kBottom, kBottomRight
+};
+
+struct Rgb {
+  std::uint8_t r = 255, g = 255, b = 255;
+  bool operator==(const Rgb&) const = default;
+};
+
+struct Resize {
+  int width = 0;   // target box width in pixels; 0 = derive from height and aspect ratio
+  int height = 0;  // target box height in pixels; 0 = derive from width and aspect ratio
+  Fit fit = Fit::kInside;
+  Gravity gravity = Gravity::kCentre;  // only used by kCover
+  bool upscale = false;                // enlarging a small source only adds blur and bytes
+};
+
+struct Encode {
+  Format format = Format::kAuto;
+  int quality = 80;                // JPEG/WebP/AVIF quality 1..100; 80 is visually lossless-ish
+  bool progressive = true;         // JPEG: progressive scans show early on slow links
+  bool chroma_subsampling = true;  // JPEG 4:2:0: ~15% smaller for little visible loss
+  int png_compression = 6;         // zlib level 0..9: 6 is the usual size/speed knee
+  bool png_palette = false;        // quantise to 8-bit palette: far smaller for flat art
+  bool lossless = false;           // WebP lossless
+  int effort = 4;                  // WebP 0..6, AVIF 0..9: higher is smaller and slower
+  bool keep_animation = true;      // keep frames when the output format can animate
+};
+
+struct Variant {
+  std::string name;  // [a-z0-9_-]{1,64}; becomes {variant} in output keys
+  Resize resize;
+  Encode encode;
+  bool watermark = true;  // apply the recipe's watermark (if any) to this variant
+};
+
+struct Watermark {
+  enum class Kind { kNone, kImage, kText };
+  Kind kind = Kind::kNone;
+  std::filesystem::path image_path;  // kImage: resolved against the recipe file's directory
+  std::string image_bytes;           // kImage: the file's bytes, read when the recipe loads
+  std::string text;                  // kText: UTF-8 text to render
+  std::string font = "DejaVu Sans Bold";  // kText: a Pango font family (fontconfig name)
+  int font_size = 0;                 // kText: points; 0 = scale with the output (see scale)
+  Rgb color{255, 255, 255};          // kText: text colour
+  Position position = Position::kBottomRight;
+  int margin = 16;        // pixels between the mark and the image edge
+  double opacity = 0.6;   // 0..1, multiplied into the mark's alpha
+  double scale = 0.2;     // mark width as a fraction of the output width (0 = natural size)
+  bool tile = false;      // repeat the mark across the whole image (ignores position)
+  int min_width = 300;    // variants narrower than this get no mark: it would swamp a thumbnail
+};
+
+struct Limits {
+  std::uint64_t max_pixels = 50'000'000;           // refuse decompression bombs before decoding
+  int max_width = 30'000;                          // per-axis cap, checked from the header
+  int max_height = 30'000;
+  int max_frames = 200;                            // animated inputs: frames beyond are refused
+  std::uint64_t max_input_bytes = 50ULL << 20U;    // 50 MiB: larger uploads are refused unread
+  int time_limit_ms = 30'000;                      // per image, decode + all variants
+};
+
+struct Metadata {
+  bool keep_copyright = false;  // keep EXIF Copyright/Artist; everything else (GPS!) is stripped
+  bool keep_icc = false;        // embed the sRGB ICC profile instead of relying on the default
+};
+
+struct Output {
+  // Destination key of each variant. Placeholders: {dir} (source key's directory, "" at the
+  // root), {name} (file name without extension), {variant}, {ext}, {hash} (variant recipe hash).
+  std::string key_template = "{dir}/{name}/{variant}.{ext}";
+  std::string cache_control = "public, max-age=31536000, immutable";
+  Rgb background{255, 255, 255};  // alpha is flattened onto this for formats without alpha
+  Format auto_opaque = Format::kJpeg;  // what `format: auto` picks for images without alpha
+  Format auto_alpha = Format::kPng;    // what `format: auto` picks for images with alpha
+};
+
+struct Recipe {
+  std::vector<Variant> variants;  // at least one; names unique
+  Watermark watermark;
+  Limits limits;
+  Metadata metadata;
+  Output output;
+
+  // The variant whose box demands the most source pixels: it sets the shrink-on-load factor.
+  const Variant& largest() const;
+
+  // Hex SHA-256 of everything that changes this variant's output bytes (its own fields, and the
+  // watermark, metadata policy and background where they apply). Stable across runs, platforms
+  // and field order in the YAML.
+  std::string variant_hash(const Variant& variant) const;
+
+  // Hex SHA-256 over every variant hash and the output key template.
+  std::string hash() const;
+};
+
+// Parses imgflow.yaml text. `file_name` is used in messages ("imgflow.yaml:12:5: ...") and its
+// directory resolves relative paths. Every error names file:line:column and what is allowed.
+// Returns kInvalidArgument for any mistake in the document.
+core::Result<Recipe> parse_recipe(std::string_view yaml_text, const std::filesystem::path& file_name);
+
+// Reads and parses a recipe file. kNotFound if it does not exist.
+core::Result<Recipe> load_recipe(const std::filesystem::path& path);
+
+// The recipe used when none is configured: large (1600 inside, watermarked, JPEG),
+// medium (800 inside, watermarked), thumb (200x200 cover, WebP), a text watermark.
+Recipe default_recipe();
+
+// File extension (no dot) and MIME type of a concrete (non-auto) format.
+std::string_view extension(Format format);
+std::string_view mime_type(Format format);
+
+}  // namespace imgflow::recipe
