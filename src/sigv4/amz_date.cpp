@@ -1,0 +1,71 @@
+#include "sigv4/amz_date.h"
+
+#include <chrono>
+#include <cstdio>
+
+namespace imgflow::sigv4 {
+namespace {
+
+// Reads `count` decimal digits at `pos`; -1 if any is not a digit.
+int digits(std::string_view text, std::size_t pos, std::size_t count) {
+  int value = 0;
+  for (std::size_t i = pos; i < pos + count; ++i) {
+    if (text[i] < '0' || text[i] > '9') return -1;
+    value = value * 10 + (text[i] - '0');
+  }
+  return value;
+}
+
+struct Fields {
+  int year, month, day, hour, minute, second;
+};
+
+std::optional<TimePoint> to_time(const Fields& f) {
+  if (f.year < 0 || f.month < 0 || f.day < 0 || f.hour < 0 || f.minute < 0 || f.second < 0) {
+    return std::nullopt;
+  }
+  const std::chrono::year_month_day ymd{std::chrono::year(f.year),
+                                        std::chrono::month(static_cast<unsigned>(f.month)),
+                                        std::chrono::day(static_cast<unsigned>(f.day))};
+  // 60 would be a leap second; AWS never emits one, so refusing it is simpler than modelling it.
+  if (!ymd.ok() || f.hour > 23 || f.minute > 59 || f.second > 59) return std::nullopt;
+  return std::chrono::time_point_cast<TimePoint::duration>(
+      std::chrono::sys_days(ymd) + std::chrono::hours(f.hour) + std::chrono::minutes(f.minute) +
+      std::chrono::seconds(f.second));
+}
+
+}  // namespace
+
+std::optional<TimePoint> parse_amz_date(std::string_view text) {
+  if (text.size() != 16 || text[8] != 'T' || text[15] != 'Z') return std::nullopt;
+  return to_time({digits(text, 0, 4), digits(text, 4, 2), digits(text, 6, 2), digits(text, 9, 2),
+                  digits(text, 11, 2), digits(text, 13, 2)});
+}
+
+std::string format_amz_date(TimePoint time) {
+  const auto days = std::chrono::floor<std::chrono::days>(time);
+  const std::chrono::year_month_day ymd(days);
+  const std::chrono::hh_mm_ss hms(std::chrono::floor<std::chrono::seconds>(time - days));
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%04d%02u%02uT%02d%02d%02dZ", static_cast<int>(ymd.year()),
+                static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
+                static_cast<int>(hms.seconds().count()));
+  return buf;
+}
+
+std::optional<TimePoint> parse_iso8601(std::string_view text) {
+  if (text.size() < 20 || text.back() != 'Z' || text[4] != '-' || text[7] != '-' ||
+      text[10] != 'T' || text[13] != ':' || text[16] != ':') {
+    return std::nullopt;
+  }
+  if (text.size() > 20) {
+    // Only ".<digits>" may sit between the seconds and the 'Z'.
+    if (text[19] != '.' || text.size() == 21 || text.size() > 30) return std::nullopt;
+    if (digits(text, 20, text.size() - 21) < 0) return std::nullopt;
+  }
+  return to_time({digits(text, 0, 4), digits(text, 5, 2), digits(text, 8, 2), digits(text, 11, 2),
+                  digits(text, 14, 2), digits(text, 17, 2)});
+}
+
+}  // namespace imgflow::sigv4
