@@ -1,0 +1,98 @@
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+
+#include "core/clock.h"
+#include "storage/object_store.h"
+#include "storage/outbox.h"
+
+namespace imgflow::storage {
+
+struct LocalStoreOptions {
+  std::filesystem::path data_dir;  // created if missing; see the layout below
+  const core::Clock* clock = &core::SystemClock::instance();  // must outlive the store
+  std::chrono::milliseconds busy_timeout{5000};  // SQLite lock wait before kUnavailable
+};
+
+// What startup recovery cleaned up after a crash.
+struct RecoveryReport {
+  std::size_t temp_files_removed = 0;    // writes that never reached rename
+  std::size_t orphan_files_removed = 0;  // renamed, but the commit never happened
+};
+
+// The embedded-mode ObjectStore and Outbox: buckets as directories on local disk, metadata and
+// the event outbox in one SQLite database.
+//
+// Layout under data_dir:
+//   imgflow.db (+ -wal, -shm)          objects, buckets, uploads, parts, outbox
+//   LOCK                               flock()ed by the one process that has the store open
+//   buckets/<bucket>/tmp/<id>.tmp      bodies being written
+//   buckets/<bucket>/objects/ab/<id>   committed bodies (and multipart parts); ab = id[0:2]
+// Files are named by random 128-bit ids, never by key, so no key (any UTF-8, "..", "/", ...) can
+// reach a path outside its bucket directory.
+//
+// A write is: body → temp file → fsync → rename into objects/ → fsync of the directory → one
+// SQLite transaction (WAL, synchronous=FULL) that points the key at the new file and appends the
+// outbox event → unlink of the superseded file. It returns OK only after all of that, so an
+// acknowledged write and its event survive a crash, and a crash leaves no partial object
+// visible. Readers open the file while holding the store's lock, so they keep reading the
+// version they opened (POSIX unlink semantics) even if it is replaced or deleted.
+//
+// Safe to call from any thread. One process at a time: open() fails with kUnavailable while
+// another process holds the data dir.
+class LocalStore final : public ObjectStore, public Outbox {
+ public:
+  // Opens or creates the store and runs recovery: removes temp files and object files that no
+  // row references. Errors: kUnavailable (data dir in use), kInternal (I/O or database).
+  static core::Result<std::unique_ptr<LocalStore>> open(const LocalStoreOptions& options);
+  ~LocalStore() override;
+  LocalStore(const LocalStore&) = delete;
+  LocalStore& operator=(const LocalStore&) = delete;
+
+  const RecoveryReport& recovery_report() const;
+
+  core::Status create_bucket(std::string_view bucket) override;
+  core::Result<BucketInfo> head_bucket(std::string_view bucket) override;
+  core::Result<std::vector<BucketInfo>> list_buckets() override;
+
+  using ObjectStore::put;
+  core::Result<ObjectInfo> put(std::string_view bucket, std::string_view key, ByteSource& body,
+                               const PutOptions& options) override;
+  core::Result<std::unique_ptr<ObjectReader>> open(std::string_view bucket, std::string_view key,
+                                                   const GetOptions& options) override;
+  core::Result<ObjectInfo> head(std::string_view bucket, std::string_view key) override;
+  core::Status delete_object(std::string_view bucket, std::string_view key) override;
+  core::Result<ListResult> list(std::string_view bucket, const ListOptions& options) override;
+  core::Result<ObjectInfo> copy(std::string_view src_bucket, std::string_view src_key,
+                                std::string_view dst_bucket, std::string_view dst_key,
+                                const CopyOptions& options) override;
+
+  core::Result<std::string> create_multipart_upload(std::string_view bucket, std::string_view key,
+                                                    const MultipartOptions& options) override;
+  core::Result<PartInfo> upload_part(std::string_view bucket, std::string_view key,
+                                     std::string_view upload_id, int part_number, ByteSource& body,
+                                     const PartOptions& options) override;
+  core::Result<ObjectInfo> complete_multipart_upload(std::string_view bucket, std::string_view key,
+                                                     std::string_view upload_id,
+                                                     const std::vector<CompletedPart>& parts,
+                                                     const CompleteOptions& options) override;
+  core::Status abort_multipart_upload(std::string_view bucket, std::string_view key,
+                                      std::string_view upload_id) override;
+  core::Result<std::vector<PartInfo>> list_parts(std::string_view bucket, std::string_view key,
+                                                 std::string_view upload_id) override;
+
+  core::Result<std::vector<OutboxEvent>> claim(
+      std::size_t max_events, std::chrono::milliseconds visibility_timeout) override;
+  core::Status ack(std::int64_t id) override;
+  core::Status nack(std::int64_t id, std::chrono::milliseconds retry_after) override;
+  core::Result<std::uint64_t> count_pending() override;
+
+ private:
+  struct Impl;
+  explicit LocalStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace imgflow::storage

@@ -1,0 +1,188 @@
+// LocalStore specifics: the on-disk layout, persistence, recovery and the data-dir lock.
+
+#include "storage/local_store.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <thread>
+
+#include "core/digest.h"
+#include "storage/test_support.h"
+
+namespace imgflow::storage {
+namespace {
+
+namespace stdfs = std::filesystem;
+using namespace std::chrono_literals;
+using testing::make_bytes;
+using testing::TempDir;
+
+std::unique_ptr<LocalStore> open_store(const stdfs::path& dir) {
+  auto store = LocalStore::open({dir});
+  EXPECT_TRUE(store) << store.error().to_string();
+  return store ? std::move(*store) : nullptr;
+}
+
+std::vector<stdfs::path> regular_files(const stdfs::path& dir) {
+  std::vector<stdfs::path> out;
+  for (const auto& entry : stdfs::recursive_directory_iterator(dir)) {
+    if (entry.is_regular_file()) out.push_back(entry.path());
+  }
+  return out;
+}
+
+std::size_t object_files(const stdfs::path& dir, std::string_view bucket) {
+  return regular_files(dir / "buckets" / std::string(bucket) / "objects").size();
+}
+
+TEST(LocalStoreTest, KeysNeverBecomePathsOutsideTheBucket) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  ASSERT_TRUE(store);
+  ASSERT_OK(store->create_bucket("bkt"));
+  const std::vector<std::string> keys = {
+      "../../../escape",     "/abs/path",       "..",  "../..",
+      "a/../../../../tmp/x", "%2e%2e/%2e%2e/y", "con", "sp ace+plus",
+      std::string(1024, '/')};
+  for (const auto& key : keys) ASSERT_OK(store->put("bkt", key, "payload of " + key));
+
+  const stdfs::path bucket_dir = dir.path() / "buckets" / "bkt";
+  for (const auto& file : regular_files(dir.path())) {
+    const auto name = file.filename().string();
+    const bool top_level =
+        file.parent_path() == dir.path() && (name == "LOCK" || name.starts_with("imgflow.db"));
+    const auto relative = file.lexically_relative(bucket_dir);
+    const bool in_bucket = !relative.empty() && *relative.begin() != "..";
+    EXPECT_TRUE(top_level || in_bucket) << file;
+    EXPECT_EQ(name.find("escape"), std::string::npos) << file;
+  }
+  // Nothing was created next to the data dir either.
+  for (const auto& entry : stdfs::directory_iterator(dir.path())) {
+    const auto name = entry.path().filename().string();
+    EXPECT_TRUE(name == "buckets" || name == "LOCK" || name.starts_with("imgflow.db")) << name;
+  }
+  EXPECT_EQ(object_files(dir.path(), "bkt"), keys.size());
+}
+
+TEST(LocalStoreTest, EverythingSurvivesAReopen) {
+  TempDir dir;
+  std::string sequencer;
+  {
+    auto store = open_store(dir.path());
+    ASSERT_OK(store->create_bucket("bkt"));
+    PutOptions options;
+    options.user_metadata = {{"k", "v:with:colons"}, {"empty", ""}};
+    options.event = EventToRecord{"ObjectCreated:Put", "p"};
+    auto info = store->put("bkt", "key", "persisted", options);
+    ASSERT_OK(info);
+    sequencer = info->sequencer;
+  }
+  auto store = open_store(dir.path());
+  EXPECT_EQ(store->get_string("bkt", "key").value(), "persisted");
+  auto head = store->head("bkt", "key");
+  ASSERT_OK(head);
+  EXPECT_EQ(head->user_metadata.at("k"), "v:with:colons");
+  EXPECT_EQ(head->user_metadata.at("empty"), "");
+  EXPECT_EQ(store->count_pending().value(), 1U);
+  EXPECT_GT(store->put("bkt", "key2", "x")->sequencer, sequencer);  // the counter persisted
+  EXPECT_EQ(store->recovery_report().temp_files_removed, 0U);
+  EXPECT_EQ(store->recovery_report().orphan_files_removed, 0U);
+}
+
+TEST(LocalStoreTest, RecoveryRemovesTempFilesAndUnreferencedObjectFiles) {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path());
+    ASSERT_OK(store->create_bucket("bkt"));
+    ASSERT_OK(store->put("bkt", "kept", "kept bytes"));
+  }
+  const stdfs::path bucket_dir = dir.path() / "buckets" / "bkt";
+  std::ofstream(bucket_dir / "tmp" / "abc.tmp") << "half written";
+  stdfs::create_directories(bucket_dir / "objects" / "ff" / "ee");
+  std::ofstream(bucket_dir / "objects" / "ff" / "ee" / "ffee0000000000000000000000000000")
+      << "renamed, never committed";
+
+  auto store = open_store(dir.path());
+  EXPECT_EQ(store->recovery_report().temp_files_removed, 1U);
+  EXPECT_EQ(store->recovery_report().orphan_files_removed, 1U);
+  EXPECT_TRUE(stdfs::is_empty(bucket_dir / "tmp"));
+  EXPECT_EQ(object_files(dir.path(), "bkt"), 1U);
+  EXPECT_EQ(store->get_string("bkt", "kept").value(), "kept bytes");
+}
+
+TEST(LocalStoreTest, OnlyOneProcessMayOpenTheDataDir) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  // flock() locks are per open file description, so a second open in this process conflicts
+  // just as another process would.
+  auto second = LocalStore::open({dir.path()});
+  ASSERT_FALSE(second);
+  EXPECT_EQ(second.error().code, core::ErrorCode::kUnavailable);
+}
+
+TEST(LocalStoreTest, SupersededAndDeletedFilesAreRemoved) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  ASSERT_OK(store->create_bucket("bkt"));
+  ASSERT_OK(store->put("bkt", "k", "v1"));
+  ASSERT_OK(store->put("bkt", "k", "v2"));
+  ASSERT_OK(store->copy("bkt", "k", "bkt", "k2", {}));
+  EXPECT_EQ(object_files(dir.path(), "bkt"), 2U);
+  ASSERT_OK(store->delete_object("bkt", "k"));
+  ASSERT_OK(store->delete_object("bkt", "k2"));
+  EXPECT_EQ(object_files(dir.path(), "bkt"), 0U);
+  PutOptions failing;
+  failing.content_md5 = core::base64_encode(core::md5("other"));
+  EXPECT_FALSE(store->put("bkt", "k", "v3", failing));
+  EXPECT_EQ(object_files(dir.path(), "bkt"), 0U);
+  EXPECT_TRUE(stdfs::is_empty(dir.path() / "buckets" / "bkt" / "tmp"));
+}
+
+TEST(LocalStoreTest, MultipartLeavesNoPartFilesBehind) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  ASSERT_OK(store->create_bucket("bkt"));
+  auto id = store->create_multipart_upload("bkt", "mp", {});
+  ASSERT_OK(id);
+  const std::string p1 = make_bytes(kMinPartSize, 3);
+  StringSource s1(p1);
+  auto i1 = store->upload_part("bkt", "mp", *id, 1, s1, {});
+  ASSERT_OK(i1);
+  StringSource s2("tail");
+  auto i2 = store->upload_part("bkt", "mp", *id, 2, s2, {});
+  ASSERT_OK(i2);
+  StringSource s3("dropped");
+  ASSERT_OK(store->upload_part("bkt", "mp", *id, 3, s3, {}));
+  EXPECT_EQ(object_files(dir.path(), "bkt"), 3U);
+  ASSERT_OK(store->complete_multipart_upload("bkt", "mp", *id, {{1, i1->etag}, {2, i2->etag}}, {}));
+  EXPECT_EQ(object_files(dir.path(), "bkt"), 1U);
+
+  auto aborted = store->create_multipart_upload("bkt", "mp2", {});
+  ASSERT_OK(aborted);
+  StringSource s4("x");
+  ASSERT_OK(store->upload_part("bkt", "mp2", *aborted, 1, s4, {}));
+  ASSERT_OK(store->abort_multipart_upload("bkt", "mp2", *aborted));
+  EXPECT_EQ(object_files(dir.path(), "bkt"), 1U);
+}
+
+TEST(LocalStoreTest, ConcurrentOverwritesLeaveExactlyOneFile) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  ASSERT_OK(store->create_bucket("bkt"));
+  std::vector<std::thread> threads;
+  for (unsigned t = 0; t < 4; ++t) {
+    threads.emplace_back([&, t] {
+      const std::string body = make_bytes(50'000, t + 1);
+      for (int i = 0; i < 10; ++i) EXPECT_TRUE(store->put("bkt", "hot", body));
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(object_files(dir.path(), "bkt"), 1U);
+  const auto body = store->get_string("bkt", "hot");
+  ASSERT_OK(body);
+  EXPECT_EQ(store->head("bkt", "hot")->etag, core::to_hex(core::md5(*body)));
+}
+
+}  // namespace
+}  // namespace imgflow::storage

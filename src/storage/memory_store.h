@@ -1,0 +1,100 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "core/clock.h"
+#include "storage/object_store.h"
+#include "storage/outbox.h"
+
+namespace imgflow::storage {
+
+// An ObjectStore and Outbox held in memory, with the same semantics and errors as LocalStore.
+// For unit tests of the modules that use storage. Safe to call from any thread (one mutex;
+// bodies are read and hashed outside it). A reader keeps its version alive after an overwrite.
+class MemoryStore final : public ObjectStore, public Outbox {
+ public:
+  // `clock` stamps last-modified and event times; it must outlive the store.
+  explicit MemoryStore(const core::Clock& clock = core::SystemClock::instance());
+
+  core::Status create_bucket(std::string_view bucket) override;
+  core::Result<BucketInfo> head_bucket(std::string_view bucket) override;
+  core::Result<std::vector<BucketInfo>> list_buckets() override;
+
+  using ObjectStore::put;
+  core::Result<ObjectInfo> put(std::string_view bucket, std::string_view key, ByteSource& body,
+                               const PutOptions& options) override;
+  core::Result<std::unique_ptr<ObjectReader>> open(std::string_view bucket, std::string_view key,
+                                                   const GetOptions& options) override;
+  core::Result<ObjectInfo> head(std::string_view bucket, std::string_view key) override;
+  core::Status delete_object(std::string_view bucket, std::string_view key) override;
+  core::Result<ListResult> list(std::string_view bucket, const ListOptions& options) override;
+  core::Result<ObjectInfo> copy(std::string_view src_bucket, std::string_view src_key,
+                                std::string_view dst_bucket, std::string_view dst_key,
+                                const CopyOptions& options) override;
+
+  core::Result<std::string> create_multipart_upload(std::string_view bucket, std::string_view key,
+                                                    const MultipartOptions& options) override;
+  core::Result<PartInfo> upload_part(std::string_view bucket, std::string_view key,
+                                     std::string_view upload_id, int part_number, ByteSource& body,
+                                     const PartOptions& options) override;
+  core::Result<ObjectInfo> complete_multipart_upload(std::string_view bucket, std::string_view key,
+                                                     std::string_view upload_id,
+                                                     const std::vector<CompletedPart>& parts,
+                                                     const CompleteOptions& options) override;
+  core::Status abort_multipart_upload(std::string_view bucket, std::string_view key,
+                                      std::string_view upload_id) override;
+  core::Result<std::vector<PartInfo>> list_parts(std::string_view bucket, std::string_view key,
+                                                 std::string_view upload_id) override;
+
+  core::Result<std::vector<OutboxEvent>> claim(
+      std::size_t max_events, std::chrono::milliseconds visibility_timeout) override;
+  core::Status ack(std::int64_t id) override;
+  core::Status nack(std::int64_t id, std::chrono::milliseconds retry_after) override;
+  core::Result<std::uint64_t> count_pending() override;
+
+ private:
+  using Body = std::shared_ptr<const std::string>;
+  struct Object {
+    ObjectInfo info;
+    Body body;
+  };
+  struct Bucket {
+    BucketInfo info;
+    std::map<std::string, Object, std::less<>> objects;
+  };
+  struct Part {
+    PartInfo info;
+    Body body;
+  };
+  struct Upload {
+    std::string bucket;
+    std::string key;
+    MultipartOptions options;
+    std::map<int, Part> parts;
+  };
+  struct QueuedEvent {
+    OutboxEvent event;
+    core::Clock::TimePoint visible_at;
+  };
+
+  core::Result<Bucket*> bucket_locked(std::string_view bucket);
+  core::Result<Upload*> upload_locked(std::string_view bucket, std::string_view key,
+                                      std::string_view upload_id);
+  // Installs a new version of `key`: stamps sequencer and time, records the event.
+  ObjectInfo commit_locked(Bucket& bucket, std::string_view key, Body body, ObjectInfo info,
+                           const std::optional<EventToRecord>& event);
+
+  const core::Clock& clock_;
+  std::mutex mu_;
+  std::map<std::string, Bucket, std::less<>> buckets_;
+  std::map<std::string, Upload, std::less<>> uploads_;
+  std::map<std::int64_t, QueuedEvent> outbox_;
+  std::int64_t next_event_id_ = 1;
+  std::uint64_t sequencer_ = 0;
+};
+
+}  // namespace imgflow::storage

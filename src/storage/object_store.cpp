@@ -1,0 +1,152 @@
+#include "storage/object_store.h"
+
+#include <algorithm>
+#include <array>
+#include <charconv>
+#include <cstring>
+#include <utility>
+
+namespace imgflow::storage {
+namespace {
+
+using core::ErrorCode;
+
+struct DetailName {
+  ErrorDetail detail;
+  std::string_view name;
+  ErrorCode code;
+};
+
+constexpr std::array<DetailName, 17> kDetails = {{
+    {ErrorDetail::kNoSuchBucket, "NoSuchBucket", ErrorCode::kNotFound},
+    {ErrorDetail::kNoSuchKey, "NoSuchKey", ErrorCode::kNotFound},
+    {ErrorDetail::kNoSuchUpload, "NoSuchUpload", ErrorCode::kNotFound},
+    {ErrorDetail::kBucketAlreadyOwnedByYou, "BucketAlreadyOwnedByYou", ErrorCode::kAlreadyExists},
+    {ErrorDetail::kInvalidBucketName, "InvalidBucketName", ErrorCode::kInvalidArgument},
+    {ErrorDetail::kKeyTooLongError, "KeyTooLongError", ErrorCode::kInvalidArgument},
+    {ErrorDetail::kInvalidArgument, "InvalidArgument", ErrorCode::kInvalidArgument},
+    {ErrorDetail::kInvalidRequest, "InvalidRequest", ErrorCode::kInvalidArgument},
+    {ErrorDetail::kInvalidDigest, "InvalidDigest", ErrorCode::kInvalidArgument},
+    {ErrorDetail::kBadDigest, "BadDigest", ErrorCode::kInvalidArgument},
+    {ErrorDetail::kIncompleteBody, "IncompleteBody", ErrorCode::kInvalidArgument},
+    {ErrorDetail::kEntityTooLarge, "EntityTooLarge", ErrorCode::kTooLarge},
+    {ErrorDetail::kEntityTooSmall, "EntityTooSmall", ErrorCode::kInvalidArgument},
+    {ErrorDetail::kInvalidPart, "InvalidPart", ErrorCode::kInvalidArgument},
+    {ErrorDetail::kInvalidPartOrder, "InvalidPartOrder", ErrorCode::kInvalidArgument},
+    {ErrorDetail::kInvalidRange, "InvalidRange", ErrorCode::kInvalidArgument},
+    {ErrorDetail::kPreconditionFailed, "PreconditionFailed", ErrorCode::kFailedPrecondition},
+}};
+
+const DetailName* find_detail(ErrorDetail detail) {
+  for (const auto& d : kDetails) {
+    if (d.detail == detail) return &d;
+  }
+  return nullptr;
+}
+
+std::optional<std::uint64_t> parse_u64(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+std::string_view to_string(ErrorDetail detail) {
+  const auto* d = find_detail(detail);
+  return d != nullptr ? d->name : "";
+}
+
+core::ErrorCode code_of(ErrorDetail detail) {
+  const auto* d = find_detail(detail);
+  return d != nullptr ? d->code : ErrorCode::kInternal;
+}
+
+core::Error make_error(ErrorDetail detail, std::string_view message) {
+  std::string text(to_string(detail));
+  text += ": ";
+  text += message;
+  return core::Error{code_of(detail), std::move(text)};
+}
+
+ErrorDetail detail_of(const core::Error& error) {
+  const auto colon = error.message.find(": ");
+  if (colon == std::string::npos) return ErrorDetail::kNone;
+  const std::string_view name(error.message.data(), colon);
+  for (const auto& d : kDetails) {
+    if (d.name == name && d.code == error.code) return d.detail;
+  }
+  return ErrorDetail::kNone;
+}
+
+std::string_view to_string(ChecksumAlgorithm algorithm) {
+  switch (algorithm) {
+    case ChecksumAlgorithm::kCrc32:
+      return "CRC32";
+    case ChecksumAlgorithm::kCrc32c:
+      return "CRC32C";
+    case ChecksumAlgorithm::kSha256:
+      return "SHA256";
+  }
+  return "";
+}
+
+core::Result<std::size_t> StringSource::read(char* buf, std::size_t n) {
+  const std::size_t count = std::min(n, data_.size() - pos_);
+  std::memcpy(buf, data_.data() + pos_, count);
+  pos_ += count;
+  return count;
+}
+
+std::optional<ByteRange> parse_range_header(std::string_view value) {
+  constexpr std::string_view kUnit = "bytes=";
+  if (!value.starts_with(kUnit)) return std::nullopt;
+  value.remove_prefix(kUnit.size());
+  const auto dash = value.find('-');
+  if (dash == std::string_view::npos) return std::nullopt;
+  const auto first_text = value.substr(0, dash);
+  const auto last_text = value.substr(dash + 1);
+  if (first_text.empty()) {
+    auto length = parse_u64(last_text);
+    if (!length) return std::nullopt;
+    return ByteRange::suffix(*length);
+  }
+  auto first = parse_u64(first_text);
+  if (!first) return std::nullopt;
+  if (last_text.empty()) return ByteRange::from(*first);
+  auto last = parse_u64(last_text);
+  if (!last || *last < *first) return std::nullopt;
+  return ByteRange::from(*first, *last);
+}
+
+core::Result<ObjectInfo> ObjectStore::put(std::string_view bucket, std::string_view key,
+                                          std::string_view body, const PutOptions& options) {
+  StringSource source(body);
+  return put(bucket, key, source, options);
+}
+
+core::Result<ObjectInfo> ObjectStore::get(std::string_view bucket, std::string_view key,
+                                          ByteSink& sink, const GetOptions& options) {
+  auto reader = open(bucket, key, options);
+  if (!reader) return core::fail(reader.error());
+  std::string buf(std::min<std::uint64_t>((*reader)->length(), 1 << 20), '\0');
+  while (true) {
+    auto n = (*reader)->read(buf.data(), buf.size());
+    if (!n) return core::fail(n.error());
+    if (*n == 0) break;
+    if (auto st = sink.write(std::string_view(buf.data(), *n)); !st) return core::fail(st.error());
+  }
+  return (*reader)->info();
+}
+
+core::Result<std::string> ObjectStore::get_string(std::string_view bucket, std::string_view key,
+                                                  const GetOptions& options) {
+  std::string out;
+  StringSink sink(out);
+  if (auto info = get(bucket, key, sink, options); !info) return core::fail(info.error());
+  return out;
+}
+
+}  // namespace imgflow::storage

@@ -1,0 +1,374 @@
+#include "storage/store_util.h"
+
+#include <sys/random.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+
+namespace imgflow::storage::internal {
+namespace {
+
+bool is_ipv4(std::string_view name) {
+  int dots = 0;
+  int digits = 0;
+  for (char c : name) {
+    if (c == '.') {
+      if (digits == 0) return false;
+      ++dots;
+      digits = 0;
+    } else if (c >= '0' && c <= '9') {
+      ++digits;
+    } else {
+      return false;
+    }
+  }
+  return dots == 3 && digits > 0;
+}
+
+bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
+// Length of the UTF-8 sequence starting at `s[i]`, or 0 if it is not a valid one
+// (overlong forms, surrogates and code points above U+10FFFF are invalid).
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
+  const auto b0 = static_cast<unsigned char>(s[i]);
+  if (b0 < 0x80) return 1;
+  std::size_t len = 0;
+  std::uint32_t cp = 0;
+  if ((b0 & 0xE0) == 0xC0) {
+    len = 2;
+    cp = b0 & 0x1FU;
+  } else if ((b0 & 0xF0) == 0xE0) {
+    len = 3;
+    cp = b0 & 0x0FU;
+  } else if ((b0 & 0xF8) == 0xF0) {
+    len = 4;
+    cp = b0 & 0x07U;
+  } else {
+    return 0;
+  }
+  if (i + len > s.size()) return 0;
+  for (std::size_t k = 1; k < len; ++k) {
+    const auto b = static_cast<unsigned char>(s[i + k]);
+    if ((b & 0xC0) != 0x80) return 0;
+    cp = (cp << 6U) | (b & 0x3FU);
+  }
+  constexpr std::array<std::uint32_t, 5> kMinForLength = {0, 0, 0x80, 0x800, 0x10000};
+  if (cp < kMinForLength[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
+  return len;
+}
+
+bool is_valid_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    const std::size_t len = utf8_sequence_length(s, i);
+    if (len == 0) return false;
+    i += len;
+  }
+  return true;
+}
+
+std::size_t digest_size(ChecksumAlgorithm algorithm) {
+  return algorithm == ChecksumAlgorithm::kSha256 ? 32 : 4;
+}
+
+std::optional<std::string> from_hex(std::string_view hex) {
+  if (hex.size() % 2 != 0) return std::nullopt;
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::string out;
+  out.reserve(hex.size() / 2);
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    const int hi = nibble(hex[i]);
+    const int lo = nibble(hex[i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out.push_back(static_cast<char>((hi << 4) | lo));
+  }
+  return out;
+}
+
+std::string_view strip_quotes(std::string_view etag) {
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
+    return etag.substr(1, etag.size() - 2);
+  }
+  return etag;
+}
+
+}  // namespace
+
+core::Status validate_bucket_name(std::string_view bucket) {
+  const bool ok = bucket.size() >= 3 && bucket.size() <= 63 && is_lower_alnum(bucket.front()) &&
+                  is_lower_alnum(bucket.back()) &&
+                  std::all_of(bucket.begin(), bucket.end(),
+                              [](char c) { return is_lower_alnum(c) || c == '.' || c == '-'; }) &&
+                  bucket.find("..") == std::string_view::npos && !is_ipv4(bucket);
+  if (ok) return {};
+  return core::fail(make_error(ErrorDetail::kInvalidBucketName,
+                               "bucket names are 3-63 characters of a-z, 0-9, '.' and '-', "
+                               "start and end with a letter or digit: '" +
+                                   std::string(bucket.substr(0, 80)) + "'"));
+}
+
+core::Status validate_key(std::string_view key) {
+  if (key.empty()) {
+    return core::fail(make_error(ErrorDetail::kInvalidArgument, "the object key is empty"));
+  }
+  if (key.size() > kMaxKeyBytes) {
+    return core::fail(make_error(
+        ErrorDetail::kKeyTooLongError,
+        "object keys are at most 1024 bytes; this one has " + std::to_string(key.size())));
+  }
+  if (!is_valid_utf8(key)) {
+    return core::fail(
+        make_error(ErrorDetail::kInvalidArgument, "the object key is not valid UTF-8"));
+  }
+  return {};
+}
+
+core::Result<std::optional<core::Md5Digest>> parse_content_md5(
+    const std::optional<std::string>& content_md5) {
+  if (!content_md5) return std::optional<core::Md5Digest>();
+  auto raw = core::base64_decode(*content_md5);
+  if (!raw || raw->size() != 16) {
+    return core::fail(make_error(ErrorDetail::kInvalidDigest,
+                                 "Content-MD5 must be the base64 of a 16-byte MD5 digest"));
+  }
+  core::Md5Digest digest{};
+  std::memcpy(digest.data(), raw->data(), digest.size());
+  return std::optional<core::Md5Digest>(digest);
+}
+
+core::Status validate_checksum(const std::optional<Checksum>& checksum) {
+  if (!checksum) return {};
+  auto raw = core::base64_decode(checksum->base64);
+  if (!raw || raw->size() != digest_size(checksum->algorithm)) {
+    return core::fail(
+        make_error(ErrorDetail::kInvalidRequest, "Value for x-amz-checksum-" +
+                                                     std::string(to_string(checksum->algorithm)) +
+                                                     " header is invalid."));
+  }
+  return {};
+}
+
+core::Result<PreparedBody> prepare_body(const std::optional<std::string>& content_md5,
+                                        const std::optional<Checksum>& checksum,
+                                        std::optional<std::uint64_t> content_length) {
+  auto md5 = parse_content_md5(content_md5);
+  if (!md5) return core::fail(md5.error());
+  if (auto st = validate_checksum(checksum); !st) return core::fail(st.error());
+  if (content_length && *content_length > kMaxObjectSize) {
+    return core::fail(make_error(ErrorDetail::kEntityTooLarge,
+                                 "the body is larger than the 5 GiB maximum of one upload"));
+  }
+  return PreparedBody{*md5, checksum, content_length};
+}
+
+BodyDigest::BodyDigest(std::optional<ChecksumAlgorithm> algorithm) : algorithm_(algorithm) {}
+
+void BodyDigest::update(std::string_view chunk) {
+  size_ += chunk.size();
+  md5_hasher_.update(chunk);
+  if (!algorithm_) return;
+  switch (*algorithm_) {
+    case ChecksumAlgorithm::kCrc32:
+      crc_ = core::crc32(chunk, crc_);
+      break;
+    case ChecksumAlgorithm::kCrc32c:
+      crc_ = core::crc32c(chunk, crc_);
+      break;
+    case ChecksumAlgorithm::kSha256:
+      sha256_hasher_.update(chunk);
+      break;
+  }
+}
+
+core::Status BodyDigest::verify(const std::optional<core::Md5Digest>& expected_md5,
+                                const std::optional<Checksum>& expected_checksum,
+                                std::optional<std::uint64_t> content_length) {
+  md5_ = md5_hasher_.finish();
+  if (content_length && *content_length != size_) {
+    return core::fail(
+        make_error(ErrorDetail::kIncompleteBody, "the body has " + std::to_string(size_) +
+                                                     " bytes but Content-Length said " +
+                                                     std::to_string(*content_length)));
+  }
+  if (expected_md5 && *expected_md5 != md5_) {
+    return core::fail(make_error(ErrorDetail::kBadDigest,
+                                 "The Content-MD5 you specified did not match what we received."));
+  }
+  if (expected_checksum && algorithm_) {
+    const std::string actual = *algorithm_ == ChecksumAlgorithm::kSha256
+                                   ? core::base64_encode(sha256_hasher_.finish())
+                                   : core::base64_encode(core::be32_bytes(crc_));
+    if (actual != expected_checksum->base64) {
+      return core::fail(make_error(ErrorDetail::kBadDigest,
+                                   "The " + std::string(to_string(*algorithm_)) +
+                                       " you specified did not match the calculated checksum."));
+    }
+  }
+  return {};
+}
+
+core::Status pump(ByteSource& source, BodyDigest& digest, std::uint64_t max_size,
+                  const std::function<core::Status(std::string_view)>& write) {
+  std::string buf(kChunkSize, '\0');
+  while (true) {
+    auto n = source.read(buf.data(), buf.size());
+    if (!n) return core::fail(n.error());
+    if (*n == 0) return {};
+    const std::string_view chunk(buf.data(), *n);
+    if (digest.size() + chunk.size() > max_size) {
+      return core::fail(make_error(
+          ErrorDetail::kEntityTooLarge,
+          "the body is larger than the maximum of " + std::to_string(max_size) + " bytes"));
+    }
+    digest.update(chunk);
+    if (auto st = write(chunk); !st) return st;
+  }
+}
+
+core::Result<ResolvedRange> resolve_range(const std::optional<ByteRange>& range,
+                                          std::uint64_t size) {
+  if (!range) return ResolvedRange{0, size, false};
+  auto unsatisfiable = [size] {
+    return core::fail(make_error(ErrorDetail::kInvalidRange,
+                                 "The requested range is not satisfiable; the object has " +
+                                     std::to_string(size) + " bytes"));
+  };
+  if (!range->first) {  // suffix: the last N bytes
+    const std::uint64_t n = range->last.value_or(0);
+    if (n == 0 || size == 0) return unsatisfiable();
+    const std::uint64_t length = std::min(n, size);
+    return ResolvedRange{size - length, length, true};
+  }
+  const std::uint64_t first = *range->first;
+  if (first >= size) return unsatisfiable();
+  std::uint64_t last = range->last.value_or(size - 1);
+  if (last < first) return unsatisfiable();
+  last = std::min(last, size - 1);
+  return ResolvedRange{first, last - first + 1, true};
+}
+
+core::Result<ListResult> list_objects(const ListOptions& options, const FetchObjects& fetch) {
+  if (options.max_keys < 0) {
+    return core::fail(make_error(ErrorDetail::kInvalidArgument, "max-keys must not be negative"));
+  }
+  const int max_keys = std::min(options.max_keys, kMaxListKeys);
+  std::string cursor = options.start_after;
+  if (!options.continuation_token.empty()) {
+    auto decoded = core::base64_decode(options.continuation_token);
+    if (!decoded) {
+      return core::fail(make_error(ErrorDetail::kInvalidArgument,
+                                   "The continuation token provided is incorrect"));
+    }
+    cursor = std::move(*decoded);
+  }
+  ListResult result;
+  if (max_keys == 0) return result;
+  const std::string& prefix = options.prefix;
+  const std::size_t batch = static_cast<std::size_t>(max_keys) + 1;
+  while (true) {
+    auto objects = fetch(cursor, prefix, batch);
+    if (!objects) return core::fail(objects.error());
+    for (auto& object : *objects) {
+      if (!object.key.starts_with(prefix)) return result;
+      if (object.key <= cursor) continue;  // inside a common prefix already emitted
+      if (result.key_count == max_keys) {
+        result.is_truncated = true;
+        result.next_continuation_token = core::base64_encode(cursor);
+        return result;
+      }
+      ++result.key_count;
+      const auto pos = options.delimiter.empty()
+                           ? std::string::npos
+                           : object.key.find(options.delimiter, prefix.size());
+      if (pos == std::string::npos) {
+        cursor = object.key;
+        result.objects.push_back(std::move(object));
+      } else {
+        std::string common = object.key.substr(0, pos + options.delimiter.size());
+        // 0xFF never occurs in UTF-8, so this sorts after every key under `common`.
+        cursor = common + '\xFF';
+        result.common_prefixes.push_back(std::move(common));
+      }
+    }
+    if (objects->size() < batch) return result;
+  }
+}
+
+std::string multipart_etag(const std::vector<std::string>& part_etags) {
+  std::string concatenated;
+  for (const auto& etag : part_etags) {
+    auto raw = from_hex(etag);
+    concatenated += raw.value_or(std::string());
+  }
+  return core::to_hex(core::md5(concatenated)) + "-" + std::to_string(part_etags.size());
+}
+
+core::Result<std::string> check_completed_parts(const std::vector<CompletedPart>& parts,
+                                                const std::map<int, PartInfo>& uploaded) {
+  if (parts.empty()) {
+    return core::fail(
+        make_error(ErrorDetail::kInvalidRequest, "You must specify at least one part"));
+  }
+  for (std::size_t i = 1; i < parts.size(); ++i) {
+    if (parts[i].part_number <= parts[i - 1].part_number) {
+      return core::fail(make_error(ErrorDetail::kInvalidPartOrder,
+                                   "The list of parts was not in ascending order."));
+    }
+  }
+  std::vector<std::string> etags;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    const auto& part = parts[i];
+    const auto it = uploaded.find(part.part_number);
+    if (it == uploaded.end() || it->second.etag != strip_quotes(part.etag)) {
+      return core::fail(
+          make_error(ErrorDetail::kInvalidPart,
+                     "Part " + std::to_string(part.part_number) +
+                         " could not be found or its ETag does not match the uploaded part."));
+    }
+    if (i + 1 < parts.size() && it->second.size < kMinPartSize) {
+      return core::fail(make_error(ErrorDetail::kEntityTooSmall,
+                                   "Part " + std::to_string(part.part_number) + " has " +
+                                       std::to_string(it->second.size) +
+                                       " bytes; every part but the last needs at least 5 MiB."));
+    }
+    etags.push_back(it->second.etag);
+  }
+  return multipart_etag(etags);
+}
+
+core::Status validate_part_number(int part_number) {
+  if (part_number >= 1 && part_number <= kMaxPartNumber) return {};
+  return core::fail(make_error(ErrorDetail::kInvalidArgument,
+                               "Part number must be an integer between 1 and 10000, inclusive"));
+}
+
+std::string format_sequencer(std::uint64_t value) {
+  std::array<char, 17> buf{};
+  std::snprintf(buf.data(), buf.size(), "%016llX", static_cast<unsigned long long>(value));
+  return std::string(buf.data(), 16);
+}
+
+std::string random_id() {
+  std::array<unsigned char, 16> bytes{};
+  std::size_t filled = 0;
+  while (filled < bytes.size()) {
+    const ssize_t n = getrandom(bytes.data() + filled, bytes.size() - filled, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      // The kernel's random source failing is an environment bug, not input.
+      throw std::runtime_error(std::string("getrandom failed: ") + std::strerror(errno));
+    }
+    filled += static_cast<std::size_t>(n);
+  }
+  return core::to_hex(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+}
+
+}  // namespace imgflow::storage::internal
