@@ -39,8 +39,36 @@ function(imgflow_test name)
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gmock GTest::gtest_main)
   target_compile_definitions(${name} PRIVATE IMGFLOW_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   imgflow_warnings(${name})
+  # Cases are named "<executable>.<Suite>.<Test>", so `ctest -R image_test` selects a module's.
+  # (gtest_discover_tests keeps only the first of several LABELS.)
+  if(NOT T_LABELS)
+    set(T_LABELS ${name})
+  endif()
   gtest_discover_tests(${name}
+    TEST_PREFIX "${name}."
     DISCOVERY_MODE PRE_TEST
     DISCOVERY_TIMEOUT 60
     PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}")
+endfunction()
+
+# imgflow_fuzz_target(<name> SOURCE <file> LIBS ... CORPUS <dir>)
+# A libFuzzer entry point (LLVMFuzzerTestOneInput) built two ways: as <name>_replay, which ctest
+# runs over the checked-in corpus in every build, and with IMGFLOW_FUZZ as the real fuzzer
+# <name>_fuzzer (clang, -fsanitize=fuzzer).
+function(imgflow_fuzz_target name)
+  cmake_parse_arguments(F "" "SOURCE;CORPUS" "LIBS" ${ARGN})
+  if(IMGFLOW_BUILD_TESTS)
+    add_executable(${name}_replay ${F_SOURCE} ${PROJECT_SOURCE_DIR}/fuzz/replay_main.cpp)
+    target_link_libraries(${name}_replay PRIVATE ${F_LIBS})
+    imgflow_warnings(${name}_replay)
+    add_test(NAME ${name}_replay COMMAND ${name}_replay ${F_CORPUS})
+    set_tests_properties(${name}_replay PROPERTIES TIMEOUT 300 LABELS "fuzz;${name}")
+  endif()
+  if(IMGFLOW_FUZZ)
+    add_executable(${name}_fuzzer ${F_SOURCE})
+    target_link_libraries(${name}_fuzzer PRIVATE ${F_LIBS})
+    target_compile_options(${name}_fuzzer PRIVATE -fsanitize=fuzzer)
+    target_link_options(${name}_fuzzer PRIVATE -fsanitize=fuzzer)
+    imgflow_warnings(${name}_fuzzer)
+  endif()
 endfunction()
