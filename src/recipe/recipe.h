@@ -24,7 +24,15 @@ enum class Fit {
 
 // Which part of the image a cover crop keeps.
 enum class Gravity {
-  kCentre, kNorth, kNorthEast, kEast, kSouthEast, kSouth, kSouthWest, kWest, kNorthWest,
+  kCentre,
+  kNorth,
+  kNorthEast,
+  kEast,
+  kSouthEast,
+  kSouth,
+  kSouthWest,
+  kWest,
+  kNorthWest,
   kAttention,  // smart crop: the region with the most skin tone, saturation and edges
   kEntropy,    // smart crop: the region with the most information
 };
@@ -33,7 +41,15 @@ enum class Format { kAuto, kJpeg, kPng, kWebp, kAvif, kGif };
 
 // Nine anchor positions for a watermark.
 enum class Position {
-  kTopLeft, kTop, kTopRight, kLeft, kCentre, kRight, kBottomLeft, kBottom, kBottomRight
+  kTopLeft,
+  kTop,
+  kTopRight,
+  kLeft,
+  kCentre,
+  kRight,
+  kBottomLeft,
+  kBottom,
+  kBottomRight
 };
 
 struct Rgb {
@@ -57,7 +73,7 @@ struct Encode {
   int png_compression = 6;         // zlib level 0..9: 6 is the usual size/speed knee
   bool png_palette = false;        // quantise to 8-bit palette: far smaller for flat art
   bool lossless = false;           // WebP lossless
-  int effort = 4;                  // WebP 0..6, AVIF 0..9: higher is smaller and slower
+  int effort = 4;                  // 0..9, higher is smaller and slower; WebP uses min(effort, 6)
   bool keep_animation = true;      // keep frames when the output format can animate
 };
 
@@ -71,27 +87,27 @@ struct Variant {
 struct Watermark {
   enum class Kind { kNone, kImage, kText };
   Kind kind = Kind::kNone;
-  std::filesystem::path image_path;  // kImage: resolved against the recipe file's directory
-  std::string image_bytes;           // kImage: the file's bytes, read when the recipe loads
-  std::string text;                  // kText: UTF-8 text to render
+  std::filesystem::path image_path;       // kImage: resolved against the recipe file's directory
+  std::string image_bytes;                // kImage: the file's bytes, read when the recipe loads
+  std::string text;                       // kText: UTF-8 text to render
   std::string font = "DejaVu Sans Bold";  // kText: a Pango font family (fontconfig name)
-  int font_size = 0;                 // kText: points; 0 = scale with the output (see scale)
-  Rgb color{255, 255, 255};          // kText: text colour
+  int font_size = 0;                      // kText: points; 0 = scale with the output (see scale)
+  Rgb color{255, 255, 255};               // kText: text colour
   Position position = Position::kBottomRight;
-  int margin = 16;        // pixels between the mark and the image edge
-  double opacity = 0.6;   // 0..1, multiplied into the mark's alpha
-  double scale = 0.2;     // mark width as a fraction of the output width (0 = natural size)
-  bool tile = false;      // repeat the mark across the whole image (ignores position)
-  int min_width = 300;    // variants narrower than this get no mark: it would swamp a thumbnail
+  int margin = 16;       // pixels between the mark and the image edge
+  double opacity = 0.6;  // 0..1, multiplied into the mark's alpha
+  double scale = 0.2;    // mark width as a fraction of the output width (0 = natural size)
+  bool tile = false;     // repeat the mark across the whole image (ignores position)
+  int min_width = 300;   // variants narrower than this get no mark: it would swamp a thumbnail
 };
 
 struct Limits {
-  std::uint64_t max_pixels = 50'000'000;           // refuse decompression bombs before decoding
-  int max_width = 30'000;                          // per-axis cap, checked from the header
+  std::uint64_t max_pixels = 50'000'000;  // refuse decompression bombs before decoding
+  int max_width = 30'000;                 // per-axis cap, checked from the header
   int max_height = 30'000;
-  int max_frames = 200;                            // animated inputs: frames beyond are refused
-  std::uint64_t max_input_bytes = 50ULL << 20U;    // 50 MiB: larger uploads are refused unread
-  int time_limit_ms = 30'000;                      // per image, decode + all variants
+  int max_frames = 200;                          // animated inputs: frames beyond are refused
+  std::uint64_t max_input_bytes = 50ULL << 20U;  // 50 MiB: larger uploads are refused unread
+  int time_limit_ms = 30'000;                    // per image, decode + all variants
 };
 
 struct Metadata {
@@ -104,7 +120,7 @@ struct Output {
   // root), {name} (file name without extension), {variant}, {ext}, {hash} (variant recipe hash).
   std::string key_template = "{dir}/{name}/{variant}.{ext}";
   std::string cache_control = "public, max-age=31536000, immutable";
-  Rgb background{255, 255, 255};  // alpha is flattened onto this for formats without alpha
+  Rgb background{255, 255, 255};       // alpha is flattened onto this for formats without alpha
   Format auto_opaque = Format::kJpeg;  // what `format: auto` picks for images without alpha
   Format auto_alpha = Format::kPng;    // what `format: auto` picks for images with alpha
 };
@@ -117,31 +133,48 @@ struct Recipe {
   Output output;
 
   // The variant whose box demands the most source pixels: it sets the shrink-on-load factor.
+  // Boxes are ordered by their longest edge, then by area (a 0 side is unbounded, so 1600x0
+  // outranks 1600x1600), then fits that must reach both edges (cover, fill, outside) outrank
+  // inside and contain; on a tie the earliest variant wins. Requires at least one variant.
   const Variant& largest() const;
 
   // Hex SHA-256 of everything that changes this variant's output bytes (its own fields, and the
   // watermark, metadata policy and background where they apply). Stable across runs, platforms
-  // and field order in the YAML.
+  // and field order in the YAML. The name is not included: it changes keys, not bytes. The
+  // watermark counts only if the variant is watermarked and the recipe has one; an image mark
+  // counts by the SHA-256 of its bytes, not its path. Limits and cache_control are not included.
   std::string variant_hash(const Variant& variant) const;
 
-  // Hex SHA-256 over every variant hash and the output key template.
+  // Hex SHA-256 over every variant's name and hash, in order, and the output key template: it
+  // changes whenever any output key or byte would.
   std::string hash() const;
 };
 
 // Parses imgflow.yaml text. `file_name` is used in messages ("imgflow.yaml:12:5: ...") and its
-// directory resolves relative paths. Every error names file:line:column and what is allowed.
-// Returns kInvalidArgument for any mistake in the document.
-core::Result<Recipe> parse_recipe(std::string_view yaml_text, const std::filesystem::path& file_name);
+// directory resolves relative paths; a watermark image is read here, into image_bytes. Every
+// error names file:line:column and what is allowed. Returns kInvalidArgument for any mistake in
+// the document (unknown keys included), kNotFound if the watermark image does not exist,
+// kTooLarge for a recipe over 1 MiB or a watermark image over 16 MiB. Never throws.
+core::Result<Recipe> parse_recipe(std::string_view yaml_text,
+                                  const std::filesystem::path& file_name);
 
-// Reads and parses a recipe file. kNotFound if it does not exist.
+// Reads and parses a recipe file. kNotFound if it does not exist; otherwise as parse_recipe.
 core::Result<Recipe> load_recipe(const std::filesystem::path& path);
 
 // The recipe used when none is configured: large (1600 inside, watermarked, JPEG),
 // medium (800 inside, watermarked), thumb (200x200 cover, WebP), a text watermark.
+// It is imgflow.example.yaml, compiled in and parsed on first use, so the two cannot drift.
 Recipe default_recipe();
 
-// File extension (no dot) and MIME type of a concrete (non-auto) format.
+// File extension (no dot) and MIME type of a concrete (non-auto) format: jpeg is "jpg" and
+// "image/jpeg". kAuto has none: "" and "application/octet-stream".
 std::string_view extension(Format format);
 std::string_view mime_type(Format format);
+
+// The YAML spelling of each value ("inside", "northeast", "webp", "bottom-right"), for logs.
+std::string_view to_string(Fit fit);
+std::string_view to_string(Gravity gravity);
+std::string_view to_string(Format format);
+std::string_view to_string(Position position);
 
 }  // namespace imgflow::recipe
