@@ -1,0 +1,316 @@
+// The pipeline: one decode per source, every variant derived from it.
+#include <gmodule.h>
+
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <mutex>
+#include <optional>
+
+#include "core/digest.h"
+#include "image/encode.h"
+#include "image/geometry.h"
+#include "image/image.h"
+#include "image/vips_util.h"
+#include "image/watermark.h"
+
+namespace imgflow::image {
+namespace {
+
+using recipe::Fit;
+using recipe::Gravity;
+using vips::VImage;
+
+// Only the loaders of the accepted formats may ever run, whatever the bytes claim.
+constexpr const char* kAllowedLoaders[] = {"VipsForeignLoadJpeg", "VipsForeignLoadPng",
+                                           "VipsForeignLoadWebp", "VipsForeignLoadNsgif",
+                                           "VipsForeignLoadTiff", "VipsForeignLoadHeif"};
+
+constexpr int kPlaceholderWidth = 16;
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+struct Deadline {
+  std::int64_t at_ms;
+  bool passed() const { return now_ms() > at_ms; }
+};
+
+bool wants_animation(const recipe::Recipe& recipe) {
+  for (const auto& v : recipe.variants) {
+    const bool can_animate =
+        v.encode.format == recipe::Format::kAuto || detail::supports_animation(v.encode.format);
+    if (can_animate && v.encode.keep_animation) return true;
+  }
+  return false;
+}
+
+std::vector<VariantPlan> plan_all(const recipe::Recipe& recipe, Size display) {
+  std::vector<VariantPlan> plans;
+  plans.reserve(recipe.variants.size());
+  for (const auto& v : recipe.variants) plans.push_back(plan_variant(v.resize, display));
+  return plans;
+}
+
+// JPEG decoders can drop to 1/2, 1/4 or 1/8 scale almost for free: take the smallest that
+// still covers the size every variant needs.
+int jpeg_shrink_for(Size stored, Size needed) {
+  for (int shrink : {8, 4, 2}) {
+    const int w = (stored.width + shrink - 1) / shrink;
+    const int h = (stored.height + shrink - 1) / shrink;
+    if (w >= needed.width && h >= needed.height) return shrink;
+  }
+  return 1;
+}
+
+// Colour: everything leaves here as 8-bit sRGB (or 8-bit grey, which stays grey), with an
+// embedded profile honoured.
+VImage to_srgb8(VImage image) {
+  const bool grey = image.interpretation() == VIPS_INTERPRETATION_B_W ||
+                    image.interpretation() == VIPS_INTERPRETATION_GREY16;
+  if (!grey && image.get_typeof(VIPS_META_ICC_NAME) != 0) {
+    try {
+      image = image.icc_transform("srgb", VImage::option()
+                                              ->set("embedded", true)
+                                              ->set("depth", 8)
+                                              ->set("intent", VIPS_INTENT_PERCEPTUAL));
+    } catch (const vips::VError&) {
+      // A broken embedded profile is common in the wild: fall back to the plain conversion.
+      vips_error_clear();
+      image.remove(VIPS_META_ICC_NAME);
+    }
+  }
+  const VipsInterpretation target = grey ? VIPS_INTERPRETATION_B_W : VIPS_INTERPRETATION_sRGB;
+  if (image.interpretation() != target) image = image.colourspace(target);
+  if (image.format() != VIPS_FORMAT_UCHAR) image = image.cast(VIPS_FORMAT_UCHAR);
+  return image;
+}
+
+// The single decode: shrink-on-load, then resize to the largest size any variant needs,
+// orient, convert to sRGB, and hold the result in memory for every variant to share.
+VImage decode_master(std::string_view bytes, const SourceInfo& info,
+                     const std::vector<VariantPlan>& plans, bool animated, Deadline deadline) {
+  const Size display{info.display_width(), info.display_height()};
+  const double scale = needed_scale(plans, display);
+  const Size master{std::max(1, int(std::lround(display.width * scale))),
+                    std::max(1, int(std::lround(display.height * scale)))};
+  const bool swapped = info.orientation >= 5;
+  const Size stored_target = swapped ? Size{master.height, master.width} : master;
+
+  vips::VOption* options =
+      VImage::option()->set("access", VIPS_ACCESS_SEQUENTIAL)->set("fail_on", VIPS_FAIL_ON_ERROR);
+  if (animated) options->set("n", -1);
+  if (info.format == SourceFormat::kJpeg) {
+    options->set("shrink", jpeg_shrink_for({info.width, info.height}, stored_target));
+  } else if (info.format == SourceFormat::kWebp && scale < 1.0) {
+    options->set("scale", scale);
+  }
+  VImage image = detail::load_source(bytes, info.format, options);
+
+  if (image.interpretation() == VIPS_INTERPRETATION_CMYK) {
+    // CMYK must become RGB before any resampling; a generic CMYK profile stands in for a
+    // missing one.
+    image = image.icc_transform("srgb", VImage::option()
+                                            ->set("input_profile", "cmyk")
+                                            ->set("embedded", true)
+                                            ->set("depth", 8)
+                                            ->set("intent", VIPS_INTENT_PERCEPTUAL));
+  }
+  const int frames = detail::frame_count(image);
+  image = detail::resize_exact(image, stored_target.width, stored_target.height * frames);
+  if (frames > 1) {
+    image.set("page-height", stored_target.height);
+  } else {
+    image = image.autorot();  // after resize: rotating fewer pixels
+  }
+  image = to_srgb8(image);
+  detail::attach_deadline(image, deadline.at_ms);
+  return image.copy_memory();
+}
+
+VImage crop_to(const VImage& image, Size canvas, Gravity gravity) {
+  if (image.width() == canvas.width && image.height() == canvas.height) return image;
+  if (gravity == Gravity::kAttention || gravity == Gravity::kEntropy) {
+    return image.smartcrop(canvas.width, canvas.height,
+                           VImage::option()->set("interesting", gravity == Gravity::kAttention
+                                                                    ? VIPS_INTERESTING_ATTENTION
+                                                                    : VIPS_INTERESTING_ENTROPY));
+  }
+  const auto [x, y] = crop_origin(gravity, {image.width(), image.height()}, canvas);
+  return image.extract_area(x, y, canvas.width, canvas.height);
+}
+
+VImage pad_to(const VImage& image, Size canvas, const recipe::Rgb& background) {
+  if (image.width() == canvas.width && image.height() == canvas.height) return image;
+  std::vector<double> fill = {double(background.r), double(background.g), double(background.b)};
+  if (image.bands() <= 2)
+    fill = {0.299 * background.r + 0.587 * background.g + 0.114 * background.b};
+  if (image.has_alpha()) fill.push_back(0);  // transparent padding where the output can show it
+  const auto [x, y] = crop_origin(Gravity::kCentre, canvas, {image.width(), image.height()});
+  return image.embed(
+      x, y, canvas.width, canvas.height,
+      VImage::option()->set("extend", VIPS_EXTEND_BACKGROUND)->set("background", fill));
+}
+
+// Geometry of one variant: resize from the master, then crop (cover) or pad (contain).
+VImage fit(const VImage& master, const recipe::Variant& variant, const VariantPlan& plan,
+           const recipe::Output& output) {
+  const int frames = detail::frame_count(master);
+  VImage resized = detail::resize_exact(master, plan.resized.width, plan.resized.height * frames);
+  if (frames > 1) resized.set("page-height", plan.resized.height);
+  return detail::for_each_frame(resized, [&](const VImage& frame) {
+    if (variant.resize.fit == Fit::kCover)
+      return crop_to(frame, plan.canvas, variant.resize.gravity);
+    if (variant.resize.fit == Fit::kContain) return pad_to(frame, plan.canvas, output.background);
+    return frame;
+  });
+}
+
+VImage flatten_onto(const VImage& image, const recipe::Rgb& background) {
+  std::vector<double> colour = {double(background.r), double(background.g), double(background.b)};
+  if (image.bands() <= 2)
+    colour = {0.299 * background.r + 0.587 * background.g + 0.114 * background.b};
+  return image.flatten(VImage::option()->set("background", colour)).cast(VIPS_FORMAT_UCHAR);
+}
+
+Rendition render(const VImage& master, const recipe::Variant& variant, const VariantPlan& plan,
+                 const recipe::Recipe& recipe, const VImage* mark) {
+  const bool animated = detail::frame_count(master) > 1;
+  const recipe::Format format =
+      detail::resolve_format(variant.encode.format, master.has_alpha(), animated,
+                             variant.encode.keep_animation, recipe.output);
+  VImage image = fit(master, variant, plan, recipe.output);
+  if (!detail::supports_animation(format) || !variant.encode.keep_animation) {
+    image = detail::first_frame(image);
+  }
+  if (image.has_alpha() && !detail::supports_alpha(format)) {
+    image = flatten_onto(image, recipe.output.background);  // transparent → background, not black
+  }
+  const bool watermarked =
+      mark != nullptr && variant.watermark && image.width() >= recipe.watermark.min_width;
+  if (watermarked)
+    image = detail::apply_watermark(
+        image, *mark,
+        recipe.watermark);  // after resize: the mark keeps its size relative to the output
+  Rendition out;
+  out.variant = variant.name;
+  out.format = format;
+  out.width = image.width();
+  out.height = detail::frame_height(image);
+  out.frames = detail::frame_count(image);
+  out.watermarked = watermarked;
+  out.bytes = detail::encode(image, format, variant.encode, recipe.metadata);
+  return out;
+}
+
+std::string placeholder_for(const VImage& master) {
+  VImage tiny = detail::apply_metadata_policy(
+      detail::first_frame(master).thumbnail_image(kPlaceholderWidth).gaussblur(0.6), {});
+  const std::string bytes =
+      detail::take_blob(tiny.webpsave_buffer(VImage::option()->set("Q", 40)->set("strip", true)));
+  return "data:image/webp;base64," + core::base64_encode(bytes);
+}
+
+// libvips loads every module in its modules directory when it starts: ImageMagick, Poppler,
+// OpenSlide and JPEG XL cost about 20 ms of start-up (half of it) and are attack surface
+// imgflow never uses. Pointing VIPSHOME away keeps them all out; HEIF/AVIF, the one module we
+// need, is then loaded by name.
+void keep_libvips_modules_out() {
+  setenv("VIPSHOME", "/nonexistent/imgflow-loads-its-vips-modules-itself", 1);
+}
+
+core::Status load_heif_module() {
+  GModule* module = g_module_open(IMGFLOW_VIPS_HEIF_MODULE, G_MODULE_BIND_LAZY);
+  if (module == nullptr) {
+    return core::fail(core::ErrorCode::kInternal,
+                      std::string("cannot load libvips' HEIF/AVIF module: ") + g_module_error());
+  }
+  g_module_make_resident(module);  // its types are registered for the life of the process
+  return {};
+}
+
+}  // namespace
+
+core::Status init() {
+  static std::once_flag once;
+  static core::Status status;
+  std::call_once(once, [] {
+    keep_libvips_modules_out();
+    if (VIPS_INIT("imgflow") != 0) {
+      status = core::fail(core::ErrorCode::kInternal,
+                          std::string("libvips failed to start: ") + vips_error_buffer());
+      return;
+    }
+    // libvips reports decoder trouble as GLib warnings and again as the error we return;
+    // the warnings would only repeat it, unformatted, on stderr.
+    if (std::getenv("IMGFLOW_VIPS_WARNINGS") == nullptr) {
+      g_log_set_handler(
+          "VIPS", G_LOG_LEVEL_WARNING, [](const gchar*, GLogLevelFlags, const gchar*, gpointer) {},
+          nullptr);
+    }
+    if (auto heif = load_heif_module(); !heif) {
+      status = heif;
+      return;
+    }
+    vips_cache_set_max(0);  // every image is new: caching operations only costs memory
+    vips_block_untrusted_set(TRUE);
+    vips_operation_block_set("VipsForeignLoad", TRUE);
+    for (const char* loader : kAllowedLoaders) vips_operation_block_set(loader, FALSE);
+  });
+  return status;
+}
+
+std::string libvips_version() { return vips_version_string(); }
+
+void set_threads_per_image(int threads) { vips_concurrency_set(std::max(1, threads)); }
+
+core::Result<Processed> process(std::string_view bytes, const recipe::Recipe& recipe) {
+  const Deadline deadline{now_ms() + recipe.limits.time_limit_ms};
+  auto info = inspect(bytes, recipe.limits);  // header only: limits hold before any pixel
+  if (!info) return core::fail(info.error());
+  if (recipe.variants.empty()) {
+    return core::fail(core::ErrorCode::kInvalidArgument, "the recipe has no variants");
+  }
+
+  std::optional<VImage> mark;
+  if (recipe.watermark.kind != recipe::Watermark::Kind::kNone) {
+    auto prepared = detail::prepared_mark(recipe.watermark);
+    if (!prepared) return core::fail(prepared.error());
+    mark = *prepared;
+  }
+
+  const Size display{info->display_width(), info->display_height()};
+  const std::vector<VariantPlan> plans = plan_all(recipe, display);
+  const bool animated = info->frames > 1 && wants_animation(recipe);
+
+  Processed out;
+  out.source = *info;
+  VImage master;
+  try {
+    master = decode_master(bytes, *info, plans, animated, deadline);  // the one decode
+    out.decoded_width = master.width();
+    out.decoded_height = detail::frame_height(master);
+  } catch (const vips::VError& error) {
+    return core::fail(detail::to_error(error, "decoding", core::ErrorCode::kCorrupt));
+  }
+  try {
+    for (std::size_t i = 0; i < recipe.variants.size(); ++i) {
+      if (deadline.passed()) {
+        return core::fail(core::ErrorCode::kTimeout,
+                          "time limit of " + std::to_string(recipe.limits.time_limit_ms) +
+                              " ms exceeded after " + std::to_string(i) + " variants");
+      }
+      out.renditions.push_back(
+          render(master, recipe.variants[i], plans[i], recipe, mark ? &*mark : nullptr));
+    }
+    out.placeholder = placeholder_for(master);
+  } catch (const vips::VError& error) {
+    return core::fail(detail::to_error(error, "encoding", core::ErrorCode::kInternal));
+  }
+  return out;
+}
+
+}  // namespace imgflow::image
