@@ -4,17 +4,28 @@ namespace imgflow::core {
 
 std::string_view to_string(ErrorCode code) {
   switch (code) {
-    case ErrorCode::kNotFound: return "not found";
-    case ErrorCode::kInvalidArgument: return "invalid argument";
-    case ErrorCode::kTooLarge: return "too large";
-    case ErrorCode::kUnsupported: return "unsupported";
-    case ErrorCode::kCorrupt: return "corrupt";
-    case ErrorCode::kUnavailable: return "unavailable";
-    case ErrorCode::kInternal: return "internal";
-    case ErrorCode::kPermissionDenied: return "permission denied";
-    case ErrorCode::kFailedPrecondition: return "failed precondition";
-    case ErrorCode::kAlreadyExists: return "already exists";
-    case ErrorCode::kTimeout: return "timeout";
+    case ErrorCode::kNotFound:
+      return "not found";
+    case ErrorCode::kInvalidArgument:
+      return "invalid argument";
+    case ErrorCode::kTooLarge:
+      return "too large";
+    case ErrorCode::kUnsupported:
+      return "unsupported";
+    case ErrorCode::kCorrupt:
+      return "corrupt";
+    case ErrorCode::kUnavailable:
+      return "unavailable";
+    case ErrorCode::kInternal:
+      return "internal";
+    case ErrorCode::kPermissionDenied:
+      return "permission denied";
+    case ErrorCode::kFailedPrecondition:
+      return "failed precondition";
+    case ErrorCode::kAlreadyExists:
+      return "already exists";
+    case ErrorCode::kTimeout:
+      return "timeout";
   }
   return "unknown";
 }
