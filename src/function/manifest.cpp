@@ -1,0 +1,143 @@
+#include "function/manifest.h"
+
+#include <nlohmann/json.hpp>
+
+namespace imgflow::function {
+namespace {
+
+using nlohmann::ordered_json;
+
+ordered_json source_json(const ManifestSource& s) {
+  ordered_json j;
+  j["key"] = s.key;
+  j["bytes"] = s.bytes;
+  j["sha256"] = s.sha256;
+  if (!s.etag.empty()) j["etag"] = s.etag;
+  j["format"] = s.format;
+  j["width"] = s.width;
+  j["height"] = s.height;
+  j["frames"] = s.frames;
+  return j;
+}
+
+ordered_json variant_json(const ManifestVariant& v) {
+  ordered_json j;
+  j["name"] = v.name;
+  j["key"] = v.key;
+  j["format"] = v.format;
+  j["content_type"] = v.content_type;
+  j["width"] = v.width;
+  j["height"] = v.height;
+  j["frames"] = v.frames;
+  j["bytes"] = v.bytes;
+  j["sha256"] = v.sha256;
+  if (!v.etag.empty()) j["etag"] = v.etag;
+  j["watermarked"] = v.watermarked;
+  j["recipe_hash"] = v.recipe_hash;
+  return j;
+}
+
+}  // namespace
+
+std::string to_json(const Manifest& m) {
+  ordered_json j;
+  j["version"] = Manifest::kVersion;
+  j["source"] = source_json(m.source);
+  j["recipe_hash"] = m.recipe_hash;
+  j["variants"] = ordered_json::array();
+  for (const ManifestVariant& v : m.variants) j["variants"].push_back(variant_json(v));
+  j["placeholder"] = m.placeholder;
+  j["generator"] = m.generator;
+  return j.dump(2) + "\n";
+}
+
+core::Result<Manifest> parse_manifest(std::string_view json) {
+  // nlohmann throws on malformed input and on type mismatches; this is the one place we catch.
+  try {
+    const auto j = nlohmann::json::parse(json);
+    if (j.at("version").get<int>() != Manifest::kVersion) {
+      return core::fail(core::ErrorCode::kCorrupt, "manifest version is not 1");
+    }
+    Manifest m;
+    const auto& s = j.at("source");
+    m.source.key = s.at("key").get<std::string>();
+    m.source.bytes = s.at("bytes").get<std::uint64_t>();
+    m.source.sha256 = s.at("sha256").get<std::string>();
+    m.source.etag = s.value("etag", "");
+    m.source.format = s.at("format").get<std::string>();
+    m.source.width = s.at("width").get<int>();
+    m.source.height = s.at("height").get<int>();
+    m.source.frames = s.value("frames", 1);
+    m.recipe_hash = j.at("recipe_hash").get<std::string>();
+    for (const auto& v : j.at("variants")) {
+      ManifestVariant out;
+      out.name = v.at("name").get<std::string>();
+      out.key = v.at("key").get<std::string>();
+      out.format = v.at("format").get<std::string>();
+      out.content_type = v.value("content_type", "");
+      out.width = v.at("width").get<int>();
+      out.height = v.at("height").get<int>();
+      out.frames = v.value("frames", 1);
+      out.bytes = v.at("bytes").get<std::uint64_t>();
+      out.sha256 = v.at("sha256").get<std::string>();
+      out.etag = v.value("etag", "");
+      out.watermarked = v.value("watermarked", false);
+      out.recipe_hash = v.value("recipe_hash", "");
+      m.variants.push_back(std::move(out));
+    }
+    m.placeholder = j.value("placeholder", "");
+    m.generator = j.value("generator", "");
+    return m;
+  } catch (const nlohmann::json::exception& e) {
+    return core::fail(core::ErrorCode::kCorrupt,
+                      std::string("not an imgflow manifest: ") + e.what());
+  }
+}
+
+std::string render_key(std::string_view key_template, std::string_view dir, std::string_view name,
+                       std::string_view variant, std::string_view ext, std::string_view hash) {
+  std::string raw;
+  for (std::size_t i = 0; i < key_template.size(); ++i) {
+    const std::size_t close =
+        key_template[i] == '{' ? key_template.find('}', i) : std::string_view::npos;
+    if (close == std::string_view::npos) {
+      raw += key_template[i];
+      continue;
+    }
+    const std::string_view field = key_template.substr(i + 1, close - i - 1);
+    if (field == "dir")
+      raw += dir;
+    else if (field == "name")
+      raw += name;
+    else if (field == "variant")
+      raw += variant;
+    else if (field == "ext")
+      raw += ext;
+    else if (field == "hash")
+      raw += hash;
+    else
+      raw += key_template.substr(i, close - i + 1);  // the recipe validated placeholders
+    i = close;
+  }
+  std::string key;
+  for (char c : raw) {
+    if (c == '/' && (key.empty() || key.back() == '/')) continue;  // collapse empty segments
+    key += c;
+  }
+  return key;
+}
+
+KeyParts split_key(std::string_view key) {
+  const std::size_t slash = key.rfind('/');
+  KeyParts parts;
+  std::string_view file = key;
+  if (slash != std::string_view::npos) {
+    parts.dir = std::string(key.substr(0, slash));
+    file = key.substr(slash + 1);
+  }
+  const std::size_t dot = file.rfind('.');
+  parts.name = std::string(dot == std::string_view::npos || dot == 0 ? file : file.substr(0, dot));
+  return parts;
+}
+
+}  // namespace imgflow::function

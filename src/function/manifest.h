@@ -1,0 +1,69 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+
+// manifest.json: the record of one processed source, written after every variant so its
+// presence means the set is complete.
+namespace imgflow::function {
+
+struct ManifestSource {
+  std::string key;  // object key, or the file name for `imgflow process`
+  std::uint64_t bytes = 0;
+  std::string sha256;  // hex
+  std::string etag;    // the source object's ETag; empty for local files
+  std::string format;  // "jpeg", "png", ...
+  int width = 0;       // display orientation
+  int height = 0;
+  int frames = 1;
+};
+
+struct ManifestVariant {
+  std::string name;
+  std::string key;     // destination key, or the path relative to the output directory
+  std::string format;  // "jpeg", "webp", ...
+  std::string content_type;
+  int width = 0;
+  int height = 0;
+  int frames = 1;
+  std::uint64_t bytes = 0;
+  std::string sha256;  // hex content hash
+  std::string etag;    // the stored object's ETag; empty for local files
+  bool watermarked = false;
+  std::string recipe_hash;  // this variant's recipe hash
+};
+
+struct Manifest {
+  static constexpr int kVersion = 1;
+  ManifestSource source;
+  std::string recipe_hash;
+  std::string placeholder;  // data: URI of a tiny blurred preview
+  std::vector<ManifestVariant> variants;
+  std::string generator;  // "imgflow 0.1.0 (libvips 8.14.1)"
+};
+
+// Pretty-printed JSON with a stable field order (so identical work yields identical bytes).
+std::string to_json(const Manifest& manifest);
+
+// Parses a manifest written by to_json. kCorrupt with the reason if it is not one.
+core::Result<Manifest> parse_manifest(std::string_view json);
+
+// Renders an output key template. Placeholders: {dir} {name} {variant} {ext} {hash}. Empty
+// path segments (e.g. {dir} of a root-level key) collapse, so "{dir}/{name}/x" with dir ""
+// gives "name/x".
+std::string render_key(std::string_view key_template, std::string_view dir, std::string_view name,
+                       std::string_view variant, std::string_view ext, std::string_view hash);
+
+// Splits a source key "a/b/photo.jpg" into dir "a/b" and name "photo".
+struct KeyParts {
+  std::string dir;
+  std::string name;
+};
+KeyParts split_key(std::string_view key);
+
+}  // namespace imgflow::function
