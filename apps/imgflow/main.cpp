@@ -1,0 +1,75 @@
+// imgflow's command line: wiring only. Each subcommand parses its flags here and hands a typed
+// options struct to its runner.
+#include <malloc.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <cstdlib>
+
+#include "image/image.h"
+#include "process_command.h"
+
+namespace {
+
+constexpr const char* kDescription =
+    "imgflow — an event-driven image pipeline.\n"
+    "Resizes, watermarks and converts images into the variants a recipe (imgflow.yaml) names.";
+
+void add_process(CLI::App& app, imgflow::cli::ProcessOptions& options) {
+  CLI::App* cmd = app.add_subcommand(
+      "process",
+      "Run the image engine on local files, no server: writes OUT/<name>/<variant>.<ext> and "
+      "OUT/<name>/manifest.json for each FILE.");
+  cmd->add_option("files", options.files,
+                  "Images to process (JPEG, PNG, WebP, GIF, TIFF, HEIF, AVIF)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("-c,--config", options.config,
+                  "Recipe file (default: $IMGFLOW_CONFIG, else the built-in recipe, the same as "
+                  "imgflow.example.yaml)")
+      ->envname("IMGFLOW_CONFIG")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("-o,--out", options.out, "Output directory")->capture_default_str();
+  cmd->add_option("-j,--jobs", options.jobs, "Images processed in parallel (default: one per core)")
+      ->check(CLI::NonNegativeNumber);
+  cmd->add_flag("-q,--quiet", options.quiet, "No progress lines; errors are still printed");
+  cmd->footer(
+      "Exit status: 0 all files processed, 1 some files failed (each named on stderr), 2 bad "
+      "usage or configuration.");
+}
+
+int run_version() {
+  if (auto started = imgflow::image::init(); !started) {
+    std::fprintf(stderr, "imgflow: %s\n", started.error().to_string().c_str());
+    return 2;
+  }
+  std::printf("imgflow %s (libvips %s)\n", IMGFLOW_VERSION,
+              imgflow::image::libvips_version().c_str());
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // glibc gives every thread that allocates its own arena (up to 8 per core) and rarely returns
+  // their memory; libvips' worker threads then hold tens of MiB that no image needs. Two arenas
+  // keep peak RSS flat across thousands of images at no measurable CPU cost (large pixel
+  // buffers dominate; allocation is not contended).
+  mallopt(M_ARENA_MAX, 2);
+  CLI::App app(kDescription, "imgflow");
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("imgflow ") + IMGFLOW_VERSION);
+  imgflow::cli::ProcessOptions process;
+  add_process(app, process);
+  CLI::App* version = app.add_subcommand("version", "Print the imgflow and libvips versions");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11 prints help and errors; bad usage is exit status 2 by the project's convention.
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  if (version->parsed()) return run_version();
+  return imgflow::cli::run_process(process);
+}
