@@ -1,0 +1,32 @@
+#include "http/http_client.h"
+
+#include <algorithm>
+#include <cstring>
+
+namespace imgflow::http {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; };
+           return lower(x) == lower(y);
+         });
+}
+
+}  // namespace
+
+std::optional<std::string_view> Response::header(std::string_view name) const {
+  for (const auto& h : headers) {
+    if (iequals(h.name, name)) return h.value;
+  }
+  return std::nullopt;
+}
+
+core::Result<std::size_t> StringBodySource::read(char* buf, std::size_t n) {
+  const std::size_t count = std::min(n, data_.size() - pos_);
+  if (count > 0) std::memcpy(buf, data_.data() + pos_, count);
+  pos_ += count;
+  return count;
+}
+
+}  // namespace imgflow::http
