@@ -1,0 +1,556 @@
+#include "function/handler.h"
+
+#include <chrono>
+#include <map>
+#include <optional>
+#include <set>
+#include <utility>
+
+#include "core/digest.h"
+#include "events/event_parser.h"
+#include "events/form_url.h"
+#include "function/manifest.h"
+#include "image/image.h"
+
+namespace imgflow::function {
+namespace {
+
+using core::ErrorCode;
+using storage::ObjectInfo;
+
+// A step either yields its value or ends the record with an outcome.
+template <typename T>
+using Step = tl::expected<T, RecordOutcome>;
+using Stop = tl::unexpected<RecordOutcome>;
+
+constexpr std::string_view kManifestTemplate = "{dir}/{name}/manifest.json";
+
+// ETags are compared without the quotes S3 puts around them on the wire.
+std::string_view unquoted(std::string_view etag) {
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
+    return etag.substr(1, etag.size() - 2);
+  }
+  return etag;
+}
+
+bool has_stamp(const ObjectInfo& info) {
+  for (const auto& [name, value] : info.user_metadata) {
+    if (name.starts_with(kStampPrefix)) return true;
+  }
+  return false;
+}
+
+// Storage failures that may clear up by themselves are worth a retry; the rest (a bad key, a
+// missing bucket, a refused permission) will fail the same way next time.
+Failure storage_failure(const core::Error& error) {
+  switch (error.code) {
+    case ErrorCode::kUnavailable:
+    case ErrorCode::kTimeout:
+    case ErrorCode::kInternal:
+      return Failure::kTransient;
+    default:
+      return Failure::kPermanent;
+  }
+}
+
+// The image engine is deterministic: the same bytes and recipe fail the same way, except when
+// libvips itself could not run (kInternal: memory, a missing module), which a retry may fix.
+Failure image_failure(const core::Error& error) {
+  return error.code == ErrorCode::kInternal || error.code == ErrorCode::kUnavailable
+             ? Failure::kTransient
+             : Failure::kPermanent;
+}
+
+std::vector<std::string> hash_variants(const recipe::Recipe& recipe) {
+  std::vector<std::string> hashes;
+  hashes.reserve(recipe.variants.size());
+  for (const recipe::Variant& variant : recipe.variants) {
+    hashes.push_back(recipe.variant_hash(variant));
+  }
+  return hashes;
+}
+
+std::string generator_of(const HandlerConfig& config) {
+  if (!config.generator.empty()) return config.generator;
+  return std::string("imgflow ") + IMGFLOW_VERSION + " (libvips " + image::libvips_version() + ")";
+}
+
+void tally(InvocationResult& result, const RecordOutcome& outcome) {
+  switch (outcome.kind) {
+    case OutcomeKind::kProcessed:
+      ++result.processed;
+      break;
+    case OutcomeKind::kSkippedLoopGuard:
+      ++result.skipped_loop_guard;
+      break;
+    case OutcomeKind::kSkippedStale:
+      ++result.skipped_stale;
+      break;
+    case OutcomeKind::kAlreadyDone:
+      ++result.already_done;
+      break;
+    case OutcomeKind::kRemoved:
+      ++result.removed;
+      break;
+    case OutcomeKind::kIgnored:
+      ++result.ignored;
+      break;
+    case OutcomeKind::kFailed:
+      ++(outcome.failure == Failure::kTransient ? result.failed_transient
+                                                : result.failed_permanent);
+      break;
+  }
+}
+
+}  // namespace
+
+std::string_view to_string(Failure failure) {
+  switch (failure) {
+    case Failure::kNone:
+      return "none";
+    case Failure::kPermanent:
+      return "permanent";
+    case Failure::kTransient:
+      return "transient";
+  }
+  return "unknown";
+}
+
+std::string_view to_string(OutcomeKind kind) {
+  switch (kind) {
+    case OutcomeKind::kProcessed:
+      return "processed";
+    case OutcomeKind::kSkippedLoopGuard:
+      return "skipped_loop_guard";
+    case OutcomeKind::kSkippedStale:
+      return "skipped_stale";
+    case OutcomeKind::kAlreadyDone:
+      return "already_done";
+    case OutcomeKind::kRemoved:
+      return "removed";
+    case OutcomeKind::kIgnored:
+      return "ignored";
+    case OutcomeKind::kFailed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+// The work of one record: its steps, each a small function, and the log line of each. Lives
+// for one handle_record() call on one thread.
+class Handler::Run {
+ public:
+  Run(const Handler& handler, const events::EventRecord& record, std::string_view request_id)
+      : h_(handler),
+        record_(record),
+        request_id_(request_id),
+        parts_(split_key(record.key)),
+        started_(handler.clock_.now()) {}
+
+  RecordOutcome dispatch() {
+    note(core::LogLevel::kInfo, "received", "", record_.size, record_.event_name);
+    switch (record_.kind()) {
+      case events::EventKind::kCreated:
+        return created();
+      case events::EventKind::kRemoved:
+        return removed();
+      case events::EventKind::kTest:
+      case events::EventKind::kOther:
+        break;
+    }
+    return skip(OutcomeKind::kIgnored, "event " + record_.event_name + " is not acted on").value();
+  }
+
+ private:
+  RecordOutcome created() {
+    // No I/O first: our own bucket and prefix are known from the event alone.
+    if (auto ok = guard_by_key(); !ok) return ok.error();
+    // The current version, not the event's word: events arrive late, twice and out of order.
+    auto source = head_source();
+    if (!source) return source.error();
+    if (auto ok = guard_by_stamp(*source); !ok) return ok.error();
+    if (auto ok = check_fresh(*source); !ok) return ok.error();
+    // Idempotency before reading a byte: redelivery must cost a head and a small get.
+    auto previous = read_manifest();
+    if (!previous) return previous.error();
+    if (auto ok = check_not_done(*previous, *source); !ok) return ok.error();
+    auto bytes = fetch(*source);  // refuses an oversized source before reading it
+    if (!bytes) return bytes.error();
+    auto processed = render(*bytes);  // one decode, every variant; nothing written yet
+    if (!processed) return processed.error();
+    // The old marker must not vouch for a set that is about to be replaced piece by piece.
+    if (auto ok = retract(*previous); !ok) return ok.error();
+    auto manifest = store_variants(*source, *bytes, *processed);
+    if (!manifest) return manifest.error();
+    // Last: its presence says every variant above is in place.
+    if (auto ok = store_manifest(*manifest); !ok) return ok.error();
+    prune(*previous, *manifest);  // after the commit: keys only the old recipe made
+    return finish(OutcomeKind::kProcessed, keys_of(*manifest));
+  }
+
+  RecordOutcome removed() {
+    if (auto ok = guard_by_key(); !ok) return ok.error();
+    if (!h_.config_.delete_variants_on_remove) {
+      return skip(OutcomeKind::kIgnored, "delete_variants_on_remove is off").value();
+    }
+    // A delete event that arrives after a re-upload must not take the new outputs with it.
+    if (auto ok = check_source_gone(); !ok) return ok.error();
+    auto previous = read_manifest();
+    if (!previous) return previous.error();
+    if (!*previous) return finish(OutcomeKind::kRemoved, {});  // nothing there: idempotent
+    if ((*previous)->source.key != record_.key) {
+      return skip(OutcomeKind::kIgnored, "the outputs belong to " + (*previous)->source.key)
+          .value();
+    }
+    // Variants first, the manifest last: if a delete fails, the retry still finds the list.
+    std::vector<std::string> deleted = keys_of(**previous);
+    for (const std::string& key : deleted) {
+      if (auto ok = remove(key); !ok) return ok.error();
+    }
+    if (auto ok = remove(manifest_key()); !ok) return ok.error();
+    deleted.push_back(manifest_key());
+    return finish(OutcomeKind::kRemoved, std::move(deleted));
+  }
+
+  // ---- Steps -----------------------------------------------------------------------------
+
+  Step<void> guard_by_key() const {
+    const HandlerConfig& c = h_.config_;
+    if (record_.bucket == c.source_bucket && under_destination_prefix(record_.key)) {
+      return skip(OutcomeKind::kSkippedLoopGuard, "key is under the destination prefix");
+    }
+    if (record_.bucket == c.destination_bucket && c.destination_bucket != c.source_bucket) {
+      return skip(OutcomeKind::kSkippedLoopGuard, "object is in the destination bucket");
+    }
+    if (record_.bucket != c.source_bucket) {
+      return skip(OutcomeKind::kIgnored, "bucket " + record_.bucket + " is not the source");
+    }
+    if (record_.key.ends_with('/')) return skip(OutcomeKind::kIgnored, "folder marker");
+    return {};
+  }
+
+  Step<ObjectInfo> head_source() const {
+    auto info = h_.source_.head(record_.bucket, record_.key);
+    if (info) return std::move(*info);
+    if (info.error().code == ErrorCode::kNotFound) {
+      return skip(OutcomeKind::kSkippedStale, "source is gone (deleted since the event)");
+    }
+    return fail_storage("head source", info.error());
+  }
+
+  Step<void> guard_by_stamp(const ObjectInfo& source) const {
+    if (has_stamp(source)) {
+      return skip(OutcomeKind::kSkippedLoopGuard, "object carries imgflow-* metadata");
+    }
+    return {};
+  }
+
+  Step<void> check_fresh(const ObjectInfo& source) const {
+    // An event without an ETag (some producers) can only mean the current version.
+    if (!record_.etag.empty() && unquoted(record_.etag) != unquoted(source.etag)) {
+      return skip(OutcomeKind::kSkippedStale,
+                  "source was overwritten (ETag " + source.etag + "); a newer event will come");
+    }
+    note(core::LogLevel::kInfo, "checked", "", source.size);
+    return {};
+  }
+
+  Step<void> check_source_gone() const {
+    auto info = h_.source_.head(record_.bucket, record_.key);
+    if (info) return skip(OutcomeKind::kSkippedStale, "source was uploaded again");
+    if (info.error().code == ErrorCode::kNotFound) return {};
+    return fail_storage("head source", info.error());
+  }
+
+  // The manifest already in the destination; nullopt if absent or unreadable as a manifest
+  // (then it is overwritten, as if absent).
+  Step<std::optional<Manifest>> read_manifest() const {
+    auto json = h_.destination_.get_string(h_.config_.destination_bucket, manifest_key());
+    if (!json) {
+      if (json.error().code == ErrorCode::kNotFound) return std::optional<Manifest>();
+      return fail_storage("get manifest", json.error());
+    }
+    auto manifest = parse_manifest(*json);
+    if (!manifest) {
+      note(core::LogLevel::kWarn, "checked", "", json->size(),
+           "existing manifest ignored: " + manifest.error().message);
+      return std::optional<Manifest>();
+    }
+    return std::optional<Manifest>(std::move(*manifest));
+  }
+
+  Step<void> check_not_done(const std::optional<Manifest>& previous,
+                            const ObjectInfo& source) const {
+    if (!previous) return {};
+    if (previous->source.key != record_.key) {
+      // Two sources that differ only in extension ("cat.jpg", "cat.png") share output keys;
+      // as `imgflow process` does, the first keeps them rather than being silently replaced.
+      return fail(Failure::kPermanent, "outputs", ErrorCode::kFailedPrecondition,
+                  "output name '" + parts_.name + "' is already used by " + previous->source.key +
+                      "; rename one of them");
+    }
+    if (unquoted(previous->source.etag) == unquoted(source.etag) &&
+        previous->recipe_hash == h_.recipe_hash_) {
+      return skip(OutcomeKind::kAlreadyDone, "manifest matches source ETag and recipe");
+    }
+    return {};
+  }
+
+  Step<std::string> fetch(const ObjectInfo& source) const {
+    const std::uint64_t limit = h_.config_.recipe.limits.max_input_bytes;
+    if (source.size > limit) {
+      return fail(Failure::kPermanent, "fetch", ErrorCode::kTooLarge,
+                  "source is " + std::to_string(source.size) + " bytes; the limit is " +
+                      std::to_string(limit));
+    }
+    auto reader = h_.source_.open(record_.bucket, record_.key);
+    if (!reader) {
+      if (reader.error().code == ErrorCode::kNotFound) {
+        return skip(OutcomeKind::kSkippedStale, "source was deleted while starting to read");
+      }
+      return fail_storage("open source", reader.error());
+    }
+    // The version opened must be the one checked above, or the size limit says nothing.
+    if (unquoted((*reader)->info().etag) != unquoted(source.etag)) {
+      return skip(OutcomeKind::kSkippedStale, "source was overwritten while starting to read");
+    }
+    std::string bytes((*reader)->length(), '\0');
+    std::size_t got = 0;
+    while (got < bytes.size()) {
+      auto n = (*reader)->read(bytes.data() + got, bytes.size() - got);
+      if (!n) return fail_storage("read source", n.error());
+      if (*n == 0) break;
+      got += *n;
+    }
+    if (got != bytes.size()) {
+      return fail(Failure::kTransient, "read source", ErrorCode::kUnavailable,
+                  "source body ended after " + std::to_string(got) + " of " +
+                      std::to_string(bytes.size()) + " bytes");
+    }
+    note(core::LogLevel::kInfo, "fetched", "", bytes.size());
+    return bytes;
+  }
+
+  Step<image::Processed> render(std::string_view bytes) const {
+    auto processed = image::process(bytes, h_.config_.recipe);
+    if (!processed) {
+      return fail(image_failure(processed.error()), "process", processed.error().code,
+                  processed.error().message);
+    }
+    for (const image::Rendition& r : processed->renditions) {
+      note(core::LogLevel::kInfo, "resized", r.variant, r.bytes.size());
+    }
+    return std::move(*processed);
+  }
+
+  Step<void> retract(const std::optional<Manifest>& previous) const {
+    if (!previous) return {};
+    return remove(manifest_key());
+  }
+
+  Step<Manifest> store_variants(const ObjectInfo& source, const std::string& bytes,
+                                const image::Processed& processed) const {
+    Manifest manifest;
+    manifest.source = {record_.key,
+                       bytes.size(),
+                       core::to_hex(core::sha256(bytes)),
+                       std::string(unquoted(source.etag)),
+                       std::string(image::to_string(processed.source.format)),
+                       processed.source.display_width(),
+                       processed.source.display_height(),
+                       processed.source.frames};
+    manifest.recipe_hash = h_.recipe_hash_;
+    manifest.placeholder = processed.placeholder;
+    manifest.generator = h_.generator_;
+    for (std::size_t i = 0; i < processed.renditions.size(); ++i) {
+      auto variant = store_variant(source, processed.renditions[i], h_.variant_hashes_.at(i));
+      if (!variant) return Stop(std::move(variant.error()));
+      manifest.variants.push_back(std::move(*variant));
+    }
+    return manifest;
+  }
+
+  Step<ManifestVariant> store_variant(const ObjectInfo& source, const image::Rendition& r,
+                                      const std::string& variant_hash) const {
+    const std::string ext(recipe::extension(r.format));
+    const std::string key =
+        output_key(h_.config_.recipe.output.key_template, r.variant, ext, variant_hash);
+    storage::PutOptions options;
+    options.content_type = std::string(recipe::mime_type(r.format));
+    options.cache_control = h_.config_.recipe.output.cache_control;
+    options.user_metadata = stamps(source.etag, variant_hash);
+    options.user_metadata.emplace(kStampVariant, r.variant);
+    auto stored = h_.destination_.put(h_.config_.destination_bucket, key, r.bytes, options);
+    if (!stored) return fail_storage("put " + key, stored.error());
+    note(core::LogLevel::kInfo, "stored", r.variant, r.bytes.size());
+    return ManifestVariant{r.variant,
+                           key,
+                           std::string(recipe::to_string(r.format)),
+                           options.content_type,
+                           r.width,
+                           r.height,
+                           r.frames,
+                           r.bytes.size(),
+                           core::to_hex(core::sha256(r.bytes)),
+                           std::string(unquoted(stored->etag)),
+                           r.watermarked,
+                           variant_hash};
+  }
+
+  Step<void> store_manifest(const Manifest& manifest) const {
+    const std::string json = to_json(manifest);
+    storage::PutOptions options;
+    options.content_type = "application/json";
+    options.cache_control = "no-cache";  // rewritten when the source or recipe changes
+    options.user_metadata = stamps(manifest.source.etag, h_.recipe_hash_);
+    auto stored = h_.destination_.put(h_.config_.destination_bucket, manifest_key(), json, options);
+    if (!stored) return fail_storage("put manifest", stored.error());
+    note(core::LogLevel::kInfo, "stored", "manifest", json.size());
+    return {};
+  }
+
+  // Best effort: a key left behind is an orphan, not an error, and no manifest lists it.
+  void prune(const std::optional<Manifest>& previous, const Manifest& current) const {
+    if (!previous) return;
+    std::set<std::string> kept;
+    for (const ManifestVariant& v : current.variants) kept.insert(v.key);
+    for (const ManifestVariant& v : previous->variants) {
+      if (kept.contains(v.key)) continue;
+      if (auto ok = h_.destination_.delete_object(h_.config_.destination_bucket, v.key); !ok) {
+        note(core::LogLevel::kWarn, "failed", v.name, 0,
+             "prune " + v.key + ": " + ok.error().to_string());
+      }
+    }
+  }
+
+  Step<void> remove(const std::string& key) const {
+    auto ok = h_.destination_.delete_object(h_.config_.destination_bucket, key);
+    if (!ok) return fail_storage("delete " + key, ok.error());
+    note(core::LogLevel::kInfo, "removed", "", 0, key);
+    return {};
+  }
+
+  // ---- Keys, stamps, outcomes ------------------------------------------------------------
+
+  bool under_destination_prefix(std::string_view key) const {
+    std::string prefix = h_.config_.destination_prefix;
+    if (prefix.empty()) return false;
+    if (!prefix.ends_with('/')) prefix += '/';
+    return key.starts_with(prefix);
+  }
+
+  // The prefix joins the template with a '/', which render_key collapses when either is empty.
+  std::string output_key(std::string_view key_template, std::string_view variant,
+                         std::string_view ext, std::string_view hash) const {
+    const std::string full = h_.config_.destination_prefix + "/" + std::string(key_template);
+    return render_key(full, parts_.dir, parts_.name, variant, ext, hash);
+  }
+
+  std::string manifest_key() const { return output_key(kManifestTemplate, "", "", ""); }
+
+  // Marks an output as imgflow's (the loop guard) and records what it was made from. S3
+  // metadata travels as HTTP headers, which are ASCII: the source key is form-URL-encoded.
+  std::map<std::string, std::string> stamps(std::string_view source_etag,
+                                            const std::string& recipe_hash) const {
+    return {{std::string(kStampSourceKey), events::form_url_encode(record_.key)},
+            {std::string(kStampSourceEtag), std::string(unquoted(source_etag))},
+            {std::string(kStampRecipeHash), recipe_hash}};
+  }
+
+  static std::vector<std::string> keys_of(const Manifest& manifest) {
+    std::vector<std::string> keys;
+    for (const ManifestVariant& v : manifest.variants) keys.push_back(v.key);
+    return keys;
+  }
+
+  RecordOutcome outcome(OutcomeKind kind, Failure failure, std::string reason,
+                        std::vector<std::string> outputs) const {
+    return RecordOutcome{kind,        failure,           record_.bucket,
+                         record_.key, std::move(reason), std::move(outputs)};
+  }
+
+  RecordOutcome finish(OutcomeKind kind, std::vector<std::string> outputs) const {
+    note(core::LogLevel::kInfo, to_string(kind), "", 0);
+    return outcome(kind, Failure::kNone, "", std::move(outputs));
+  }
+
+  Stop skip(OutcomeKind kind, std::string reason) const {
+    note(core::LogLevel::kInfo, "skipped", "", 0, reason);
+    return Stop(outcome(kind, Failure::kNone, std::move(reason), {}));
+  }
+
+  Stop fail(Failure failure, std::string_view step, ErrorCode code,
+            std::string_view message) const {
+    std::string reason =
+        std::string(step) + ": " + core::Error{code, std::string(message)}.to_string();
+    note(failure == Failure::kTransient ? core::LogLevel::kWarn : core::LogLevel::kError, "failed",
+         "", 0, reason);
+    return Stop(outcome(OutcomeKind::kFailed, failure, std::move(reason), {}));
+  }
+
+  Stop fail_storage(std::string_view step, const core::Error& error) const {
+    return fail(storage_failure(error), step, error.code, error.message);
+  }
+
+  void note(core::LogLevel level, std::string_view outcome, std::string_view variant,
+            std::uint64_t bytes, std::string_view reason = "") const {
+    if (!h_.logger_.enabled(level)) return;
+    const auto ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(h_.clock_.now() - started_);
+    h_.logger_.log(level, "function",
+                   {{"request_id", request_id_},
+                    {"bucket", record_.bucket},
+                    {"key", record_.key},
+                    {"variant", variant},
+                    {"bytes", bytes},
+                    {"ms", static_cast<std::int64_t>(ms.count())},
+                    {"outcome", outcome},
+                    {"reason", reason}});
+  }
+
+  const Handler& h_;
+  const events::EventRecord& record_;
+  std::string_view request_id_;
+  KeyParts parts_;
+  core::Clock::TimePoint started_;
+};
+
+Handler::Handler(const HandlerConfig& config, storage::ObjectStore& source,
+                 storage::ObjectStore& destination, core::Logger& logger, const core::Clock& clock)
+    : config_(config),
+      recipe_hash_(config.recipe.hash()),
+      variant_hashes_(hash_variants(config.recipe)),
+      generator_(generator_of(config)),
+      source_(source),
+      destination_(destination),
+      logger_(logger),
+      clock_(clock) {}
+
+core::Result<InvocationResult> Handler::handle(std::string_view event_json,
+                                               std::string_view request_id) {
+  auto records = events::parse_event(event_json);
+  if (!records) {
+    logger_.error("function", {{"request_id", request_id},
+                               {"outcome", "failed"},
+                               {"reason", "event: " + records.error().to_string()}});
+    return core::fail(records.error());
+  }
+  InvocationResult result;
+  if (records->empty()) {
+    logger_.info("function",
+                 {{"request_id", request_id}, {"outcome", "skipped"}, {"reason", "test event"}});
+  }
+  for (const events::EventRecord& record : *records) {
+    RecordOutcome outcome = handle_record(record, request_id);
+    tally(result, outcome);
+    result.records.push_back(std::move(outcome));
+  }
+  return result;
+}
+
+RecordOutcome Handler::handle_record(const events::EventRecord& record,
+                                     std::string_view request_id) {
+  return Run(*this, record, request_id).dispatch();
+}
+
+}  // namespace imgflow::function

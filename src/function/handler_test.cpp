@@ -1,0 +1,467 @@
+#include "function/handler.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+#include "core/digest.h"
+#include "events/event_json.h"
+#include "events/form_url.h"
+#include "function/manifest.h"
+#include "image/image.h"
+#include "image/test_images.h"
+#include "storage/faulty_store.h"
+#include "storage/memory_store.h"
+
+namespace imgflow::function {
+namespace {
+
+using image::testing::decode;
+using image::testing::test_card;
+using image::testing::to_jpeg;
+using storage::FaultPlan;
+
+// Two small variants keep every test fast: one JPEG bounded by width, one WebP square crop.
+recipe::Recipe small_recipe() {
+  recipe::Recipe r;
+  recipe::Variant small;
+  small.name = "small";
+  small.resize.width = 160;
+  small.encode.format = recipe::Format::kJpeg;
+  recipe::Variant thumb;
+  thumb.name = "thumb";
+  thumb.resize = {64, 64, recipe::Fit::kCover, recipe::Gravity::kCentre, false};
+  thumb.encode.format = recipe::Format::kWebp;
+  r.variants = {small, thumb};
+  return r;
+}
+
+std::string read_testdata(const std::string& name) {
+  std::ifstream in(std::string(IMGFLOW_SOURCE_DIR) + "/src/events/testdata/" + name,
+                   std::ios::binary);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+class HandlerTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { ASSERT_TRUE(image::init()); }
+
+  void SetUp() override {
+    ASSERT_TRUE(source_mem_.create_bucket("uploads"));
+    ASSERT_TRUE(dest_mem_.create_bucket("processed"));
+    config_.recipe = small_recipe();
+    config_.generator = "imgflow test";
+  }
+
+  void TearDown() override { std::fclose(log_file_); }
+
+  Handler& handler() {
+    if (!handler_) {
+      handler_ = std::make_unique<Handler>(config_, source_, dest_, logger_, clock_);
+    }
+    return *handler_;
+  }
+
+  storage::ObjectInfo upload(const std::string& key, const std::string& bytes,
+                             storage::PutOptions options = {}) {
+    options.content_type = "image/jpeg";
+    auto info = source_mem_.put("uploads", key, bytes, options);
+    EXPECT_TRUE(info) << info.error().to_string();
+    return *info;
+  }
+
+  static events::EventRecord created(const storage::ObjectInfo& info,
+                                     const std::string& bucket = "uploads") {
+    events::EventRecord r;
+    r.event_name = "ObjectCreated:Put";
+    r.bucket = bucket;
+    r.key = info.key;
+    r.size = info.size;
+    r.etag = info.etag;
+    r.sequencer = info.sequencer;
+    return r;
+  }
+
+  static std::string aws_event(const events::EventRecord& record) {
+    return events::to_aws_json({record});
+  }
+
+  InvocationResult handle(const std::string& json) {
+    auto result = handler().handle(json, "req-1");
+    EXPECT_TRUE(result) << result.error().to_string();
+    return result ? *result : InvocationResult{};
+  }
+
+  std::vector<storage::ObjectInfo> destination_objects() {
+    auto listed = dest_mem_.list("processed", {});
+    EXPECT_TRUE(listed);
+    return listed->objects;
+  }
+
+  Manifest manifest_at(const std::string& key) {
+    auto json = dest_mem_.get_string("processed", key);
+    EXPECT_TRUE(json) << key << ": " << json.error().to_string();
+    if (!json) return {};
+    auto manifest = parse_manifest(*json);
+    EXPECT_TRUE(manifest);
+    return *manifest;
+  }
+
+  std::string log_text() {
+    std::fflush(log_file_);
+    std::rewind(log_file_);
+    std::string text;
+    char buf[4096];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, log_file_)) > 0;) text.append(buf, n);
+    return text;
+  }
+
+  core::ManualClock clock_{core::Clock::TimePoint(std::chrono::seconds(1'700'000'000))};
+  storage::MemoryStore source_mem_{clock_};
+  storage::MemoryStore dest_mem_{clock_};
+  storage::FaultyStore source_{source_mem_};
+  storage::FaultyStore dest_{dest_mem_};
+  std::FILE* log_file_ = std::tmpfile();
+  core::Logger logger_{log_file_, core::LogLevel::kDebug};
+  HandlerConfig config_;
+  std::unique_ptr<Handler> handler_;
+  const std::string photo_ = to_jpeg(test_card(640, 480));
+};
+
+TEST_F(HandlerTest, FreshUploadWritesEveryVariantAndAManifestThatMatchesThem) {
+  const auto source = upload("photos/cat.jpg", photo_);
+  const InvocationResult result = handle(aws_event(created(source)));
+
+  ASSERT_EQ(result.records.size(), 1U);
+  EXPECT_EQ(result.records[0].kind, OutcomeKind::kProcessed) << result.records[0].reason;
+  EXPECT_EQ(result.processed, 1);
+  EXPECT_FALSE(result.should_retry());
+
+  const Manifest m = manifest_at("photos/cat/manifest.json");
+  EXPECT_EQ(m.source.key, "photos/cat.jpg");
+  EXPECT_EQ(m.source.etag, source.etag);
+  EXPECT_EQ(m.source.bytes, photo_.size());
+  EXPECT_EQ(m.source.sha256, core::to_hex(core::sha256(photo_)));
+  EXPECT_EQ(m.source.width, 640);
+  EXPECT_EQ(m.recipe_hash, config_.recipe.hash());
+  EXPECT_EQ(m.generator, "imgflow test");
+  EXPECT_FALSE(m.placeholder.empty());
+  ASSERT_EQ(m.variants.size(), 2U);
+
+  const std::pair<int, int> expected_sizes[] = {{160, 120}, {64, 64}};
+  for (std::size_t i = 0; i < m.variants.size(); ++i) {
+    const ManifestVariant& v = m.variants[i];
+    auto stored = dest_mem_.head("processed", v.key);
+    ASSERT_TRUE(stored) << v.key;
+    EXPECT_EQ(stored->etag, v.etag) << v.key;
+    EXPECT_EQ(stored->content_type, v.content_type);
+    EXPECT_EQ(stored->cache_control, config_.recipe.output.cache_control);
+    EXPECT_EQ(stored->user_metadata.at("imgflow-variant"), v.name);
+    EXPECT_EQ(stored->user_metadata.at("imgflow-source-etag"), source.etag);
+    EXPECT_EQ(stored->user_metadata.at("imgflow-recipe-hash"), v.recipe_hash);
+    auto bytes = dest_mem_.get_string("processed", v.key);
+    ASSERT_TRUE(bytes);
+    const vips::VImage decoded = decode(*bytes);
+    EXPECT_EQ(decoded.width(), expected_sizes[i].first) << v.name;
+    EXPECT_EQ(decoded.height(), expected_sizes[i].second) << v.name;
+    EXPECT_EQ(v.width, decoded.width());
+    EXPECT_EQ(v.height, decoded.height());
+  }
+  EXPECT_EQ(m.variants[0].key, "photos/cat/small.jpg");
+  EXPECT_EQ(m.variants[1].key, "photos/cat/thumb.webp");
+  EXPECT_EQ(dest_mem_.head("processed", "photos/cat/manifest.json")->content_type,
+            "application/json");
+
+  const std::string log = log_text();
+  for (const char* outcome : {"received", "checked", "fetched", "resized", "stored"}) {
+    EXPECT_NE(log.find(std::string("\"outcome\":\"") + outcome + "\""), std::string::npos)
+        << outcome;
+  }
+  EXPECT_NE(log.find("\"request_id\":\"req-1\""), std::string::npos);
+}
+
+TEST_F(HandlerTest, MinioEventWithEncodedSlashesWorks) {
+  const auto source = upload("photos/summer trip/IMG 0001.jpg", photo_);
+  std::string key = events::form_url_encode(source.key);
+  for (std::size_t at; (at = key.find('/')) != std::string::npos;) key.replace(at, 1, "%2F");
+  const std::string json =
+      R"({"EventName":"s3:ObjectCreated:Put","Key":"uploads/photos/summer trip/IMG 0001.jpg",)"
+      R"("Records":[{"eventVersion":"2.0","eventSource":"minio:s3","awsRegion":"",)"
+      R"("eventTime":"2024-05-04T10:11:12.345Z","eventName":"s3:ObjectCreated:Put",)"
+      R"("s3":{"s3SchemaVersion":"1.0","bucket":{"name":"uploads","arn":"arn:aws:s3:::uploads"},)"
+      R"("object":{"key":")" +
+      key + R"(","size":)" + std::to_string(source.size) + R"(,"eTag":")" + source.etag +
+      R"(","sequencer":")" + source.sequencer + R"("}}}]})";
+  const InvocationResult result = handle(json);
+  ASSERT_EQ(result.processed, 1) << (result.records.empty() ? "" : result.records[0].reason);
+  EXPECT_EQ(manifest_at("photos/summer trip/IMG 0001/manifest.json").source.key, source.key);
+}
+
+TEST_F(HandlerTest, TestEventDoesNothing) {
+  const InvocationResult result = handle(read_testdata("aws_test_event.json"));
+  EXPECT_TRUE(result.records.empty());
+  EXPECT_EQ(source_.calls(), 0U);
+  EXPECT_EQ(dest_.calls(), 0U);
+}
+
+TEST_F(HandlerTest, GarbageEventIsAnError) { EXPECT_FALSE(handler().handle("not json", "req-1")); }
+
+TEST_F(HandlerTest, RedeliveryIsANoOp) {
+  const std::string event = aws_event(created(upload("cat.jpg", photo_)));
+  ASSERT_EQ(handle(event).processed, 1);
+  const auto before = destination_objects();
+  clock_.advance(std::chrono::minutes(5));
+
+  const InvocationResult again = handle(event);
+  EXPECT_EQ(again.already_done, 1);
+  const auto after = destination_objects();
+  ASSERT_EQ(after.size(), before.size());
+  for (std::size_t i = 0; i < after.size(); ++i) {
+    EXPECT_EQ(after[i].sequencer, before[i].sequencer) << after[i].key << " was rewritten";
+  }
+}
+
+TEST_F(HandlerTest, ChangedRecipeReprocesses) {
+  const std::string event = aws_event(created(upload("cat.jpg", photo_)));
+  ASSERT_EQ(handle(event).processed, 1);
+  config_.recipe.variants[0].encode.quality = 60;
+  handler_.reset();
+  EXPECT_EQ(handle(event).processed, 1);
+  EXPECT_EQ(manifest_at("cat/manifest.json").recipe_hash, config_.recipe.hash());
+}
+
+TEST_F(HandlerTest, StaleEventIsSkipped) {
+  const auto first = upload("cat.jpg", photo_);
+  upload("cat.jpg", to_jpeg(test_card(320, 240)));  // overwritten before the event is handled
+  const InvocationResult result = handle(aws_event(created(first)));
+  EXPECT_EQ(result.skipped_stale, 1);
+  EXPECT_TRUE(destination_objects().empty());
+}
+
+TEST_F(HandlerTest, EventForADeletedSourceIsStale) {
+  const auto first = upload("cat.jpg", photo_);
+  ASSERT_TRUE(source_mem_.delete_object("uploads", "cat.jpg"));
+  EXPECT_EQ(handle(aws_event(created(first))).skipped_stale, 1);
+  EXPECT_TRUE(destination_objects().empty());
+}
+
+TEST_F(HandlerTest, LoopGuardSkipsTheDestinationBucket) {
+  auto own = dest_mem_.put("processed", "cat/small.jpg", photo_);
+  ASSERT_TRUE(own);
+  const InvocationResult result = handle(aws_event(created(*own, "processed")));
+  EXPECT_EQ(result.skipped_loop_guard, 1);
+  EXPECT_EQ(destination_objects().size(), 1U);
+}
+
+TEST_F(HandlerTest, LoopGuardSkipsObjectsStampedByImgflow) {
+  storage::PutOptions options;
+  options.user_metadata = {{"imgflow-variant", "small"}};
+  const auto copied = upload("cat.jpg", photo_, options);
+  EXPECT_EQ(handle(aws_event(created(copied))).skipped_loop_guard, 1);
+  EXPECT_TRUE(destination_objects().empty());
+}
+
+TEST_F(HandlerTest, LoopGuardSkipsTheDestinationPrefixInASharedBucket) {
+  config_.destination_bucket = "uploads";
+  config_.destination_prefix = "out";
+  handler_ = std::make_unique<Handler>(config_, source_, source_, logger_, clock_);
+
+  const auto source = upload("cat.jpg", photo_);
+  ASSERT_EQ(handle(aws_event(created(source))).processed, 1);
+  auto manifest = source_mem_.get_string("uploads", "out/cat/manifest.json");
+  ASSERT_TRUE(manifest);
+
+  const auto output = source_mem_.head("uploads", "out/cat/small.jpg");
+  ASSERT_TRUE(output);
+  EXPECT_EQ(handle(aws_event(created(*output))).skipped_loop_guard, 1);
+}
+
+TEST_F(HandlerTest, CorruptImageIsAPermanentFailureWithNoOutputs) {
+  const auto bad = upload("bad.jpg", std::string("\xFF\xD8\xFF\xE0") + std::string(200, 'x'));
+  const InvocationResult result = handle(aws_event(created(bad)));
+  ASSERT_EQ(result.records.size(), 1U);
+  EXPECT_EQ(result.records[0].kind, OutcomeKind::kFailed);
+  EXPECT_EQ(result.records[0].failure, Failure::kPermanent);
+  EXPECT_FALSE(result.records[0].reason.empty());
+  EXPECT_EQ(result.failed_permanent, 1);
+  EXPECT_FALSE(result.should_retry());
+  EXPECT_TRUE(destination_objects().empty());
+}
+
+TEST_F(HandlerTest, OversizedSourceIsRefusedBeforeReading) {
+  config_.recipe.limits.max_input_bytes = 1000;
+  const auto big = upload("big.jpg", photo_);
+  const InvocationResult result = handle(aws_event(created(big)));
+  ASSERT_EQ(result.failed_permanent, 1);
+  EXPECT_NE(result.records[0].reason.find("too large"), std::string::npos)
+      << result.records[0].reason;
+  EXPECT_TRUE(destination_objects().empty());
+}
+
+TEST_F(HandlerTest, UnavailableDestinationIsTransientAndLeavesNoManifest) {
+  const std::string event = aws_event(created(upload("cat.jpg", photo_)));
+  // Call 1 reads the manifest, 2 stores the first variant, 3 the second: it fails.
+  dest_.set_plan(FaultPlan{.fail_nth_call = 3, .code = core::ErrorCode::kUnavailable});
+  const InvocationResult result = handle(event);
+  ASSERT_EQ(result.records.size(), 1U);
+  EXPECT_EQ(result.records[0].failure, Failure::kTransient);
+  EXPECT_TRUE(result.should_retry());
+  EXPECT_FALSE(dest_mem_.head("processed", "cat/manifest.json"));
+
+  dest_.set_plan({});
+  EXPECT_EQ(handle(event).processed, 1);  // the retry the host makes completes the set
+  EXPECT_TRUE(dest_mem_.head("processed", "cat/manifest.json"));
+}
+
+TEST_F(HandlerTest, ObjectRemovedDeletesVariantsAndManifest) {
+  const auto source = upload("photos/cat.jpg", photo_);
+  ASSERT_EQ(handle(aws_event(created(source))).processed, 1);
+  ASSERT_EQ(destination_objects().size(), 3U);
+
+  ASSERT_TRUE(source_mem_.delete_object("uploads", "photos/cat.jpg"));
+  events::EventRecord removed = created(source);
+  removed.event_name = "ObjectRemoved:Delete";
+  const InvocationResult result = handle(aws_event(removed));
+  EXPECT_EQ(result.removed, 1);
+  EXPECT_EQ(result.records[0].outputs.size(), 3U);
+  EXPECT_TRUE(destination_objects().empty());
+
+  EXPECT_EQ(handle(aws_event(removed)).removed, 1);  // nothing left: still fine
+}
+
+TEST_F(HandlerTest, LateRemoveAfterReuploadKeepsOutputs) {
+  const auto source = upload("cat.jpg", photo_);
+  ASSERT_EQ(handle(aws_event(created(source))).processed, 1);
+  events::EventRecord removed = created(source);
+  removed.event_name = "ObjectRemoved:Delete";  // the source still exists: uploaded again
+  EXPECT_EQ(handle(aws_event(removed)).skipped_stale, 1);
+  EXPECT_EQ(destination_objects().size(), 3U);
+}
+
+TEST_F(HandlerTest, KeysWithSpacesAndUnicodeWorkEndToEnd) {
+  const std::string key = "fotos/caf\u00e9 au lait/\u00fcber \u65e5\u672c+1.jpg";
+  const auto source = upload(key, photo_);
+  const std::string event = aws_event(created(source));
+  ASSERT_EQ(event.find("caf\u00e9"), std::string::npos) << "the key travels encoded";
+
+  ASSERT_EQ(handle(event).processed, 1);
+  const std::string base = "fotos/caf\u00e9 au lait/\u00fcber \u65e5\u672c+1/";
+  const Manifest m = manifest_at(base + "manifest.json");
+  EXPECT_EQ(m.source.key, key);
+  auto small = dest_mem_.head("processed", base + "small.jpg");
+  ASSERT_TRUE(small);
+  const std::string stamped = small->user_metadata.at("imgflow-source-key");
+  EXPECT_EQ(stamped, events::form_url_encode(key));
+  EXPECT_EQ(*events::form_url_decode(stamped), key);
+}
+
+TEST_F(HandlerTest, CephEventWithStringSizeWorks) {
+  const auto source = upload("caf\u00e9/cr\u00e8me br\u00fbl\u00e9e.webp", photo_);
+  std::string json = read_testdata("ceph_put.json");
+  const auto swap = [&](const std::string& from, const std::string& to) {
+    json.replace(json.find(from), from.size(), to);
+  };
+  swap("37b51d194a7513e45b56f6524f2d51f2", source.etag);
+  swap("\"2048\"", "\"" + std::to_string(source.size) + "\"");
+  EXPECT_EQ(handle(json).processed, 1);
+  EXPECT_EQ(manifest_at("caf\u00e9/cr\u00e8me br\u00fbl\u00e9e/manifest.json").source.key,
+            source.key);
+}
+
+TEST_F(HandlerTest, EveryLogLineIsJsonWithTheStepFields) {
+  ASSERT_EQ(handle(aws_event(created(upload("cat.jpg", photo_)))).processed, 1);
+  std::istringstream lines(log_text());
+  int resized = 0;
+  for (std::string line; std::getline(lines, line);) {
+    const auto j = nlohmann::json::parse(line);
+    for (const char* field :
+         {"level", "request_id", "bucket", "key", "variant", "bytes", "ms", "outcome"}) {
+      EXPECT_TRUE(j.contains(field)) << field << " missing in " << line;
+    }
+    if (j["outcome"] == "resized") {
+      ++resized;
+      EXPECT_GT(j["bytes"].get<int>(), 0);
+      EXPECT_NE(j["variant"], "");
+    }
+  }
+  EXPECT_EQ(resized, 2);
+}
+
+TEST_F(HandlerTest, UnavailableSourceIsTransient) {
+  const std::string event = aws_event(created(upload("cat.jpg", photo_)));
+  source_.set_plan(FaultPlan{.fail_nth_call = 1, .code = core::ErrorCode::kTimeout});
+  const InvocationResult result = handle(event);
+  EXPECT_EQ(result.failed_transient, 1);
+  EXPECT_TRUE(result.should_retry());
+  EXPECT_TRUE(destination_objects().empty());
+}
+
+TEST_F(HandlerTest, SameNameWithAnotherExtensionIsRefusedNotOverwritten) {
+  ASSERT_EQ(handle(aws_event(created(upload("cat.jpg", photo_)))).processed, 1);
+  const InvocationResult result =
+      handle(aws_event(created(upload("cat.png", to_jpeg(test_card(320, 240))))));
+  ASSERT_EQ(result.failed_permanent, 1);
+  EXPECT_NE(result.records[0].reason.find("cat.jpg"), std::string::npos);
+  EXPECT_EQ(manifest_at("cat/manifest.json").source.key, "cat.jpg");
+}
+
+TEST_F(HandlerTest, VariantsTheNewRecipeNoLongerMakesArePruned) {
+  const std::string event = aws_event(created(upload("cat.jpg", photo_)));
+  ASSERT_EQ(handle(event).processed, 1);
+  config_.recipe.variants[1].name = "square";
+  handler_.reset();
+  ASSERT_EQ(handle(event).processed, 1);
+  EXPECT_FALSE(dest_mem_.head("processed", "cat/thumb.webp"));
+  EXPECT_TRUE(dest_mem_.head("processed", "cat/square.webp"));
+  EXPECT_EQ(destination_objects().size(), 3U);
+}
+
+TEST_F(HandlerTest, RemoveCanBeTurnedOff) {
+  config_.delete_variants_on_remove = false;
+  const auto source = upload("cat.jpg", photo_);
+  ASSERT_EQ(handle(aws_event(created(source))).processed, 1);
+  ASSERT_TRUE(source_mem_.delete_object("uploads", "cat.jpg"));
+  events::EventRecord removed = created(source);
+  removed.event_name = "ObjectRemoved:Delete";
+  EXPECT_EQ(handle(aws_event(removed)).ignored, 1);
+  EXPECT_EQ(destination_objects().size(), 3U);
+}
+
+TEST_F(HandlerTest, OneHandlerServesSeveralThreadsAtOnce) {
+  std::vector<std::string> events;
+  events.reserve(6);
+  for (int i = 0; i < 6; ++i) {
+    events.push_back(aws_event(created(upload("batch/" + std::to_string(i) + ".jpg", photo_))));
+  }
+  Handler& shared = handler();
+  std::vector<int> done(3, 0);
+  std::vector<std::thread> workers;
+  workers.reserve(3);
+  for (int w = 0; w < 3; ++w) {
+    workers.emplace_back([&, w] {
+      // Every worker handles every event: duplicates race, as redeliveries do.
+      for (const std::string& event : events) {
+        auto result = shared.handle(event, "req-" + std::to_string(w));
+        if (result && !result->should_retry() && result->failed_permanent == 0) ++done[w];
+      }
+    });
+  }
+  for (std::thread& t : workers) t.join();
+  EXPECT_EQ(done, std::vector<int>(3, 6));
+  for (int i = 0; i < 6; ++i) {
+    const Manifest m = manifest_at("batch/" + std::to_string(i) + "/manifest.json");
+    ASSERT_EQ(m.variants.size(), 2U);
+    EXPECT_EQ(dest_mem_.head("processed", m.variants[0].key)->etag, m.variants[0].etag);
+  }
+}
+
+}  // namespace
+}  // namespace imgflow::function
