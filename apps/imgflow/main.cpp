@@ -8,6 +8,7 @@
 
 #include "image/image.h"
 #include "process_command.h"
+#include "serve_command.h"
 
 namespace {
 
@@ -38,6 +39,31 @@ void add_process(CLI::App& app, imgflow::cli::ProcessOptions& options) {
       "usage or configuration.");
 }
 
+void add_serve(CLI::App& app, imgflow::cli::ServeOptions& options) {
+  CLI::App* cmd = app.add_subcommand(
+      "serve",
+      "Run the embedded system: an S3-compatible gateway with buckets uploads (source) and "
+      "processed (destination) on local disk. Stops on SIGTERM or SIGINT.");
+  cmd->add_option("-l,--listen", options.listen, "HOST:PORT to listen on (port 0: any free port)")
+      ->envname("IMGFLOW_LISTEN")
+      ->capture_default_str();
+  cmd->add_option("-d,--data-dir", options.data_dir, "Where objects, metadata and credentials live")
+      ->envname("IMGFLOW_DATA_DIR")
+      ->capture_default_str();
+  cmd->add_option("-c,--config", options.config,
+                  "Recipe file (default: $IMGFLOW_CONFIG, else the built-in recipe)")
+      ->envname("IMGFLOW_CONFIG")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--cors-origin", options.cors_origins,
+                  "Browser origin allowed to upload (repeatable, or comma-separated; * for any)")
+      ->envname("IMGFLOW_CORS_ORIGINS")
+      ->delimiter(',');
+  cmd->footer(
+      "Admin credentials come from IMGFLOW_ACCESS_KEY_ID and IMGFLOW_SECRET_ACCESS_KEY, else they "
+      "are generated on first start into DATA_DIR/credentials (mode 0600) and printed once.\n"
+      "Exit status: 0 clean shutdown, 2 bad usage or configuration.");
+}
+
 int run_version() {
   if (auto started = imgflow::image::init(); !started) {
     std::fprintf(stderr, "imgflow: %s\n", started.error().to_string().c_str());
@@ -61,6 +87,8 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("imgflow ") + IMGFLOW_VERSION);
   imgflow::cli::ProcessOptions process;
   add_process(app, process);
+  imgflow::cli::ServeOptions serve;
+  add_serve(app, serve);
   CLI::App* version = app.add_subcommand("version", "Print the imgflow and libvips versions");
 
   try {
@@ -71,5 +99,6 @@ int main(int argc, char** argv) {
     return code == 0 ? 0 : 2;
   }
   if (version->parsed()) return run_version();
+  if (app.got_subcommand("serve")) return imgflow::cli::run_serve(serve);
   return imgflow::cli::run_process(process);
 }

@@ -1,0 +1,213 @@
+#include "serve_command.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <optional>
+#include <thread>
+
+#include "core/log.h"
+#include "gateway/credentials.h"
+#include "gateway/handler.h"
+#include "gateway/metrics.h"
+#include "gateway/server.h"
+#include "recipe/recipe.h"
+#include "storage/local_store.h"
+
+namespace imgflow::cli {
+namespace {
+
+namespace fs = std::filesystem;
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "imgflow serve: %s\n", message.c_str());
+  return 2;
+}
+
+// "127.0.0.1:9000", "[::1]:9000" or ":9000" (loopback) → host and port.
+std::optional<std::pair<std::string, std::uint16_t>> parse_listen(std::string_view text) {
+  const std::size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  std::string host(text.substr(0, colon));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty()) host = "127.0.0.1";
+  const std::string_view port_text = text.substr(colon + 1);
+  unsigned port = 0;
+  auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() ||
+      port > 65535) {
+    return std::nullopt;
+  }
+  return std::pair{host, static_cast<std::uint16_t>(port)};
+}
+
+// Both variables or neither: half a key pair is a configuration mistake.
+core::Result<std::optional<gateway::KeyPair>> admin_from_env() {
+  const char* id = std::getenv("IMGFLOW_ACCESS_KEY_ID");
+  const char* secret = std::getenv("IMGFLOW_SECRET_ACCESS_KEY");
+  const bool has_id = id != nullptr && *id != '\0';
+  const bool has_secret = secret != nullptr && *secret != '\0';
+  if (has_id != has_secret) {
+    return core::fail(core::ErrorCode::kInvalidArgument,
+                      "set both IMGFLOW_ACCESS_KEY_ID and IMGFLOW_SECRET_ACCESS_KEY, or neither");
+  }
+  if (!has_id) return std::optional<gateway::KeyPair>{};
+  return std::optional<gateway::KeyPair>{gateway::KeyPair{id, secret}};
+}
+
+core::Status ensure_bucket(storage::ObjectStore& store, const std::string& bucket) {
+  auto created = store.create_bucket(bucket);
+  if (created ||
+      storage::detail_of(created.error()) == storage::ErrorDetail::kBucketAlreadyOwnedByYou) {
+    return {};
+  }
+  return created;
+}
+
+void print_banner(const std::string& endpoint, const fs::path& data_dir,
+                  const fs::path& credentials_file, const gateway::LoadedCredentials& loaded,
+                  bool admin_from_env, const gateway::BucketRoles& roles) {
+  std::printf("imgflow serve\n");
+  std::printf("  listening on %s\n", endpoint.c_str());
+  std::printf("  data dir     %s\n", data_dir.c_str());
+  std::printf(
+      "  buckets      %s (source: anonymous PUT/POST of images), %s (destination, private)\n",
+      roles.source.c_str(), roles.destination.c_str());
+  if (loaded.created) {
+    // Printed once, on the start that generated them; afterwards they live only in the file.
+    std::printf("  credentials  written to %s (mode 0600); shown only this once:\n",
+                credentials_file.c_str());
+    if (!admin_from_env) {
+      std::printf("    admin     AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s\n",
+                  loaded.credentials.admin.access_key_id.c_str(),
+                  loaded.credentials.admin.secret_access_key.c_str());
+    }
+    std::printf("    function  AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s\n",
+                loaded.credentials.function.access_key_id.c_str(),
+                loaded.credentials.function.secret_access_key.c_str());
+  } else {
+    std::printf("  credentials  in %s\n", credentials_file.c_str());
+  }
+  if (admin_from_env) std::printf("  admin        from IMGFLOW_ACCESS_KEY_ID\n");
+  std::printf("  try          aws s3 cp photo.jpg s3://%s/ --endpoint-url %s\n",
+              roles.source.c_str(), endpoint.c_str());
+  std::fflush(stdout);
+}
+
+// Opens the LocalStore under `data_dir` and makes sure both buckets exist.
+core::Result<std::unique_ptr<storage::LocalStore>> open_store(const fs::path& data_dir,
+                                                              const gateway::BucketRoles& roles) {
+  auto store = storage::LocalStore::open({.data_dir = data_dir});
+  if (!store) {
+    return core::fail(store.error().code, data_dir.string() + ": " + store.error().message);
+  }
+  for (const auto& bucket : {roles.source, roles.destination}) {
+    if (auto ok = ensure_bucket(**store, bucket); !ok) {
+      return core::fail(ok.error().code, "bucket " + bucket + ": " + ok.error().message);
+    }
+  }
+  return store;
+}
+
+// Blocks until SIGTERM or SIGINT. The signals are blocked in every thread (the mask is set
+// before any thread starts and inherited), so only this sigwait sees them.
+int wait_for_signal(const sigset_t& signals) {
+  int signal = 0;
+  sigwait(&signals, &signal);
+  return signal;
+}
+
+// Runs the server until a signal, then stops accepting and lets in-flight requests finish.
+void serve_until_signal(gateway::Server& server, const sigset_t& signals, core::Logger& log) {
+  std::thread server_thread([&server] { server.run(); });
+  const int signal = wait_for_signal(signals);
+  log.info("shutting down", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  server.stop();
+  server_thread.join();
+  log.info("stopped", {});
+}
+
+}  // namespace
+
+int run_serve(const ServeOptions& options) {
+  const auto listen = parse_listen(options.listen);
+  if (!listen) return usage_error("--listen must be HOST:PORT, e.g. 127.0.0.1:9000");
+  auto recipe =
+      options.config.empty() ? recipe::default_recipe() : recipe::load_recipe(options.config);
+  if (!recipe) return usage_error(recipe.error().message);
+  auto env_admin = admin_from_env();
+  if (!env_admin) return usage_error(env_admin.error().message);
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  core::Logger log(stderr);
+  std::error_code ec;
+  const fs::path data_dir = fs::absolute(options.data_dir, ec).lexically_normal();
+  gateway::GatewayOptions gateway_options;
+  // Anonymous uploads the recipe would refuse are refused before their body is read.
+  gateway_options.max_anonymous_upload = recipe->limits.max_input_bytes;
+  gateway_options.cors_origins = options.cors_origins;
+  auto store = open_store(data_dir, gateway_options.roles);
+  if (!store) return usage_error(store.error().to_string());
+  const fs::path credentials_file = data_dir / "credentials";
+  auto credentials = gateway::load_or_create_credentials(credentials_file, *env_admin);
+  if (!credentials) return usage_error(credentials.error().to_string());
+
+  const sigv4::CredentialsLookup lookup = gateway::make_lookup(credentials->credentials);
+  gateway::Metrics metrics;
+  storage::LocalStore& local = **store;
+  const gateway::HandlerContext context{
+      .store = local,
+      .credentials = lookup,
+      .clock = core::SystemClock::instance(),
+      .options = gateway_options,
+      .metrics_text =
+          [&metrics, &local] {
+            std::string text = metrics.text();
+            if (auto pending = local.count_pending()) {
+              text +=
+                  "# HELP imgflow_outbox_pending_events Recorded events not yet delivered.\n"
+                  "# TYPE imgflow_outbox_pending_events gauge\n"
+                  "imgflow_outbox_pending_events " +
+                  std::to_string(*pending) + "\n";
+            }
+            return text;
+          },
+      .ready = [] { return true; },
+  };
+  gateway::ServerOptions server_options;
+  server_options.host = listen->first;
+  server_options.port = listen->second;
+  auto server = gateway::Server::listen(
+      server_options,
+      [&context](const gateway::HttpRequest& request, storage::ByteSource& body) {
+        return gateway::handle(request, body, context);
+      },
+      log, metrics);
+  if (!server) return usage_error(server.error().message);
+
+  const std::string host =
+      listen->first.find(':') == std::string::npos ? listen->first : "[" + listen->first + "]";
+  const std::string endpoint = "http://" + host + ":" + std::to_string((*server)->port());
+  print_banner(endpoint, data_dir, credentials_file, *credentials, env_admin->has_value(),
+               gateway_options.roles);
+  log.info("serving", {{"endpoint", endpoint}, {"data_dir", data_dir.string()}});
+
+  // Seam for the event dispatcher (next issue): `local` is also the storage::Outbox. Start the
+  // dispatcher and its worker pool here, after the gateway listens, and stop it after
+  // serve_until_signal() returns (the gateway has drained), so every event recorded by an
+  // acknowledged request is still claimed; unclaimed ones survive in the outbox for next start.
+  serve_until_signal(**server, signals, log);
+  return 0;
+}
+
+}  // namespace imgflow::cli

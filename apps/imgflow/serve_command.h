@@ -1,0 +1,22 @@
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace imgflow::cli {
+
+// `imgflow serve [--listen HOST:PORT] [--data-dir DIR] [--config F]`, as parsed.
+struct ServeOptions {
+  std::string listen = "127.0.0.1:9000";  // port 0 picks a free port (printed in the banner)
+  std::filesystem::path data_dir = "./imgflow-data";
+  std::filesystem::path config;           // empty: the built-in default recipe
+  std::vector<std::string> cors_origins;  // browser origins allowed to upload; empty: no CORS
+};
+
+// Runs the embedded system until SIGTERM or SIGINT, then drains in-flight requests and returns
+// the exit code: 0 after a clean shutdown, 2 for bad usage or configuration (listen address,
+// recipe, data dir, credentials). The banner goes to stdout, JSON log lines to stderr.
+int run_serve(const ServeOptions& options);
+
+}  // namespace imgflow::cli

@@ -1,0 +1,58 @@
+#include "gateway/cors.h"
+
+#include <algorithm>
+
+#include "gateway/s3_error.h"
+
+namespace imgflow::gateway {
+namespace {
+
+std::optional<std::string> allowed_origin(const sigv4::Request& request,
+                                          const std::vector<std::string>& origins) {
+  const auto origin = sigv4::header_value(request, "origin");
+  if (!origin || origin->empty()) return std::nullopt;
+  for (const auto& allowed : origins) {
+    if (allowed == "*" || allowed == *origin) return std::string(*origin);
+  }
+  return std::nullopt;
+}
+
+bool allowed_method(std::string_view method) {
+  return method == "GET" || method == "HEAD" || method == "PUT" || method == "POST";
+}
+
+}  // namespace
+
+Response cors_preflight(const sigv4::Request& request, const std::vector<std::string>& origins) {
+  const auto origin = allowed_origin(request, origins);
+  const auto method = sigv4::header_value(request, "access-control-request-method");
+  Response r;
+  r.operation = "CorsPreflight";
+  if (!origin || !method || !allowed_method(*method)) {
+    const S3Error e{403, "AccessForbidden", "CORSResponse: This CORS request is not allowed."};
+    r.status = e.status;
+    r.error_code = e.code;
+    r.set("Content-Type", "application/xml");
+    r.body = error_xml(e, request.path, "");
+    return r;
+  }
+  r.set("Access-Control-Allow-Origin", *origin);
+  r.set("Access-Control-Allow-Methods", "GET, HEAD, PUT, POST");
+  if (auto headers = sigv4::header_value(request, "access-control-request-headers")) {
+    r.set("Access-Control-Allow-Headers", std::string(*headers));
+  }
+  r.set("Access-Control-Max-Age", "3000");
+  r.set("Vary", "Origin, Access-Control-Request-Headers, Access-Control-Request-Method");
+  return r;
+}
+
+void add_cors_headers(const sigv4::Request& request, const std::vector<std::string>& origins,
+                      Response& response) {
+  const auto origin = allowed_origin(request, origins);
+  if (!origin) return;
+  response.set("Access-Control-Allow-Origin", *origin);
+  response.set("Access-Control-Expose-Headers", "ETag, x-amz-request-id, x-amz-version-id");
+  response.set("Vary", "Origin");
+}
+
+}  // namespace imgflow::gateway

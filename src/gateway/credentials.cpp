@@ -1,0 +1,152 @@
+#include "gateway/credentials.h"
+
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+namespace imgflow::gateway {
+namespace {
+
+namespace fs = std::filesystem;
+
+core::Status fill_random(unsigned char* out, std::size_t n) {
+  std::size_t done = 0;
+  while (done < n) {
+    const ssize_t got = getrandom(out + done, n - done, 0);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return core::fail(core::ErrorCode::kInternal,
+                        std::string("getrandom: ") + std::strerror(errno));
+    }
+    done += static_cast<std::size_t>(got);
+  }
+  return {};
+}
+
+// Picks characters without modulo bias: bytes at or above the largest multiple are redrawn.
+core::Result<std::string> random_string(std::string_view alphabet, std::size_t length) {
+  std::string out;
+  const unsigned limit = 256 - (256 % alphabet.size());
+  while (out.size() < length) {
+    unsigned char buf[64];
+    if (auto ok = fill_random(buf, sizeof buf); !ok) return core::fail(ok.error());
+    for (const unsigned char b : buf) {
+      if (b < limit && out.size() < length) out += alphabet[b % alphabet.size()];
+    }
+  }
+  return out;
+}
+
+constexpr std::string_view kIdAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+constexpr std::string_view kSecretAlphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+core::Result<Credentials> parse_file(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) return core::fail(core::ErrorCode::kInternal, path.string() + ": cannot read");
+  std::map<std::string, std::string> values;
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.empty() || line.front() == '#') continue;
+    const std::size_t eq = line.find('=');
+    if (eq == std::string::npos) {
+      return core::fail(core::ErrorCode::kCorrupt, path.string() + ": expected key=value lines");
+    }
+    values[line.substr(0, eq)] = line.substr(eq + 1);
+  }
+  Credentials c{{values["admin_access_key_id"], values["admin_secret_access_key"]},
+                {values["function_access_key_id"], values["function_secret_access_key"]}};
+  if (c.admin.access_key_id.empty() || c.admin.secret_access_key.empty() ||
+      c.function.access_key_id.empty() || c.function.secret_access_key.empty()) {
+    return core::fail(core::ErrorCode::kCorrupt,
+                      path.string() +
+                          ": missing admin_* or function_* keys; delete the file to "
+                          "generate new credentials");
+  }
+  return c;
+}
+
+core::Status write_file(const fs::path& path, const Credentials& c) {
+  std::error_code ec;
+  fs::create_directories(path.parent_path(), ec);
+  if (ec) {
+    return core::fail(core::ErrorCode::kInternal,
+                      path.parent_path().string() + ": " + ec.message());
+  }
+  const fs::path temp = path.string() + ".tmp";
+  // Created 0600 from the start, so the secrets are never readable by others, not even briefly.
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    return core::fail(core::ErrorCode::kInternal, temp.string() + ": " + std::strerror(errno));
+  }
+  std::ostringstream text;
+  text << "# imgflow credentials: keep this file private (mode 0600).\n"
+       << "admin_access_key_id=" << c.admin.access_key_id << "\n"
+       << "admin_secret_access_key=" << c.admin.secret_access_key << "\n"
+       << "function_access_key_id=" << c.function.access_key_id << "\n"
+       << "function_secret_access_key=" << c.function.secret_access_key << "\n";
+  const std::string data = text.str();
+  const bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
+                  ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok) return core::fail(core::ErrorCode::kInternal, temp.string() + ": write failed");
+  fs::rename(temp, path, ec);
+  if (ec) return core::fail(core::ErrorCode::kInternal, path.string() + ": " + ec.message());
+  return {};
+}
+
+}  // namespace
+
+core::Result<KeyPair> generate_key_pair() {
+  auto id = random_string(kIdAlphabet, 18);
+  if (!id) return core::fail(id.error());
+  auto secret = random_string(kSecretAlphabet, 40);
+  if (!secret) return core::fail(secret.error());
+  return KeyPair{"IF" + *id, *secret};
+}
+
+core::Result<LoadedCredentials> load_or_create_credentials(
+    const fs::path& path, const std::optional<KeyPair>& admin_override) {
+  LoadedCredentials loaded;
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0) {
+    if ((st.st_mode & 077) != 0) {
+      return core::fail(core::ErrorCode::kPermissionDenied,
+                        path.string() + " is readable by others; run chmod 600 on it");
+    }
+    auto parsed = parse_file(path);
+    if (!parsed) return core::fail(parsed.error());
+    loaded.credentials = std::move(*parsed);
+  } else {
+    auto admin = generate_key_pair();
+    if (!admin) return core::fail(admin.error());
+    auto function = generate_key_pair();
+    if (!function) return core::fail(function.error());
+    loaded.credentials = {std::move(*admin), std::move(*function)};
+    if (auto ok = write_file(path, loaded.credentials); !ok) return core::fail(ok.error());
+    loaded.created = true;
+  }
+  if (admin_override) loaded.credentials.admin = *admin_override;
+  return loaded;
+}
+
+sigv4::CredentialsLookup make_lookup(const Credentials& credentials) {
+  return [c = credentials](std::string_view id) -> std::optional<sigv4::SecretKey> {
+    if (id == c.admin.access_key_id) {
+      return sigv4::SecretKey{c.admin.secret_access_key, "admin", "", std::nullopt};
+    }
+    if (id == c.function.access_key_id) {
+      return sigv4::SecretKey{c.function.secret_access_key, "function", "", std::nullopt};
+    }
+    return std::nullopt;
+  };
+}
+
+}  // namespace imgflow::gateway

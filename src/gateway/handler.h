@@ -1,0 +1,80 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/clock.h"
+#include "gateway/policy.h"
+#include "sigv4/request.h"
+#include "sigv4/verifier.h"
+#include "storage/object_store.h"
+
+namespace imgflow::gateway {
+
+// The request as the HTTP server hands it over: the wire request untouched (SigV4 needs the
+// raw path, query and headers), plus what only the connection knows.
+struct HttpRequest {
+  sigv4::Request wire;
+  std::string remote_ip;
+  std::string request_id;  // also sent back as x-amz-request-id
+  std::string host;        // Host header, for Location values
+};
+
+// A typed response. Either `body` (small: XML, text) or `object` (streamed by the server after
+// the headers) carries the payload; for HEAD, `content_length` announces a length without one.
+struct Response {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::unique_ptr<storage::ObjectReader> object;
+  std::optional<std::uint64_t> content_length;  // overrides the computed length (HEAD)
+  // For the access log and metrics only.
+  std::string operation;
+  std::string principal;  // empty: anonymous
+  std::string error_code;
+
+  void set(std::string name, std::string value) {
+    headers.emplace_back(std::move(name), std::move(value));
+  }
+  std::optional<std::string_view> header(std::string_view name) const;
+};
+
+struct GatewayOptions {
+  BucketRoles roles;
+  std::string region = "us-east-1";  // SigV4 scopes must name it
+  // Anonymous uploads: a size cap and content types, so the open door stays small.
+  std::uint64_t max_anonymous_upload = 50ULL << 20;
+  std::string anonymous_content_type_prefix = "image/";
+  // Browser origins allowed by CORS ("*" for any); empty disables CORS.
+  std::vector<std::string> cors_origins;
+  // Hosts "<bucket>.<suffix>" select virtual-hosted-style addressing; empty: path style only.
+  std::string virtual_host_suffix = "localhost";
+};
+
+// Everything a request needs besides itself. References must outlive the call.
+struct HandlerContext {
+  storage::ObjectStore& store;
+  const sigv4::CredentialsLookup& credentials;
+  const core::Clock& clock;
+  const GatewayOptions& options;
+  std::function<std::string()> metrics_text;  // Prometheus text for /_imgflow/metrics
+  std::function<bool()> ready;                // /_imgflow/ready: 200 when true, else 503
+};
+
+// The protocol: authenticates, authorises, runs the S3 operation against the store and returns
+// the response. Reads the request body from `body` only when the operation has one, and only
+// after authentication and authorisation succeeded (so a 100-continue is sent only then).
+// Never throws; every failure is an S3 error response. Thread-safe if the store is.
+Response handle(const HttpRequest& request, storage::ByteSource& body, const HandlerContext& ctx);
+
+// The outbox payload recorded with an ObjectCreated event: who uploaded, from where, which
+// request. A small JSON object; src/events copies it into the S3 event record.
+std::string event_payload(std::string_view principal, std::string_view access_key_id,
+                          std::string_view source_ip, std::string_view request_id);
+
+}  // namespace imgflow::gateway

@@ -1,0 +1,330 @@
+#include "gateway/handler.h"
+
+#include <gtest/gtest.h>
+
+#include "core/digest.h"
+#include "sigv4/amz_date.h"
+#include "sigv4/chunk_signer.h"
+#include "sigv4/signer.h"
+#include "sigv4/signing_key.h"
+#include "storage/memory_store.h"
+
+namespace imgflow::gateway {
+namespace {
+
+constexpr std::string_view kAdminId = "IFADMINKEY0000000000";
+constexpr std::string_view kAdminSecret = "adminsecretadminsecretadminsecretadminse";
+
+std::optional<sigv4::SecretKey> lookup_fn(std::string_view id) {
+  if (id != kAdminId) return std::nullopt;
+  return sigv4::SecretKey{std::string(kAdminSecret), "admin", "", std::nullopt};
+}
+
+// The protocol layer over a MemoryStore: requests go in as the HTTP server would pass them.
+class HandlerTest : public ::testing::Test {
+ protected:
+  HandlerTest() : clock_(*sigv4::parse_amz_date("20261126T120000Z")), store_(clock_) {
+    EXPECT_TRUE(store_.create_bucket("uploads"));
+    EXPECT_TRUE(store_.create_bucket("processed"));
+  }
+
+  static HttpRequest request(std::string method, std::string path, std::string query = "",
+                             std::vector<sigv4::Header> headers = {}) {
+    HttpRequest r;
+    r.wire = {std::move(method), std::move(path), std::move(query), std::move(headers)};
+    r.wire.headers.push_back({"Host", "127.0.0.1:9000"});
+    r.remote_ip = "192.0.2.7";
+    r.request_id = "REQ1";
+    r.host = "127.0.0.1:9000";
+    return r;
+  }
+
+  // Signs as admin at the store's clock, with the body's SHA-256 as the payload hash.
+  HttpRequest signed_request(std::string method, std::string path, std::string_view body = "",
+                             std::string query = "", std::vector<sigv4::Header> headers = {},
+                             std::optional<std::string> payload_hash = std::nullopt,
+                             std::string_view secret = kAdminSecret) {
+    HttpRequest r =
+        request(std::move(method), std::move(path), std::move(query), std::move(headers));
+    sigv4::SigningParams params;
+    params.credentials = {std::string(kAdminId), std::string(secret), ""};
+    params.time = clock_.now();
+    params.payload_hash = payload_hash ? *payload_hash : core::to_hex(core::sha256(body));
+    auto signed_ok = sigv4::sign_request(r.wire, params);
+    EXPECT_TRUE(signed_ok);
+    if (signed_ok) last_signature_ = signed_ok->signature;
+    return r;
+  }
+
+  Response run(const HttpRequest& r, std::string_view body = "") {
+    storage::StringSource source(body);
+    const HandlerContext ctx{
+        store_, lookup_, clock_, options_, [] { return "m 1\n"; }, [] { return true; }};
+    return handle(r, source, ctx);
+  }
+
+  static std::string body_of(Response& r) {
+    if (!r.object) return r.body;
+    std::string out;
+    char buf[4096];
+    while (auto got = r.object->read(buf, sizeof buf)) {
+      if (*got == 0) break;
+      out.append(buf, *got);
+    }
+    return out;
+  }
+
+  std::size_t pending_events() { return *store_.count_pending(); }
+
+  core::ManualClock clock_;
+  storage::MemoryStore store_;
+  sigv4::CredentialsLookup lookup_ = lookup_fn;
+  GatewayOptions options_;
+  std::string last_signature_;
+};
+
+TEST_F(HandlerTest, AnonymousImageUploadToSourceRecordsAnEvent) {
+  Response r = run(request("PUT", "/uploads/cat.jpg", "",
+                           {{"Content-Type", "image/jpeg"}, {"Content-Length", "4"}}),
+                   "meow");
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.header("ETag"), "\"" + core::to_hex(core::md5("meow")) + "\"");
+  auto events = store_.claim(10, std::chrono::seconds(30));
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].event_name, "ObjectCreated:Put");
+  EXPECT_EQ((*events)[0].key, "cat.jpg");
+  EXPECT_EQ(
+      (*events)[0].payload,
+      R"({"principal":"anonymous","accessKeyId":"","sourceIPAddress":"192.0.2.7","requestId":"REQ1"})");
+}
+
+TEST_F(HandlerTest, AnonymousIsDeniedEverythingElse) {
+  ASSERT_TRUE(store_.put("uploads", "a.jpg", "x"));
+  for (const auto& [method, path, query] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"GET", "/uploads/a.jpg", ""},
+           {"GET", "/uploads", "list-type=2"},
+           {"DELETE", "/uploads/a.jpg", ""},
+           {"GET", "/processed/a.jpg", ""},
+           {"GET", "/", ""}}) {
+    Response r = run(request(method, path, query));
+    EXPECT_EQ(r.status, 403) << method << " " << path;
+    EXPECT_NE(r.body.find("<Code>AccessDenied</Code>"), std::string::npos);
+    EXPECT_EQ(r.error_code, "AccessDenied");
+  }
+  Response html = run(request("PUT", "/uploads/x.html", "",
+                              {{"Content-Type", "text/html"}, {"Content-Length", "1"}}),
+                      "x");
+  EXPECT_EQ(html.status, 403);
+  Response big = run(request("PUT", "/uploads/x.jpg", "",
+                             {{"Content-Type", "image/jpeg"}, {"Content-Length", "999999999999"}}));
+  EXPECT_EQ(big.error_code, "EntityTooLarge");
+  EXPECT_EQ(pending_events(), 0u);
+}
+
+TEST_F(HandlerTest, SignedPutAndGetRoundTrip) {
+  Response put = run(signed_request("PUT", "/processed/a%20b.jpg", "hello", "",
+                                    {{"Content-Type", "image/jpeg"}, {"x-amz-meta-k", "v"}}),
+                     "hello");
+  EXPECT_EQ(put.status, 200) << put.body;
+  EXPECT_EQ(pending_events(), 0u);  // the destination records no events
+  Response get = run(signed_request("GET", "/processed/a%20b.jpg"));
+  EXPECT_EQ(get.status, 200);
+  EXPECT_EQ(get.header("Content-Type"), "image/jpeg");
+  EXPECT_EQ(get.header("x-amz-meta-k"), "v");
+  EXPECT_EQ(body_of(get), "hello");
+}
+
+TEST_F(HandlerTest, BodyThatDoesNotMatchItsSignedHashIsNotStored) {
+  Response r = run(signed_request("PUT", "/uploads/a.jpg", "signed body"), "other body!");
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.error_code, "XAmzContentSHA256Mismatch");
+  EXPECT_FALSE(store_.head("uploads", "a.jpg"));
+  EXPECT_EQ(pending_events(), 0u);
+}
+
+TEST_F(HandlerTest, WrongSecretAndSkewedClockAreRefused) {
+  Response wrong = run(signed_request("GET", "/uploads/a.jpg", "", "", {}, std::nullopt,
+                                      "wrongsecretwrongsecretwrongsecretwrongse"));
+  EXPECT_EQ(wrong.status, 403);
+  EXPECT_EQ(wrong.error_code, "SignatureDoesNotMatch");
+  HttpRequest old = signed_request("GET", "/uploads/a.jpg");
+  clock_.advance(std::chrono::minutes(20));
+  Response skewed = run(old);
+  EXPECT_EQ(skewed.status, 403);
+  EXPECT_EQ(skewed.error_code, "RequestTimeTooSkewed");
+}
+
+TEST_F(HandlerTest, StreamingSignedPayloadIsDecodedAndVerified) {
+  const std::string data = "chunked payload bytes";
+  const std::vector<sigv4::Header> headers = {
+      {"Content-Encoding", "aws-chunked"},
+      {"x-amz-decoded-content-length", std::to_string(data.size())}};
+  const auto frame_body = [&](const HttpRequest& r, bool tamper) {
+    const sigv4::CredentialScope scope{"20261126", "us-east-1", "s3"};
+    sigv4::ChunkSigner signer(sigv4::derive_signing_key(kAdminSecret, scope), "20261126T120000Z",
+                              scope, last_signature_);
+    (void)r;
+    // One statement per chunk: the chain is signed in order (operands of + are unsequenced).
+    std::string body = signer.frame(data);
+    body += signer.frame("");
+    if (tamper) body[body.find("chunked")] = 'C';
+    return body;
+  };
+  HttpRequest good = signed_request("PUT", "/uploads/s.jpg", "", "", headers,
+                                    std::string(sigv4::kStreamingSignedPayload));
+  Response ok = run(good, frame_body(good, false));
+  ASSERT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(store_.get_string("uploads", "s.jpg").value_or(""), data);
+
+  HttpRequest bad = signed_request("PUT", "/uploads/t.jpg", "", "", headers,
+                                   std::string(sigv4::kStreamingSignedPayload));
+  Response refused = run(bad, frame_body(bad, true));
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  EXPECT_EQ(refused.error_code, "SignatureDoesNotMatch");
+  EXPECT_FALSE(store_.head("uploads", "t.jpg"));
+  EXPECT_EQ(pending_events(), 1u);
+}
+
+TEST_F(HandlerTest, UnsignedTrailerPayloadIsCheckedAgainstItsCrc) {
+  const std::string data = "payload with a trailing checksum";
+  const auto body_with = [&](std::uint32_t crc) {
+    char size[16];
+    std::snprintf(size, sizeof size, "%zx", data.size());
+    return std::string(size) + "\r\n" + data +
+           "\r\n0\r\nx-amz-checksum-crc32:" + core::base64_encode(core::be32_bytes(crc)) +
+           "\r\n\r\n";
+  };
+  const std::vector<sigv4::Header> headers = {
+      {"Content-Encoding", "aws-chunked"},
+      {"x-amz-decoded-content-length", std::to_string(data.size())},
+      {"x-amz-trailer", "x-amz-checksum-crc32"}};
+  const std::string mode(sigv4::kStreamingUnsignedPayloadTrailer);
+  Response ok = run(signed_request("PUT", "/uploads/crc.jpg", "", "", headers, mode),
+                    body_with(core::crc32(data)));
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(store_.get_string("uploads", "crc.jpg").value_or(""), data);
+  Response bad = run(signed_request("PUT", "/uploads/bad.jpg", "", "", headers, mode),
+                     body_with(core::crc32(data) ^ 1));
+  EXPECT_EQ(bad.status, 400) << bad.body;
+  EXPECT_EQ(bad.error_code, "BadDigest");
+  EXPECT_FALSE(store_.head("uploads", "bad.jpg"));
+}
+
+TEST_F(HandlerTest, RangesAndConditionals) {
+  auto info = store_.put("processed", "r.bin", "0123456789");
+  ASSERT_TRUE(info);
+  Response range = run(signed_request("GET", "/processed/r.bin", "", "", {{"Range", "bytes=2-4"}}));
+  EXPECT_EQ(range.status, 206);
+  EXPECT_EQ(range.header("Content-Range"), "bytes 2-4/10");
+  EXPECT_EQ(body_of(range), "234");
+  Response bad_range =
+      run(signed_request("GET", "/processed/r.bin", "", "", {{"Range", "bytes=50-60"}}));
+  EXPECT_EQ(bad_range.status, 416);
+  EXPECT_EQ(bad_range.error_code, "InvalidRange");
+  const std::string etag = "\"" + info->etag + "\"";
+  Response not_modified =
+      run(signed_request("GET", "/processed/r.bin", "", "", {{"If-None-Match", etag}}));
+  EXPECT_EQ(not_modified.status, 304);
+  EXPECT_FALSE(not_modified.object);
+  Response failed =
+      run(signed_request("GET", "/processed/r.bin", "", "", {{"If-Match", "\"nope\""}}));
+  EXPECT_EQ(failed.status, 412);
+  Response since = run(signed_request("GET", "/processed/r.bin", "", "",
+                                      {{"If-Modified-Since", "Thu, 26 Nov 2026 12:00:00 GMT"}}));
+  EXPECT_EQ(since.status, 304);
+  Response head = run(signed_request("HEAD", "/processed/r.bin"));
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.content_length, 10u);
+  EXPECT_FALSE(head.object);
+}
+
+TEST_F(HandlerTest, ListObjectsV2EscapesAndUrlEncodesKeys) {
+  ASSERT_TRUE(store_.put("processed", "a&b <c>.jpg", "x"));
+  ASSERT_TRUE(store_.put("processed", "dir/x+y.jpg", "x"));
+  Response plain = run(signed_request("GET", "/processed", "", "list-type=2"));
+  EXPECT_EQ(plain.status, 200);
+  EXPECT_NE(plain.body.find("<Key>a&amp;b &lt;c&gt;.jpg</Key>"), std::string::npos) << plain.body;
+  Response url =
+      run(signed_request("GET", "/processed", "", "delimiter=%2F&encoding-type=url&list-type=2"));
+  EXPECT_NE(url.body.find("<Key>a%26b%20%3Cc%3E.jpg</Key>"), std::string::npos) << url.body;
+  EXPECT_NE(url.body.find("<Prefix>dir/</Prefix>"), std::string::npos);
+  EXPECT_NE(url.body.find("<KeyCount>2</KeyCount>"), std::string::npos);
+}
+
+TEST_F(HandlerTest, MalformedCompleteMultipartIsMalformedXml) {
+  auto id = store_.create_multipart_upload("processed", "m.bin", {});
+  ASSERT_TRUE(id);
+  const std::string xml = "<CompleteMultipartUpload><Part>";
+  Response r = run(signed_request("POST", "/processed/m.bin", xml, "uploadId=" + *id), xml);
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.error_code, "MalformedXML");
+}
+
+TEST_F(HandlerTest, CopyIntoSourceRecordsACopyEvent) {
+  ASSERT_TRUE(store_.put("processed", "src.jpg", "bytes"));
+  Response r = run(signed_request("PUT", "/uploads/dst.jpg", "", "",
+                                  {{"x-amz-copy-source", "/processed/src.jpg"}}));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("<CopyObjectResult"), std::string::npos);
+  auto events = store_.claim(10, std::chrono::seconds(30));
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].event_name, "ObjectCreated:Copy");
+  EXPECT_NE((*events)[0].payload.find("\"principal\":\"admin\""), std::string::npos);
+}
+
+TEST_F(HandlerTest, ErrorsCarryS3XmlAndStatus) {
+  Response missing = run(signed_request("GET", "/processed/none"));
+  EXPECT_EQ(missing.status, 404);
+  EXPECT_NE(missing.body.find("<Code>NoSuchKey</Code>"), std::string::npos);
+  EXPECT_NE(missing.body.find("<RequestId>REQ1</RequestId>"), std::string::npos);
+  Response no_bucket = run(signed_request("GET", "/nobucket/none"));
+  EXPECT_EQ(no_bucket.error_code, "NoSuchBucket");
+  Response head_missing = run(signed_request("HEAD", "/processed/none"));
+  EXPECT_EQ(head_missing.status, 404);
+  EXPECT_TRUE(head_missing.body.empty());
+  Response bad_md5 = run(signed_request("PUT", "/processed/x", "abc", "",
+                                        {{"Content-MD5", core::base64_encode(core::md5("xyz"))}}),
+                         "abc");
+  EXPECT_EQ(bad_md5.error_code, "BadDigest");
+  EXPECT_EQ(bad_md5.status, 400);
+  Response not_impl = run(signed_request("GET", "/processed", "", "tagging"));
+  EXPECT_EQ(not_impl.status, 501);
+}
+
+TEST_F(HandlerTest, CorsPreflightAndResponsesFollowTheConfiguredOrigins) {
+  const std::vector<sigv4::Header> preflight = {{"Origin", "https://app.example"},
+                                                {"Access-Control-Request-Method", "PUT"},
+                                                {"Access-Control-Request-Headers", "content-type"}};
+  Response disabled = run(request("OPTIONS", "/uploads/a.jpg", "", preflight));
+  EXPECT_EQ(disabled.status, 403);
+  EXPECT_EQ(disabled.error_code, "AccessForbidden");
+  options_.cors_origins = {"https://app.example"};
+  Response allowed = run(request("OPTIONS", "/uploads/a.jpg", "", preflight));
+  EXPECT_EQ(allowed.status, 200);
+  EXPECT_EQ(allowed.header("Access-Control-Allow-Origin"), "https://app.example");
+  EXPECT_EQ(allowed.header("Access-Control-Allow-Headers"), "content-type");
+  Response other =
+      run(request("OPTIONS", "/uploads/a.jpg", "",
+                  {{"Origin", "https://evil.example"}, {"Access-Control-Request-Method", "PUT"}}));
+  EXPECT_EQ(other.status, 403);
+  Response put = run(request("PUT", "/uploads/a.jpg", "",
+                             {{"Origin", "https://app.example"},
+                              {"Content-Type", "image/png"},
+                              {"Content-Length", "1"}}),
+                     "x");
+  EXPECT_EQ(put.status, 200);
+  EXPECT_EQ(put.header("Access-Control-Allow-Origin"), "https://app.example");
+  EXPECT_TRUE(put.header("Access-Control-Expose-Headers")->find("ETag") != std::string_view::npos);
+}
+
+TEST_F(HandlerTest, OperationalEndpointsNeedNoCredentials) {
+  Response health = run(request("GET", "/_imgflow/health"));
+  EXPECT_EQ(health.status, 200);
+  Response metrics = run(request("GET", "/_imgflow/metrics"));
+  EXPECT_EQ(metrics.body, "m 1\n");
+}
+
+}  // namespace
+}  // namespace imgflow::gateway

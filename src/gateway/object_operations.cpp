@@ -1,0 +1,177 @@
+#include "gateway/http_date.h"
+#include "gateway/operation.h"
+#include "gateway/xml.h"
+#include "sigv4/encoding.h"
+
+namespace imgflow::gateway {
+namespace {
+
+using storage::ObjectInfo;
+
+// ---- Preconditions (RFC 7232 order, as S3 applies them) ---------------------------------------
+
+bool etag_matches(std::string_view header, std::string_view etag) {
+  std::size_t pos = 0;
+  while (pos <= header.size()) {
+    std::size_t comma = header.find(',', pos);
+    if (comma == std::string_view::npos) comma = header.size();
+    std::string_view item = header.substr(pos, comma - pos);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item == "*" || unquoted(item) == etag) return true;
+    pos = comma + 1;
+  }
+  return false;
+}
+
+TimePoint whole_seconds(TimePoint t) {
+  return std::chrono::time_point_cast<std::chrono::seconds>(t);
+}
+
+// nullopt: serve; else 304 or 412.
+std::optional<int> precondition_status(const S3Request& r, const ObjectInfo& info) {
+  const TimePoint modified = whole_seconds(info.last_modified);
+  const auto if_match = r.header("if-match");
+  if (if_match && !etag_matches(*if_match, info.etag)) return 412;
+  if (!if_match) {
+    if (auto since = r.header("if-unmodified-since")) {
+      if (auto t = parse_http_date(*since); t && modified > *t) return 412;
+    }
+  }
+  const auto if_none_match = r.header("if-none-match");
+  if (if_none_match && etag_matches(*if_none_match, info.etag)) return 304;
+  if (!if_none_match) {
+    if (auto since = r.header("if-modified-since")) {
+      if (auto t = parse_http_date(*since); t && modified <= *t) return 304;
+    }
+  }
+  return std::nullopt;
+}
+
+OpResult precondition_response(int status, const ObjectInfo& info) {
+  if (status == 412) {
+    return err("PreconditionFailed",
+               "At least one of the pre-conditions you specified did not hold");
+  }
+  Response r;
+  r.status = 304;
+  r.set("ETag", quoted(info.etag));
+  r.set("Last-Modified", format_http_date(info.last_modified));
+  return r;
+}
+
+// x-amz-copy-source: "[/]bucket/key[?versionId=...]", URL-encoded.
+tl::expected<std::pair<std::string, std::string>, S3Error> copy_source(const S3Request& r) {
+  std::string_view source = *r.header("x-amz-copy-source");
+  if (const std::size_t q = source.find('?'); q != std::string_view::npos) {
+    source = source.substr(0, q);
+  }
+  const std::string decoded = sigv4::percent_decode(source, false);
+  std::string_view path = decoded;
+  if (path.starts_with("/")) path.remove_prefix(1);
+  const std::size_t slash = path.find('/');
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 == path.size()) {
+    return err("InvalidArgument", "Copy Source must mention the source bucket and key");
+  }
+  return std::pair{std::string(path.substr(0, slash)), std::string(path.substr(slash + 1))};
+}
+
+}  // namespace
+
+OpResult put_object(const Call& call) {
+  if (auto denied = check_anonymous_upload(call)) return tl::unexpected(*denied);
+  auto checksum = request_checksum(call.s3);
+  if (!checksum) return tl::unexpected(checksum.error());
+  storage::PutOptions options;
+  options.content_type = content_type_of(call.s3);
+  options.user_metadata = user_metadata(*call.s3.wire);
+  options.cache_control = std::string(call.s3.header("cache-control").value_or(""));
+  if (auto md5 = call.s3.header("content-md5")) options.content_md5 = std::string(*md5);
+  options.checksum = *checksum;
+  options.content_length = payload_length(call);
+  options.if_none_match_star = call.s3.header("if-none-match") == "*";
+  options.event = event_for(call, call.s3.bucket, "ObjectCreated:Put");
+  auto info = call.ctx.store.put(call.s3.bucket, call.s3.key, call.body, options);
+  if (!info) return tl::unexpected(body_error(call, info.error()));
+  Response r;
+  r.set("ETag", quoted(info->etag));
+  if (info->checksum) {
+    r.set("x-amz-checksum-" + sigv4::to_lower(storage::to_string(info->checksum->algorithm)),
+          info->checksum->base64);
+  }
+  return r;
+}
+
+OpResult get_or_head_object(const Call& call, bool head) {
+  const S3Request& r = call.s3;
+  storage::GetOptions options;
+  if (auto range = r.header("range")) options.range = storage::parse_range_header(*range);
+  auto reader = call.ctx.store.open(r.bucket, r.key, options);
+  if (!reader) return tl::unexpected(from_core_error(reader.error()));
+  const ObjectInfo& info = (*reader)->info();
+  if (auto status = precondition_status(r, info)) return precondition_response(*status, info);
+
+  Response response;
+  add_object_headers(response, info);
+  // Presigned GETs may override response headers (S3's response-* parameters).
+  constexpr std::pair<std::string_view, std::string_view> kOverrides[] = {
+      {"response-content-type", "Content-Type"},
+      {"response-content-disposition", "Content-Disposition"},
+      {"response-cache-control", "Cache-Control"},
+      {"response-content-encoding", "Content-Encoding"}};
+  for (const auto& [param, header] : kOverrides) {
+    if (auto value = r.param(param)) {
+      std::erase_if(response.headers, [&](const auto& h) { return h.first == header; });
+      response.set(std::string(header), std::string(*value));
+    }
+  }
+  if ((*reader)->partial()) {
+    response.status = 206;
+    const std::uint64_t first = (*reader)->first();
+    const std::uint64_t last = first + (*reader)->length() - 1;
+    response.set("Content-Range", "bytes " + std::to_string(first) + "-" + std::to_string(last) +
+                                      "/" + std::to_string(info.size));
+  }
+  response.content_length = (*reader)->length();
+  if (!head) response.object = std::move(*reader);
+  return response;
+}
+
+OpResult delete_object(const Call& call) {
+  if (auto done = call.ctx.store.delete_object(call.s3.bucket, call.s3.key); !done) {
+    return tl::unexpected(from_core_error(done.error()));
+  }
+  Response r;
+  r.status = 204;
+  return r;
+}
+
+OpResult copy_object(const Call& call) {
+  auto source = copy_source(call.s3);
+  if (!source) return tl::unexpected(source.error());
+  const auto& [src_bucket, src_key] = *source;
+  // Copying reads the source: the caller needs that right too.
+  if (!is_allowed(call.caller.principal, Operation::kGetObject, src_bucket,
+                  call.ctx.options.roles)) {
+    return err("AccessDenied", "Access Denied");
+  }
+  storage::CopyOptions options;
+  options.replace_metadata = call.s3.header("x-amz-metadata-directive") == "REPLACE";
+  if (options.replace_metadata) {
+    options.content_type = content_type_of(call.s3);
+    options.user_metadata = user_metadata(*call.s3.wire);
+    options.cache_control = std::string(call.s3.header("cache-control").value_or(""));
+  }
+  options.if_none_match_star = call.s3.header("if-none-match") == "*";
+  options.event = event_for(call, call.s3.bucket, "ObjectCreated:Copy");
+  auto info = call.ctx.store.copy(src_bucket, src_key, call.s3.bucket, call.s3.key, options);
+  if (!info) return tl::unexpected(from_core_error(info.error()));
+  XmlWriter xml;
+  xml.open("CopyObjectResult", true);
+  xml.element("LastModified", format_iso8601(info->last_modified));
+  xml.element("ETag", quoted(info->etag));
+  xml.close("CopyObjectResult");
+  return xml_response(xml.take());
+}
+
+}  // namespace imgflow::gateway

@@ -1,0 +1,139 @@
+#include "gateway/operation.h"
+
+#include <charconv>
+
+#include "core/digest.h"
+#include "gateway/http_date.h"
+#include "gateway/xml.h"
+#include "sigv4/encoding.h"
+
+namespace imgflow::gateway {
+
+tl::unexpected<S3Error> err(std::string_view code, std::string message) {
+  return tl::unexpected(s3_error(code, std::move(message)));
+}
+
+std::string quoted(std::string_view etag) { return "\"" + std::string(etag) + "\""; }
+
+std::string unquoted(std::string_view etag) {
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
+    etag = etag.substr(1, etag.size() - 2);
+  }
+  return std::string(etag);
+}
+
+std::optional<std::uint64_t> parse_u64(std::string_view text) {
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+Response xml_response(std::string xml, int status) {
+  Response r;
+  r.status = status;
+  r.set("Content-Type", "application/xml");
+  r.body = std::move(xml);
+  return r;
+}
+
+S3Error body_error(const Call& call, const core::Error& error) {
+  if (call.body.auth_error()) return from_auth_error(*call.body.auth_error());
+  return from_core_error(error);
+}
+
+std::map<std::string, std::string> user_metadata(const sigv4::Request& wire) {
+  std::map<std::string, std::string> meta;
+  constexpr std::string_view kPrefix = "x-amz-meta-";
+  for (const auto& h : wire.headers) {
+    const std::string name = sigv4::to_lower(h.name);
+    if (name.starts_with(kPrefix)) meta[name.substr(kPrefix.size())] = h.value;
+  }
+  return meta;
+}
+
+tl::expected<std::optional<storage::Checksum>, S3Error> request_checksum(const S3Request& r) {
+  using storage::ChecksumAlgorithm;
+  constexpr std::pair<std::string_view, ChecksumAlgorithm> kHeaders[] = {
+      {"x-amz-checksum-crc32", ChecksumAlgorithm::kCrc32},
+      {"x-amz-checksum-crc32c", ChecksumAlgorithm::kCrc32c},
+      {"x-amz-checksum-sha256", ChecksumAlgorithm::kSha256}};
+  for (const auto& [name, algorithm] : kHeaders) {
+    if (auto value = r.header(name)) return storage::Checksum{algorithm, std::string(*value)};
+  }
+  for (const auto name : {"x-amz-checksum-crc64nvme", "x-amz-checksum-sha1"}) {
+    if (r.header(name)) return err("InvalidRequest", std::string(name) + " is not supported");
+  }
+  return std::optional<storage::Checksum>{};
+}
+
+// The payload length the store should expect: x-amz-decoded-content-length for aws-chunked
+// bodies, else Content-Length (absent with Transfer-Encoding: chunked).
+std::optional<std::uint64_t> payload_length(const Call& call) {
+  if (call.caller.verified && call.caller.verified->decoded_content_length) {
+    return call.caller.verified->decoded_content_length;
+  }
+  if (auto cl = call.s3.header("content-length")) return parse_u64(*cl);
+  return std::nullopt;
+}
+
+std::string content_type_of(const S3Request& r) {
+  auto ct = r.header("content-type");
+  return ct ? std::string(*ct) : "application/octet-stream";
+}
+
+// The anonymous door: the size must be declared and small, the content type an image type.
+std::optional<S3Error> check_anonymous_upload(const Call& call) {
+  if (call.caller.principal != Principal::kAnonymous) return std::nullopt;
+  const auto length = payload_length(call);
+  if (!length) {
+    return s3_error("MissingContentLength", "You must provide the Content-Length HTTP header.");
+  }
+  if (*length > call.ctx.options.max_anonymous_upload) {
+    return s3_error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size");
+  }
+  if (!content_type_of(call.s3).starts_with(call.ctx.options.anonymous_content_type_prefix)) {
+    return s3_error("AccessDenied", "Anonymous uploads must have an image content type");
+  }
+  return std::nullopt;
+}
+
+std::optional<storage::EventToRecord> event_for(const Call& call, std::string_view bucket,
+                                                std::string_view event_name) {
+  if (bucket != call.ctx.options.roles.source) return std::nullopt;
+  return storage::EventToRecord{
+      std::string(event_name),
+      event_payload(to_string(call.caller.principal), call.caller.access_key_id,
+                    call.http.remote_ip, call.http.request_id)};
+}
+
+void add_object_headers(Response& r, const storage::ObjectInfo& info) {
+  r.set("ETag", quoted(info.etag));
+  r.set("Last-Modified", format_http_date(info.last_modified));
+  r.set("Content-Type", info.content_type);
+  r.set("Accept-Ranges", "bytes");
+  if (!info.cache_control.empty()) r.set("Cache-Control", info.cache_control);
+  for (const auto& [name, value] : info.user_metadata) r.set("x-amz-meta-" + name, value);
+  if (info.checksum) {
+    r.set("x-amz-checksum-" + sigv4::to_lower(storage::to_string(info.checksum->algorithm)),
+          info.checksum->base64);
+  }
+}
+
+tl::expected<std::string, S3Error> read_xml_body(const Call& call) {
+  auto text = read_all(call.body, kMaxXmlBodyBytes);
+  if (!text) {
+    if (text.error().code == core::ErrorCode::kTooLarge) {
+      return err("MalformedXML", "The XML you provided was too large");
+    }
+    return tl::unexpected(body_error(call, text.error()));
+  }
+  if (auto md5 = call.s3.header("content-md5")) {
+    if (core::base64_encode(core::md5(*text)) != *md5) {
+      return err("BadDigest", "The Content-MD5 you specified did not match what we received.");
+    }
+  }
+  return std::move(*text);
+}
+
+}  // namespace imgflow::gateway

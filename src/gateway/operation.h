@@ -1,0 +1,92 @@
+#pragma once
+
+// Internal to the gateway module: what the S3 operation handlers share. Each operation takes
+// the parsed, authenticated and authorised request and returns a response or an S3 error; only
+// handler.cpp calls them.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "gateway/body_source.h"
+#include "gateway/handler.h"
+#include "gateway/policy.h"
+#include "gateway/s3_error.h"
+#include "gateway/s3_request.h"
+#include "sigv4/verifier.h"
+#include "storage/object_store.h"
+#include "tl/expected.hpp"
+
+namespace imgflow::gateway {
+
+// What authentication established about the requester.
+struct Caller {
+  Principal principal = Principal::kAnonymous;
+  std::string access_key_id;
+  std::optional<sigv4::VerifiedRequest> verified;
+};
+
+// Per-request state shared by the operation handlers.
+struct Call {
+  const HttpRequest& http;
+  const S3Request& s3;
+  const HandlerContext& ctx;
+  const Caller& caller;
+  AuthenticatedBody& body;  // the request body, readable only as far as its signature vouches
+};
+
+using OpResult = tl::expected<Response, S3Error>;
+
+// ---- Shared helpers (operation.cpp) ----------------------------------------------------------
+
+tl::unexpected<S3Error> err(std::string_view code, std::string message);
+std::string quoted(std::string_view etag);    // ETags go on the wire in quotes
+std::string unquoted(std::string_view etag);  // and are compared without them
+std::optional<std::uint64_t> parse_u64(std::string_view text);
+Response xml_response(std::string xml, int status = 200);
+// A store error, but first the authentication failure of the body if that caused it.
+S3Error body_error(const Call& call, const core::Error& error);
+std::map<std::string, std::string> user_metadata(const sigv4::Request& wire);
+// The x-amz-checksum-* header, if any; InvalidRequest for algorithms the store lacks.
+tl::expected<std::optional<storage::Checksum>, S3Error> request_checksum(const S3Request& r);
+// x-amz-decoded-content-length for aws-chunked bodies, else Content-Length.
+std::optional<std::uint64_t> payload_length(const Call& call);
+std::string content_type_of(const S3Request& r);
+// The anonymous door: a declared, small size and an image content type.
+std::optional<S3Error> check_anonymous_upload(const Call& call);
+// The ObjectCreated event to record with a write into `bucket`; none outside the source bucket.
+std::optional<storage::EventToRecord> event_for(const Call& call, std::string_view bucket,
+                                                std::string_view event_name);
+void add_object_headers(Response& r, const storage::ObjectInfo& info);
+// A small XML request body (size-capped), checked against Content-MD5 when sent.
+tl::expected<std::string, S3Error> read_xml_body(const Call& call);
+
+// ---- Operations ------------------------------------------------------------------------------
+
+// bucket_operations.cpp
+OpResult list_buckets(const Call& call);
+OpResult create_bucket(const Call& call);
+OpResult head_bucket(const Call& call);
+OpResult get_bucket_location(const Call& call);
+OpResult list_objects(const Call& call, bool v2);
+OpResult delete_objects(const Call& call);
+
+// object_operations.cpp
+OpResult put_object(const Call& call);
+OpResult get_or_head_object(const Call& call, bool head);
+OpResult delete_object(const Call& call);
+OpResult copy_object(const Call& call);
+
+// multipart_operations.cpp
+OpResult create_multipart(const Call& call);
+OpResult upload_part(const Call& call);
+OpResult complete_multipart(const Call& call);
+OpResult abort_multipart(const Call& call);
+OpResult list_parts(const Call& call);
+
+// post_object.cpp: browser POST upload (multipart/form-data, POST policy or anonymous).
+OpResult post_object(const Call& call);
+
+}  // namespace imgflow::gateway

@@ -1,0 +1,71 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gateway/s3_error.h"
+#include "sigv4/request.h"
+#include "tl/expected.hpp"
+
+namespace imgflow::gateway {
+
+// Every S3 operation the router recognises. kNotImplemented ones are recognised so that they get
+// a 501 rather than being mistaken for another operation (e.g. PUT ?tagging is not a PutObject).
+enum class Operation {
+  kListBuckets,
+  kCreateBucket,
+  kHeadBucket,
+  kGetBucketLocation,
+  kListObjectsV2,
+  kListObjects,
+  kDeleteObjects,
+  kPostObject,
+  kPutObject,
+  kCopyObject,
+  kGetObject,
+  kHeadObject,
+  kDeleteObject,
+  kCreateMultipartUpload,
+  kUploadPart,
+  kCompleteMultipartUpload,
+  kAbortMultipartUpload,
+  kListParts,
+  kOperational,     // /_imgflow/health|ready|metrics
+  kNotImplemented,  // a real S3 operation this gateway does not offer
+};
+
+std::string_view to_string(Operation op);
+
+// True for operations that write an object (or part) from the request body.
+bool writes_body(Operation op);
+
+// An HTTP request parsed once into what the handlers need. Built only by parse_s3_request().
+struct S3Request {
+  Operation op = Operation::kNotImplemented;
+  std::string method;
+  std::string bucket;  // empty for service-level requests
+  std::string key;     // percent-decoded; empty for bucket-level requests
+  std::vector<sigv4::QueryParam> query;
+  const sigv4::Request* wire = nullptr;  // the raw request (headers, for auth); outlives this
+
+  std::optional<std::string_view> header(std::string_view lower_name) const;
+  std::optional<std::string_view> param(std::string_view name) const;
+  bool has_param(std::string_view name) const { return param(name).has_value(); }
+  // The raw resource path, for error documents.
+  std::string resource() const;
+};
+
+// The bucket named by a virtual-hosted-style Host ("photos.localhost:9000" with suffix
+// "localhost" → "photos"); empty when the host is not <bucket>.<suffix> or suffix is empty.
+std::string virtual_host_bucket(std::string_view host, std::string_view suffix);
+
+// Routes a wire request to an operation. `host_bucket` (from virtual_host_bucket) selects
+// virtual-hosted style; empty means path style, /<bucket>/<key>. Errors: MethodNotAllowed,
+// InvalidURI.
+tl::expected<S3Request, S3Error> parse_s3_request(const sigv4::Request& wire,
+                                                  std::string_view host_bucket = "");
+
+}  // namespace imgflow::gateway

@@ -1,0 +1,83 @@
+#include "gateway/s3_request.h"
+
+#include <gtest/gtest.h>
+
+namespace imgflow::gateway {
+namespace {
+
+struct Route {
+  std::string_view method;
+  std::string_view path;
+  std::string_view query;
+  std::vector<sigv4::Header> headers;
+  Operation op;
+};
+
+TEST(S3RequestTest, RoutesEveryOperation) {
+  const std::vector<Route> routes = {
+      {"GET", "/", "", {}, Operation::kListBuckets},
+      {"PUT", "/b", "", {}, Operation::kCreateBucket},
+      {"HEAD", "/b", "", {}, Operation::kHeadBucket},
+      {"GET", "/b", "location", {}, Operation::kGetBucketLocation},
+      {"GET", "/b", "list-type=2&prefix=a", {}, Operation::kListObjectsV2},
+      {"GET", "/b/", "", {}, Operation::kListObjects},
+      {"POST", "/b", "delete", {}, Operation::kDeleteObjects},
+      {"POST", "/b", "", {}, Operation::kPostObject},
+      {"PUT", "/b/k", "", {}, Operation::kPutObject},
+      {"PUT", "/b/k", "", {{"x-amz-copy-source", "/a/b"}}, Operation::kCopyObject},
+      {"GET", "/b/k", "", {}, Operation::kGetObject},
+      {"HEAD", "/b/k", "", {}, Operation::kHeadObject},
+      {"DELETE", "/b/k", "", {}, Operation::kDeleteObject},
+      {"POST", "/b/k", "uploads", {}, Operation::kCreateMultipartUpload},
+      {"PUT", "/b/k", "partNumber=1&uploadId=u", {}, Operation::kUploadPart},
+      {"POST", "/b/k", "uploadId=u", {}, Operation::kCompleteMultipartUpload},
+      {"DELETE", "/b/k", "uploadId=u", {}, Operation::kAbortMultipartUpload},
+      {"GET", "/b/k", "uploadId=u", {}, Operation::kListParts},
+      {"GET", "/_imgflow/health", "", {}, Operation::kOperational},
+      {"PUT", "/b/k", "tagging", {}, Operation::kNotImplemented},
+      {"GET", "/b", "acl", {}, Operation::kNotImplemented},
+      {"DELETE", "/b", "", {}, Operation::kNotImplemented},
+  };
+  for (const auto& route : routes) {
+    sigv4::Request wire{std::string(route.method), std::string(route.path),
+                        std::string(route.query), route.headers};
+    auto parsed = parse_s3_request(wire);
+    ASSERT_TRUE(parsed) << route.method << " " << route.path;
+    EXPECT_EQ(parsed->op, route.op) << route.method << " " << route.path << "?" << route.query
+                                    << " → " << to_string(parsed->op);
+  }
+}
+
+TEST(S3RequestTest, DecodesBucketAndKeyOnce) {
+  sigv4::Request wire{"GET", "/uploads/a%20b/..%2F../c+d%25", "", {}};
+  auto parsed = parse_s3_request(wire);
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->bucket, "uploads");
+  // '+' stays a plus in paths; "%25" is one percent sign, not decoded twice.
+  EXPECT_EQ(parsed->key, "a b/../../c+d%");
+}
+
+TEST(S3RequestTest, VirtualHostedStyleTakesTheBucketFromTheHost) {
+  EXPECT_EQ(virtual_host_bucket("photos.localhost:9000", "localhost"), "photos");
+  EXPECT_EQ(virtual_host_bucket("Photos.LOCALHOST", "localhost"), "photos");
+  EXPECT_EQ(virtual_host_bucket("localhost:9000", "localhost"), "");
+  EXPECT_EQ(virtual_host_bucket("127.0.0.1:9000", "localhost"), "");
+  EXPECT_EQ(virtual_host_bucket("photos.localhost", ""), "");
+  sigv4::Request wire{"GET", "/a/b%20c.jpg", "", {}};
+  auto parsed = parse_s3_request(wire, "photos");
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->bucket, "photos");
+  EXPECT_EQ(parsed->key, "a/b c.jpg");
+  EXPECT_EQ(parsed->op, Operation::kGetObject);
+}
+
+TEST(S3RequestTest, RejectsUnknownMethods) {
+  sigv4::Request wire{"PATCH", "/b/k", "", {}};
+  auto parsed = parse_s3_request(wire);
+  ASSERT_FALSE(parsed);
+  EXPECT_EQ(parsed.error().code, "MethodNotAllowed");
+  EXPECT_EQ(parsed.error().status, 405);
+}
+
+}  // namespace
+}  // namespace imgflow::gateway

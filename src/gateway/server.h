@@ -1,0 +1,63 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/log.h"
+#include "core/result.h"
+#include "gateway/handler.h"
+#include "gateway/metrics.h"
+#include "storage/object_store.h"
+
+namespace imgflow::gateway {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 9000;  // 0: any free port; see Server::port()
+  // One thread per connection (see server.cpp); connections above this get 503 and are closed.
+  std::size_t max_connections = 128;
+  std::size_t header_limit = 16 * 1024;     // request line + headers; S3 allows 8 KiB of them
+  std::chrono::seconds header_timeout{30};  // a request header must arrive within this
+  std::chrono::seconds idle_timeout{60};    // keep-alive wait for the next request
+  std::chrono::seconds io_timeout{60};      // longest silence while reading a body or writing
+  std::chrono::seconds drain_timeout{30};   // shutdown: in-flight requests get this long
+};
+
+// What the server calls for each request: the protocol layer (usually gateway::handle).
+using RequestHandler = std::function<Response(const HttpRequest&, storage::ByteSource& body)>;
+
+// The HTTP/1.1 server around the protocol layer: keep-alive, streamed bodies (a request body
+// reaches the handler as a ByteSource reading the socket; a response object is streamed from its
+// ObjectReader), timeouts, x-amz-request-id on every response, a JSON-lines access log, metrics
+// and graceful shutdown. Beast and Asio stay behind this header.
+class Server {
+ public:
+  // Binds and listens. Errors: kUnavailable (address in use), kInvalidArgument (bad host).
+  static core::Result<std::unique_ptr<Server>> listen(const ServerOptions& options,
+                                                      RequestHandler handler, core::Logger& log,
+                                                      Metrics& metrics);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // The bound port (the real one when options.port was 0).
+  std::uint16_t port() const;
+
+  // Accepts and serves until stop(); then lets in-flight requests finish (up to drain_timeout,
+  // after which their connections are cut) and returns once every connection has ended.
+  void run();
+
+  // Stops accepting and closes idle keep-alive connections. Safe from any thread (not from a
+  // signal handler: use sigwait in a thread). Idempotent.
+  void stop();
+
+ private:
+  struct Impl;
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace imgflow::gateway

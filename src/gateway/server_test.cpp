@@ -1,0 +1,185 @@
+#include "gateway/server.h"
+
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "storage/memory_store.h"
+
+namespace imgflow::gateway {
+namespace {
+
+// A plain blocking TCP client, so the tests control every byte the server sees.
+class RawClient {
+ public:
+  explicit RawClient(std::uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    timeval tv{10, 0};  // a safety net: no test waits this long on purpose
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  }
+  ~RawClient() { ::close(fd_); }
+  bool connected() const { return connected_; }
+  void send(std::string_view data) {
+    ASSERT_EQ(::send(fd_, data.data(), data.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(data.size()));
+  }
+  // Reads one response with a Content-Length body; "" when the server closed the connection.
+  std::string response() {
+    std::string out;
+    char buf[4096];
+    for (;;) {
+      const std::size_t end = out.find("\r\n\r\n");
+      if (end != std::string::npos) {
+        const std::size_t cl = out.find("Content-Length: ");
+        const std::size_t length = cl == std::string::npos ? 0 : std::stoul(out.substr(cl + 16));
+        if (out.size() >= end + 4 + length) return out;
+      }
+      const ssize_t got = ::recv(fd_, buf, sizeof buf, 0);
+      if (got <= 0) return out;
+      out.append(buf, static_cast<std::size_t>(got));
+    }
+  }
+  bool closed_by_peer() {
+    char c;
+    return ::recv(fd_, &c, 1, 0) == 0;
+  }
+
+ private:
+  int fd_;
+  bool connected_ = false;
+};
+
+class ServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(store_.create_bucket("uploads"));
+    ServerOptions options;
+    options.port = 0;
+    options.header_limit = 2048;
+    options.header_timeout = std::chrono::seconds(1);
+    options.idle_timeout = std::chrono::seconds(1);
+    options.io_timeout = std::chrono::seconds(1);
+    options.max_connections = 3;
+    auto server = Server::listen(
+        options,
+        [this](const HttpRequest& r, storage::ByteSource& body) {
+          const HandlerContext ctx{store_,   lookup_, core::SystemClock::instance(),
+                                   options_, {},      {}};
+          return handle(r, body, ctx);
+        },
+        log_, metrics_);
+    ASSERT_TRUE(server) << server.error().message;
+    server_ = std::move(*server);
+    thread_ = std::thread([this] { server_->run(); });
+  }
+  void TearDown() override {
+    server_->stop();
+    thread_.join();
+  }
+
+  storage::MemoryStore store_;
+  sigv4::CredentialsLookup lookup_ = [](std::string_view) { return std::nullopt; };
+  GatewayOptions options_;
+  std::FILE* devnull_ = std::fopen("/dev/null", "w");
+  core::Logger log_{devnull_};
+  Metrics metrics_;
+  std::unique_ptr<Server> server_;
+  std::thread thread_;
+};
+
+constexpr std::string_view kHealth = "GET /_imgflow/health HTTP/1.1\r\nHost: x\r\n\r\n";
+
+TEST_F(ServerTest, KeepAliveCarriesSeveralRequestsEachWithARequestId) {
+  RawClient c(server_->port());
+  ASSERT_TRUE(c.connected());
+  c.send(kHealth);
+  const std::string first = c.response();
+  c.send(kHealth);
+  const std::string second = c.response();
+  EXPECT_TRUE(first.starts_with("HTTP/1.1 200")) << first;
+  EXPECT_TRUE(second.starts_with("HTTP/1.1 200")) << second;
+  const auto id = [](const std::string& r) {
+    const std::size_t at = r.find("x-amz-request-id: ");
+    return at == std::string::npos ? std::string() : r.substr(at + 18, 16);
+  };
+  EXPECT_EQ(id(first).size(), 16u);
+  EXPECT_NE(id(first), id(second));
+}
+
+TEST_F(ServerTest, AnonymousUploadStreamsIntoTheStore) {
+  RawClient c(server_->port());
+  c.send(
+      "PUT /uploads/a.jpg HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+  // Chunked transfer without a declared length is refused for the anonymous uploader.
+  EXPECT_NE(c.response().find("MissingContentLength"), std::string::npos);
+  RawClient d(server_->port());
+  d.send(
+      "PUT /uploads/a.jpg HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+      "Expect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+  EXPECT_TRUE(d.response().starts_with("HTTP/1.1 100 Continue"));
+  d.send("hello");
+  EXPECT_TRUE(d.response().starts_with("HTTP/1.1 200"));
+  EXPECT_EQ(store_.get_string("uploads", "a.jpg").value_or(""), "hello");
+}
+
+TEST_F(ServerTest, VirtualHostedStyleRequestsReachTheirBucket) {
+  RawClient c(server_->port());
+  c.send(
+      "PUT /photos/v.jpg HTTP/1.1\r\nHost: uploads.localhost:9000\r\n"
+      "Content-Type: image/jpeg\r\nContent-Length: 2\r\n\r\nok");
+  EXPECT_TRUE(c.response().starts_with("HTTP/1.1 200"));
+  EXPECT_EQ(store_.get_string("uploads", "photos/v.jpg").value_or(""), "ok");
+}
+
+TEST_F(ServerTest, OversizedHeaderIsRefusedAndClosed) {
+  RawClient c(server_->port());
+  c.send("GET /_imgflow/health HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4096, 'a') +
+         "\r\n\r\n");
+  const std::string r = c.response();
+  EXPECT_TRUE(r.starts_with("HTTP/1.1 400")) << r;
+  EXPECT_NE(r.find("RequestHeaderSectionTooLarge"), std::string::npos);
+}
+
+TEST_F(ServerTest, StalledBodyTimesOutAndStoresNothing) {
+  RawClient c(server_->port());
+  c.send(
+      "PUT /uploads/stall.jpg HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+      "Content-Length: 100\r\n\r\n0123456789");
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  c.response();  // whatever was answered, the connection is gone
+  EXPECT_TRUE(c.closed_by_peer());
+  EXPECT_FALSE(store_.head("uploads", "stall.jpg"));
+  EXPECT_EQ(*store_.count_pending(), 0u);
+}
+
+TEST_F(ServerTest, SilentConnectionIsClosedAfterTheHeaderTimeout) {
+  RawClient c(server_->port());
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(c.closed_by_peer());
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+}
+
+TEST_F(ServerTest, ConnectionsBeyondTheLimitGet503) {
+  std::vector<std::unique_ptr<RawClient>> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(std::make_unique<RawClient>(server_->port()));
+    held.back()->send(kHealth);
+    held.back()->response();  // admitted and served; the connection stays open
+  }
+  RawClient extra(server_->port());
+  const std::string r = extra.response();
+  EXPECT_TRUE(r.starts_with("HTTP/1.1 503")) << r;
+  EXPECT_NE(metrics_.text().find("imgflow_http_connections_refused_total 1"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace imgflow::gateway

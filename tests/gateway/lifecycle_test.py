@@ -1,0 +1,138 @@
+"""`imgflow serve` as an operator sees it: graceful shutdown, restarts, credentials, usage."""
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+import unittest
+
+import boto3
+from botocore.config import Config
+
+sys.path.insert(0, os.path.dirname(__file__))
+from gateway_support import ServerProcess  # noqa: E402
+
+BINARY = os.environ["IMGFLOW_BINARY"]
+
+
+def client(server, key):
+    return boto3.client("s3", endpoint_url=server.endpoint, region_name="us-east-1",
+                        aws_access_key_id=key[0], aws_secret_access_key=key[1],
+                        config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"))
+
+
+def port_of(server):
+    return int(server.endpoint.rsplit(":", 1)[1])
+
+
+class LifecycleTest(unittest.TestCase):
+    def setUp(self):
+        self.server = ServerProcess(BINARY)
+        os.environ.update(self.server.client_env())
+
+    def tearDown(self):
+        if self.server.proc and self.server.proc.poll() is None:
+            self.server.proc.kill()
+            self.server.proc.wait()
+        self.server.cleanup()
+
+    def test_sigterm_lets_an_in_flight_upload_finish_and_restart_keeps_it(self):
+        self.server.start()
+        self.assertIn("listening on http://127.0.0.1:", self.server.banner)
+        self.assertIn("aws s3 cp photo.jpg s3://uploads/ --endpoint-url", self.server.banner)
+        creds = os.path.join(self.server.data_dir, "credentials")
+        self.assertEqual(stat.S_IMODE(os.stat(creds).st_mode), 0o600)
+        body = os.urandom(200_000)
+        with socket.create_connection(("127.0.0.1", port_of(self.server))) as sock:
+            sock.sendall(b"PUT /uploads/inflight.jpg HTTP/1.1\r\nHost: x\r\n"
+                         b"Content-Type: image/jpeg\r\nContent-Length: 200000\r\n\r\n" + body[:100_000])
+            time.sleep(0.5)
+            self.server.proc.send_signal(15)
+            time.sleep(0.5)
+            self.assertIsNone(self.server.proc.poll(), "exited with a request in flight")
+            sock.sendall(body[100_000:])
+            sock.settimeout(10)
+            response = sock.recv(4096)
+        self.assertTrue(response.startswith(b"HTTP/1.1 200"), response)
+        self.assertIn(b"x-amz-request-id: ", response.lower().replace(b"X-Amz", b"x-amz"))
+        self.assertEqual(self.server.proc.wait(timeout=30), 0)
+        self.server.log.close()
+
+        # Second start on the same data dir: the secrets are not printed again, data survived.
+        admin = self.server.admin
+        self.server.admin = self.server.function = None
+        self.server.start()
+        self.assertNotIn(admin[1], self.server.banner)
+        self.assertEqual(self.server.admin, admin)
+        s3 = client(self.server, admin)
+        self.assertEqual(s3.get_object(Bucket="uploads", Key="inflight.jpg")["Body"].read(), body)
+        self.assertEqual(self.server.stop(), 0)
+
+    def test_idle_keep_alive_connections_do_not_block_shutdown(self):
+        self.server.start()
+        with socket.create_connection(("127.0.0.1", port_of(self.server))) as sock:
+            sock.sendall(b"GET /_imgflow/health HTTP/1.1\r\nHost: x\r\n\r\n")
+            sock.settimeout(5)
+            self.assertTrue(sock.recv(4096).startswith(b"HTTP/1.1 200"))
+            started = time.monotonic()
+            self.assertEqual(self.server.stop(), 0)
+            self.assertLess(time.monotonic() - started, 5)
+
+    def test_admin_credentials_from_the_environment(self):
+        key = ("IFENVADMIN0000000000", "envsecretenvsecretenvsecretenvsecret0000")
+        self.server.extra_env = {"IMGFLOW_ACCESS_KEY_ID": key[0], "IMGFLOW_SECRET_ACCESS_KEY": key[1]}
+        self.server.start()
+        self.assertNotIn(key[1], self.server.banner)
+        with open(os.path.join(self.server.data_dir, "credentials")) as f:
+            self.assertNotIn(key[1], f.read())
+        s3 = client(self.server, key)
+        self.assertIn("uploads", [b["Name"] for b in s3.list_buckets()["Buckets"]])
+        self.assertEqual(self.server.stop(), 0)
+
+    def test_cors_preflight_for_configured_origins(self):
+        self.server.extra_env = {"IMGFLOW_CORS_ORIGINS": "https://app.example,https://b.example"}
+        self.server.start()
+        port = port_of(self.server)
+
+        def preflight(origin):
+            with socket.create_connection(("127.0.0.1", port)) as sock:
+                sock.sendall(f"OPTIONS /uploads/x.jpg HTTP/1.1\r\nHost: x\r\nOrigin: {origin}\r\n"
+                             "Access-Control-Request-Method: PUT\r\n\r\n".encode())
+                sock.settimeout(5)
+                return sock.recv(4096).decode()
+
+        allowed = preflight("https://b.example")
+        self.assertTrue(allowed.startswith("HTTP/1.1 200"), allowed)
+        self.assertIn("Access-Control-Allow-Origin: https://b.example", allowed)
+        self.assertTrue(preflight("https://evil.example").startswith("HTTP/1.1 403"))
+        self.assertEqual(self.server.stop(), 0)
+
+    def test_bad_usage_exits_with_2(self):
+        for args in (["--listen", "nonsense"], ["--config", "/nonexistent.yaml"], ["--bogus"]):
+            p = subprocess.run([BINARY, "serve", "--data-dir", self.server.data_dir, *args],
+                               capture_output=True, text=True, timeout=30)
+            self.assertEqual(p.returncode, 2, (args, p.stdout, p.stderr))
+        env = dict(os.environ, IMGFLOW_ACCESS_KEY_ID="only-half")
+        env.pop("IMGFLOW_SECRET_ACCESS_KEY", None)
+        p = subprocess.run([BINARY, "serve", "--data-dir", self.server.data_dir, "--listen",
+                            "127.0.0.1:0"], capture_output=True, text=True, timeout=30, env=env)
+        self.assertEqual(p.returncode, 2, p.stderr)
+
+    def test_listen_and_data_dir_from_the_environment(self):
+        env = self.server.client_env()
+        env.update({"IMGFLOW_LISTEN": "127.0.0.1:0", "IMGFLOW_DATA_DIR": self.server.data_dir})
+        proc = subprocess.Popen([BINARY, "serve"], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True, env=env)
+        try:
+            line = proc.stdout.readline() + proc.stdout.readline()
+            self.assertIn("listening on http://127.0.0.1:", line)
+            self.assertTrue(os.path.exists(os.path.join(self.server.data_dir, "credentials")))
+        finally:
+            proc.send_signal(15)
+            self.assertEqual(proc.wait(timeout=30), 0)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
