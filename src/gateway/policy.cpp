@@ -47,7 +47,10 @@ bool is_allowed(Principal principal, Operation op, std::string_view bucket,
       return true;
     case Principal::kFunction:
       if (bucket == roles.source) return is_read(op);
-      if (bucket == roles.destination) return is_read(op) || is_write(op);
+      // Delete too: an ObjectRemoved event makes the handler remove the variants it wrote.
+      if (bucket == roles.destination) {
+        return is_read(op) || is_write(op) || op == Operation::kDeleteObject;
+      }
       return false;
     case Principal::kAnonymous:
       return bucket == roles.source &&

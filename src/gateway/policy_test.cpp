@@ -39,7 +39,7 @@ constexpr Row kTable[] = {
     {Principal::kFunction, Operation::kUploadPart, "processed", true},
     {Principal::kFunction, Operation::kCompleteMultipartUpload, "processed", true},
     {Principal::kFunction, Operation::kGetObject, "processed", true},
-    {Principal::kFunction, Operation::kDeleteObject, "processed", false},
+    {Principal::kFunction, Operation::kDeleteObject, "processed", true},
     {Principal::kFunction, Operation::kDeleteObjects, "processed", false},
     {Principal::kFunction, Operation::kCopyObject, "processed", false},
     {Principal::kFunction, Operation::kListBuckets, "", false},
