@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "core/clock.h"
+#include "storage/dead_letters.h"
 #include "storage/object_store.h"
 #include "storage/outbox.h"
 
@@ -22,11 +23,11 @@ struct RecoveryReport {
   std::size_t orphan_files_removed = 0;  // renamed, but the commit never happened
 };
 
-// The embedded-mode ObjectStore and Outbox: buckets as directories on local disk, metadata and
-// the event outbox in one SQLite database.
+// The embedded-mode ObjectStore, Outbox and DeadLetters: buckets as directories on local disk,
+// metadata, the event outbox and the dead letters in one SQLite database.
 //
 // Layout under data_dir:
-//   imgflow.db (+ -wal, -shm)          objects, buckets, uploads, parts, outbox
+//   imgflow.db (+ -wal, -shm)          objects, buckets, uploads, parts, outbox, dead_letters
 //   LOCK                               flock()ed by the one process that has the store open
 //   buckets/<bucket>/tmp/<id>.tmp      bodies being written
 //   buckets/<bucket>/objects/ab/<id>   committed bodies (and multipart parts); ab = id[0:2]
@@ -42,7 +43,7 @@ struct RecoveryReport {
 //
 // Safe to call from any thread. One process at a time: open() fails with kUnavailable while
 // another process holds the data dir.
-class LocalStore final : public ObjectStore, public Outbox {
+class LocalStore final : public ObjectStore, public Outbox, public DeadLetters {
  public:
   // Opens or creates the store and runs recovery: removes temp files and object files that no
   // row references. Errors: kUnavailable (data dir in use), kInternal (I/O or database).
@@ -88,6 +89,13 @@ class LocalStore final : public ObjectStore, public Outbox {
   core::Status ack(std::int64_t id) override;
   core::Status nack(std::int64_t id, std::chrono::milliseconds retry_after) override;
   core::Result<std::uint64_t> count_pending() override;
+
+  core::Status add_dead_letter(const DeadLetter& letter) override;
+  core::Result<std::vector<DeadLetter>> list_dead_letters() override;
+  core::Result<DeadLetter> get_dead_letter(std::int64_t id) override;
+  core::Status remove_dead_letter(std::int64_t id) override;
+  core::Result<std::uint64_t> count_dead_letters() override;
+  core::Result<std::int64_t> redrive(std::int64_t id) override;
 
  private:
   struct Impl;

@@ -345,4 +345,55 @@ core::Result<std::uint64_t> MemoryStore::count_pending() {
   return static_cast<std::uint64_t>(outbox_.size());
 }
 
+core::Status MemoryStore::add_dead_letter(const DeadLetter& letter) {
+  std::lock_guard lock(mu_);
+  outbox_.erase(letter.id);
+  dead_letters_.insert_or_assign(letter.id, letter);
+  return {};
+}
+
+core::Result<std::vector<DeadLetter>> MemoryStore::list_dead_letters() {
+  std::lock_guard lock(mu_);
+  std::vector<DeadLetter> out;
+  out.reserve(dead_letters_.size());
+  for (const auto& [id, letter] : dead_letters_) out.push_back(letter);
+  return out;
+}
+
+core::Result<DeadLetter> MemoryStore::get_dead_letter(std::int64_t id) {
+  std::lock_guard lock(mu_);
+  auto it = dead_letters_.find(id);
+  if (it == dead_letters_.end()) {
+    return core::fail(core::ErrorCode::kNotFound, "no dead letter " + std::to_string(id));
+  }
+  return it->second;
+}
+
+core::Status MemoryStore::remove_dead_letter(std::int64_t id) {
+  std::lock_guard lock(mu_);
+  dead_letters_.erase(id);
+  return {};
+}
+
+core::Result<std::uint64_t> MemoryStore::count_dead_letters() {
+  std::lock_guard lock(mu_);
+  return static_cast<std::uint64_t>(dead_letters_.size());
+}
+
+core::Result<std::int64_t> MemoryStore::redrive(std::int64_t id) {
+  std::lock_guard lock(mu_);
+  auto it = dead_letters_.find(id);
+  if (it == dead_letters_.end()) {
+    return core::fail(core::ErrorCode::kNotFound, "no dead letter " + std::to_string(id));
+  }
+  const auto now = clock_.now();
+  OutboxEvent event = std::move(it->second.event);
+  dead_letters_.erase(it);
+  event.id = next_event_id_++;
+  event.created = now;
+  event.attempts = 0;
+  outbox_.emplace(event.id, QueuedEvent{event, now});
+  return event.id;
+}
+
 }  // namespace imgflow::storage

@@ -7,15 +7,17 @@
 #include <string>
 
 #include "core/clock.h"
+#include "storage/dead_letters.h"
 #include "storage/object_store.h"
 #include "storage/outbox.h"
 
 namespace imgflow::storage {
 
-// An ObjectStore and Outbox held in memory, with the same semantics and errors as LocalStore.
-// For unit tests of the modules that use storage. Safe to call from any thread (one mutex;
-// bodies are read and hashed outside it). A reader keeps its version alive after an overwrite.
-class MemoryStore final : public ObjectStore, public Outbox {
+// An ObjectStore, Outbox and DeadLetters held in memory, with the same semantics and errors as
+// LocalStore. For unit tests of the modules that use storage. Safe to call from any thread (one
+// mutex; bodies are read and hashed outside it). A reader keeps its version alive after an
+// overwrite.
+class MemoryStore final : public ObjectStore, public Outbox, public DeadLetters {
  public:
   // `clock` stamps last-modified and event times; it must outlive the store.
   explicit MemoryStore(const core::Clock& clock = core::SystemClock::instance());
@@ -56,6 +58,13 @@ class MemoryStore final : public ObjectStore, public Outbox {
   core::Status nack(std::int64_t id, std::chrono::milliseconds retry_after) override;
   core::Result<std::uint64_t> count_pending() override;
 
+  core::Status add_dead_letter(const DeadLetter& letter) override;
+  core::Result<std::vector<DeadLetter>> list_dead_letters() override;
+  core::Result<DeadLetter> get_dead_letter(std::int64_t id) override;
+  core::Status remove_dead_letter(std::int64_t id) override;
+  core::Result<std::uint64_t> count_dead_letters() override;
+  core::Result<std::int64_t> redrive(std::int64_t id) override;
+
  private:
   using Body = std::shared_ptr<const std::string>;
   struct Object {
@@ -93,6 +102,7 @@ class MemoryStore final : public ObjectStore, public Outbox {
   std::map<std::string, Bucket, std::less<>> buckets_;
   std::map<std::string, Upload, std::less<>> uploads_;
   std::map<std::int64_t, QueuedEvent> outbox_;
+  std::map<std::int64_t, DeadLetter> dead_letters_;
   std::int64_t next_event_id_ = 1;
   std::uint64_t sequencer_ = 0;
 };

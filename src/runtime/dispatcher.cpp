@@ -1,0 +1,315 @@
+#include "runtime/dispatcher.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "events/event_json.h"
+#include "events/event_record.h"
+
+namespace imgflow::runtime {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+
+std::size_t default_workers(std::size_t requested) {
+  if (requested > 0) return requested;
+  return std::max(1U, std::thread::hardware_concurrency());
+}
+
+std::uint64_t micros_since(SteadyClock::time_point start) {
+  return static_cast<std::uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - start).count());
+}
+
+// A lease shorter than the invocation timeout would let a second delivery start while the first
+// may still run, so a too-short setting is raised to just above the timeout.
+std::chrono::milliseconds visibility_for(const DispatcherOptions& options) {
+  const auto timeout = options.invoker.timeout;
+  if (options.visibility_timeout.count() <= 0) return 2 * timeout + std::chrono::seconds(60);
+  return std::max(options.visibility_timeout, timeout + std::chrono::seconds(1));
+}
+
+// The first failed record's reason: what an operator needs to see in the DLQ.
+std::string failed_reason(const function::InvocationResult& result, function::Failure failure) {
+  for (const auto& record : result.records) {
+    if (record.failure == failure) return record.key + ": " + record.reason;
+  }
+  return std::string(function::to_string(failure));
+}
+
+}  // namespace
+
+// What one invocation means for its event.
+struct Dispatcher::Verdict {
+  enum class Action { kAck, kRetry, kDeadLetter } action = Action::kAck;
+  std::string failure;  // "transient", "permanent", "timeout", "exception"; "" on success
+  std::string error;
+};
+
+Dispatcher::Dispatcher(storage::Outbox& outbox, storage::DeadLetters& dead_letters,
+                       Function function, core::Logger& logger, const core::Clock& clock,
+                       DispatcherOptions options)
+    : outbox_(outbox),
+      dead_letters_(dead_letters),
+      logger_(logger),
+      clock_(clock),
+      options_(std::move(options)),
+      workers_(default_workers(options_.workers)),
+      queue_capacity_(options_.queue_capacity > 0 ? options_.queue_capacity : 2 * workers_),
+      visibility_timeout_(visibility_for(options_)),
+      invoker_(std::move(function), logger, options_.invoker) {}
+
+Dispatcher::~Dispatcher() { stop(); }
+
+void Dispatcher::start() {
+  std::lock_guard lock(mu_);
+  if (started_ || stopping_) return;  // a stopped dispatcher stays stopped
+  started_ = true;
+  for (std::size_t i = 0; i < workers_; ++i) {
+    worker_threads_.emplace_back([this] { worker_loop(); });
+  }
+  dispatcher_thread_ = std::thread([this] { dispatch_loop(); });
+}
+
+void Dispatcher::stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stopping_ || !started_) {
+      stopping_ = true;
+      return;
+    }
+    stopping_ = true;
+  }
+  space_cv_.notify_all();
+  if (dispatcher_thread_.joinable()) dispatcher_thread_.join();
+  // Claimed but not started: give them back now rather than when their lease runs out.
+  std::deque<storage::OutboxEvent> unstarted;
+  {
+    std::lock_guard lock(mu_);
+    unstarted.swap(queue_);
+    outstanding_ -= unstarted.size();
+    stats_.queued = 0;
+  }
+  for (const auto& event : unstarted) {
+    if (auto st = outbox_.nack(event.id, std::chrono::milliseconds(0)); !st) {
+      ++stats_.storage_errors;
+    }
+  }
+  work_cv_.notify_all();
+  for (auto& worker : worker_threads_) worker.join();
+  worker_threads_.clear();
+  refresh_gauges(/*force=*/true);
+}
+
+void Dispatcher::wake() {
+  {
+    std::lock_guard lock(mu_);
+    woken_ = true;
+  }
+  space_cv_.notify_all();
+}
+
+core::Result<std::int64_t> Dispatcher::redrive(std::int64_t id) {
+  auto new_id = dead_letters_.redrive(id);
+  if (!new_id) return new_id;
+  ++stats_.redriven;
+  logger_.info("dead letter redriven", {{"dead_letter_id", id}, {"event_id", *new_id}});
+  refresh_gauges(/*force=*/true);
+  wake();
+  return new_id;
+}
+
+void Dispatcher::dispatch_loop() {
+  while (true) {
+    std::size_t free = 0;
+    {
+      std::unique_lock lock(mu_);
+      space_cv_.wait(lock, [&] { return stopping_ || outstanding_ < capacity(); });
+      if (stopping_) return;
+      free = capacity() - outstanding_;
+    }
+    refresh_gauges();
+    if (!claim_batch(free)) wait_idle();
+  }
+}
+
+// Sleeps until the next poll, wake() or stop(). The outbox has no change notification (a
+// writer may be another component), so an idle dispatcher polls.
+void Dispatcher::wait_idle() {
+  std::unique_lock lock(mu_);
+  space_cv_.wait_for(lock, options_.poll_interval, [&] { return stopping_ || woken_; });
+  woken_ = false;
+}
+
+bool Dispatcher::claim_batch(std::size_t free) {
+  auto claimed = outbox_.claim(free, visibility_timeout_);
+  if (!claimed) {
+    ++stats_.storage_errors;
+    logger_.warn("outbox claim failed", {{"error", claimed.error().to_string()}});
+    return false;
+  }
+  if (claimed->empty()) return false;
+  const auto now = clock_.now();
+  for (auto& event : *claimed) {
+    if (now - event.created > options_.max_event_age) {
+      ++stats_.expired;
+      dead_letter(event, "max-age", "event older than the maximum event age", event.attempts - 1);
+      continue;
+    }
+    std::lock_guard lock(mu_);
+    queue_.push_back(std::move(event));
+    ++outstanding_;
+    ++stats_.queued;
+    stats_.peak_outstanding =
+        std::max<std::int64_t>(stats_.peak_outstanding, static_cast<std::int64_t>(outstanding_));
+    work_cv_.notify_one();
+  }
+  return true;
+}
+
+// Counting is a query per store: at most once per poll interval unless `force`d.
+void Dispatcher::refresh_gauges(bool force) {
+  {
+    std::lock_guard lock(mu_);
+    const auto now = SteadyClock::now();
+    if (!force && now - gauges_refreshed_ < options_.poll_interval) return;
+    gauges_refreshed_ = now;
+  }
+  if (auto pending = outbox_.count_pending()) stats_.queue_depth = *pending;
+  if (auto dead = dead_letters_.count_dead_letters()) stats_.dlq_size = *dead;
+}
+
+void Dispatcher::worker_loop() {
+  while (true) {
+    storage::OutboxEvent event;
+    {
+      std::unique_lock lock(mu_);
+      work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping, and nothing left that was started
+      event = std::move(queue_.front());
+      queue_.pop_front();
+      --stats_.queued;
+      ++stats_.in_flight;
+    }
+    process(event);  // returns only after a timed-out function has returned too
+    {
+      std::lock_guard lock(mu_);
+      --outstanding_;
+      --stats_.in_flight;
+    }
+    space_cv_.notify_one();
+  }
+}
+
+void Dispatcher::process(const storage::OutboxEvent& event) {
+  ++stats_.invocations;
+  Verdict verdict;
+  {
+    Invocation invocation = invoker_.invoke(event_json(event));
+    stats_.invoke_micros += static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(invocation.duration).count());
+    switch (invocation.status) {
+      case InvokeStatus::kTimedOut:
+        ++stats_.errors_timeout;
+        verdict = {Verdict::Action::kRetry, "timeout", invocation.result.error().message};
+        break;
+      case InvokeStatus::kThrew:
+        ++stats_.errors_exception;
+        verdict = {Verdict::Action::kRetry, "exception", invocation.result.error().message};
+        break;
+      case InvokeStatus::kReturned:
+        if (!invocation.result) {
+          // The handler refuses the body itself (not an event): redelivery cannot help.
+          ++stats_.errors_permanent;
+          verdict = {Verdict::Action::kDeadLetter, "permanent",
+                     invocation.result.error().to_string()};
+        } else if (invocation.result->should_retry()) {
+          ++stats_.errors_transient;
+          verdict = {Verdict::Action::kRetry, "transient",
+                     failed_reason(*invocation.result, function::Failure::kTransient)};
+        } else if (invocation.result->failed_permanent > 0) {
+          ++stats_.errors_permanent;
+          verdict = {Verdict::Action::kDeadLetter, "permanent",
+                     failed_reason(*invocation.result, function::Failure::kPermanent)};
+        }
+        break;
+    }
+    // Settle before waiting for a straggler, so the retry clock starts at the timeout.
+    settle(event, verdict);
+  }  // a timed-out function's thread is joined here
+}
+
+void Dispatcher::settle(const storage::OutboxEvent& event, const Verdict& verdict) {
+  const auto start = SteadyClock::now();
+  switch (verdict.action) {
+    case Verdict::Action::kAck:
+      if (auto st = outbox_.ack(event.id); !st) {
+        // The lease expires and the event comes back; the handler makes that a no-op.
+        ++stats_.storage_errors;
+        logger_.warn("outbox ack failed",
+                     {{"event_id", event.id}, {"error", st.error().to_string()}});
+      }
+      ++stats_.succeeded;
+      break;
+    case Verdict::Action::kRetry:
+      if (event.attempts >= options_.max_attempts) {
+        dead_letter(
+            event, verdict.failure,
+            "gave up after " + std::to_string(event.attempts) + " attempts: " + verdict.error,
+            event.attempts);
+        break;
+      }
+      {
+        const auto delay = options_.retry_backoff * (1LL << std::min(event.attempts - 1, 20));
+        logger_.warn("invocation failed, will retry",
+                     {{"event_id", event.id},
+                      {"attempt", event.attempts},
+                      {"failure", verdict.failure},
+                      {"error", verdict.error},
+                      {"retry_in_ms", static_cast<std::int64_t>(delay.count())}});
+        if (auto st = outbox_.nack(event.id, delay); !st) ++stats_.storage_errors;
+        ++stats_.retries;
+      }
+      break;
+    case Verdict::Action::kDeadLetter:
+      dead_letter(event, verdict.failure, verdict.error, event.attempts);
+      break;
+  }
+  stats_.settle_micros += micros_since(start);
+}
+
+void Dispatcher::dead_letter(const storage::OutboxEvent& event, const std::string& failure,
+                             const std::string& error, int attempts) {
+  storage::DeadLetter letter{event.id, event,         error,       failure,
+                             attempts, event.created, clock_.now()};
+  if (auto st = dead_letters_.add_dead_letter(letter); !st) {
+    // Not lost: the event stays in the outbox and its lease runs out.
+    ++stats_.storage_errors;
+    logger_.error("dead-lettering failed",
+                  {{"event_id", event.id}, {"error", st.error().to_string()}});
+    return;
+  }
+  ++stats_.dead_lettered;
+  ++stats_.dlq_size;
+  logger_.error("event dead-lettered", {{"event_id", event.id},
+                                        {"bucket", event.bucket},
+                                        {"key", event.key},
+                                        {"failure", failure},
+                                        {"attempts", attempts},
+                                        {"error", error}});
+}
+
+std::string Dispatcher::event_json(const storage::OutboxEvent& event) const {
+  events::EventRecord record;
+  record.event_name = event.event_name;
+  record.aws_region = options_.region;
+  record.event_time = events::format_event_time(event.created);
+  record.bucket = event.bucket;
+  record.key = event.key;
+  record.size = event.size;
+  record.etag = event.etag;
+  record.sequencer = event.sequencer;
+  return events::to_aws_json({record});
+}
+
+}  // namespace imgflow::runtime

@@ -1,0 +1,196 @@
+#include "storage/dead_letters.h"
+
+#include <gtest/gtest.h>
+#include <sqlite3.h>
+
+#include <chrono>
+#include <memory>
+
+#include "storage/local_store.h"
+#include "storage/memory_store.h"
+#include "storage/test_support.h"
+
+namespace imgflow::storage {
+namespace {
+
+using namespace std::chrono_literals;
+using testing::TempDir;
+
+// Runs every case against MemoryStore and LocalStore: both must behave the same.
+class DeadLettersTest : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == "local") {
+      dir_ = std::make_unique<TempDir>();
+      reopen();
+    } else {
+      auto memory = std::make_unique<MemoryStore>(clock_);
+      outbox_ = memory.get();
+      dead_ = memory.get();
+      store_ = std::move(memory);
+    }
+    ASSERT_OK(store_->create_bucket("bkt"));
+  }
+
+  void reopen() {
+    store_.reset();
+    auto opened = LocalStore::open({dir_->path(), &clock_});
+    ASSERT_TRUE(opened) << opened.error().to_string();
+    outbox_ = opened->get();
+    dead_ = opened->get();
+    store_ = std::move(*opened);
+  }
+
+  // Writes an object with an event and claims that event.
+  OutboxEvent put_and_claim(std::string_view key) {
+    PutOptions options;
+    options.event = EventToRecord{"ObjectCreated:Put", "payload-" + std::string(key)};
+    EXPECT_TRUE(store_->put("bkt", key, "body", options));
+    auto claimed = outbox_->claim(1, 1min);
+    EXPECT_TRUE(claimed && claimed->size() == 1);
+    return claimed && !claimed->empty() ? claimed->front() : OutboxEvent{};
+  }
+
+  DeadLetter letter_for(const OutboxEvent& event) {
+    return DeadLetter{event.id, event,         "cannot decode", "permanent",
+                      1,        event.created, clock_.now()};
+  }
+
+  core::ManualClock clock_{core::Clock::TimePoint(std::chrono::seconds(1'700'000'000))};
+  std::unique_ptr<TempDir> dir_;
+  std::unique_ptr<ObjectStore> store_;
+  Outbox* outbox_ = nullptr;
+  DeadLetters* dead_ = nullptr;
+};
+
+INSTANTIATE_TEST_SUITE_P(Stores, DeadLettersTest, ::testing::Values("memory", "local"),
+                         [](const auto& param_info) { return param_info.param; });
+
+TEST_P(DeadLettersTest, AddMovesTheEventOutOfTheOutbox) {
+  const OutboxEvent event = put_and_claim("a.jpg");
+  clock_.advance(5s);
+  ASSERT_OK(dead_->add_dead_letter(letter_for(event)));
+
+  EXPECT_EQ(*outbox_->count_pending(), 0U);
+  EXPECT_EQ(*dead_->count_dead_letters(), 1U);
+  auto got = dead_->get_dead_letter(event.id);
+  ASSERT_OK(got);
+  EXPECT_EQ(got->id, event.id);
+  EXPECT_EQ(got->event.key, "a.jpg");
+  EXPECT_EQ(got->event.bucket, "bkt");
+  EXPECT_EQ(got->event.event_name, "ObjectCreated:Put");
+  EXPECT_EQ(got->event.payload, "payload-a.jpg");
+  EXPECT_EQ(got->event.etag, event.etag);
+  EXPECT_EQ(got->event.sequencer, event.sequencer);
+  EXPECT_EQ(got->event.size, 4U);
+  EXPECT_EQ(got->event.attempts, 1);
+  EXPECT_EQ(got->error, "cannot decode");
+  EXPECT_EQ(got->failure, "permanent");
+  EXPECT_EQ(got->attempts, 1);
+  EXPECT_EQ(got->first_seen, event.created);
+  EXPECT_EQ(got->last_failed, clock_.now());
+}
+
+TEST_P(DeadLettersTest, ListGetAndRemove) {
+  const OutboxEvent a = put_and_claim("a.jpg");
+  const OutboxEvent b = put_and_claim("b.jpg");
+  ASSERT_OK(dead_->add_dead_letter(letter_for(b)));
+  ASSERT_OK(dead_->add_dead_letter(letter_for(a)));
+
+  auto listed = dead_->list_dead_letters();
+  ASSERT_OK(listed);
+  ASSERT_EQ(listed->size(), 2U);
+  EXPECT_EQ((*listed)[0].id, a.id);  // oldest id first
+  EXPECT_EQ((*listed)[1].id, b.id);
+
+  ASSERT_OK(dead_->remove_dead_letter(a.id));
+  ASSERT_OK(dead_->remove_dead_letter(a.id));  // idempotent
+  auto missing = dead_->get_dead_letter(a.id);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, core::ErrorCode::kNotFound);
+  EXPECT_EQ(*dead_->count_dead_letters(), 1U);
+}
+
+TEST_P(DeadLettersTest, AddingTheSameIdAgainReplacesIt) {
+  const OutboxEvent a = put_and_claim("a.jpg");
+  DeadLetter letter = letter_for(a);
+  ASSERT_OK(dead_->add_dead_letter(letter));
+  letter.error = "timed out";
+  letter.attempts = 3;
+  ASSERT_OK(dead_->add_dead_letter(letter));
+  EXPECT_EQ(*dead_->count_dead_letters(), 1U);
+  EXPECT_EQ(dead_->get_dead_letter(a.id)->error, "timed out");
+  EXPECT_EQ(dead_->get_dead_letter(a.id)->attempts, 3);
+}
+
+TEST_P(DeadLettersTest, RedriveRequeuesAsAFreshEventAndRemovesTheLetter) {
+  const OutboxEvent a = put_and_claim("a.jpg");
+  ASSERT_OK(dead_->add_dead_letter(letter_for(a)));
+  clock_.advance(1h);
+
+  auto new_id = dead_->redrive(a.id);
+  ASSERT_OK(new_id);
+  EXPECT_GT(*new_id, a.id);
+  EXPECT_EQ(*dead_->count_dead_letters(), 0U);
+  EXPECT_EQ(*outbox_->count_pending(), 1U);
+
+  auto claimed = outbox_->claim(10, 1min);
+  ASSERT_OK(claimed);
+  ASSERT_EQ(claimed->size(), 1U);
+  const OutboxEvent& again = claimed->front();
+  EXPECT_EQ(again.id, *new_id);
+  EXPECT_EQ(again.key, "a.jpg");
+  EXPECT_EQ(again.etag, a.etag);
+  EXPECT_EQ(again.payload, a.payload);
+  EXPECT_EQ(again.attempts, 1);
+  EXPECT_EQ(again.created, clock_.now());
+
+  auto missing = dead_->redrive(a.id);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, core::ErrorCode::kNotFound);
+}
+
+TEST_P(DeadLettersTest, DeadLettersSurviveAReopen) {
+  if (GetParam() != "local") GTEST_SKIP() << "only LocalStore is durable";
+  const OutboxEvent a = put_and_claim("a.jpg");
+  ASSERT_OK(dead_->add_dead_letter(letter_for(a)));
+  reopen();
+  auto got = dead_->get_dead_letter(a.id);
+  ASSERT_OK(got);
+  EXPECT_EQ(got->event.key, "a.jpg");
+  EXPECT_EQ(*outbox_->count_pending(), 0U);
+}
+
+// A data dir written before dead letters existed has no dead_letters table: open adds it.
+TEST(DeadLettersLocalTest, AnOlderDataDirGainsTheTableAtOpen) {
+  TempDir dir;
+  core::ManualClock clock{core::Clock::TimePoint(std::chrono::seconds(1'700'000'000))};
+  {
+    auto store = LocalStore::open({dir.path(), &clock});
+    ASSERT_OK(store);
+    ASSERT_OK((*store)->create_bucket("bkt"));
+  }
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open((dir.path() / "imgflow.db").c_str(), &raw), SQLITE_OK);
+    std::unique_ptr<sqlite3, decltype(&sqlite3_close)> db(raw, &sqlite3_close);
+    ASSERT_EQ(sqlite3_exec(db.get(), "DROP TABLE dead_letters", nullptr, nullptr, nullptr),
+              SQLITE_OK);
+  }
+  auto store = LocalStore::open({dir.path(), &clock});
+  ASSERT_OK(store);
+  EXPECT_TRUE((*store)->head_bucket("bkt"));
+  PutOptions options;
+  options.event = EventToRecord{"ObjectCreated:Put", ""};
+  ASSERT_OK((*store)->put("bkt", "a.jpg", "body", options));
+  auto claimed = (*store)->claim(1, 1min);
+  ASSERT_OK(claimed);
+  ASSERT_EQ(claimed->size(), 1U);
+  const OutboxEvent& e = claimed->front();
+  ASSERT_OK(
+      (*store)->add_dead_letter(DeadLetter{e.id, e, "x", "permanent", 1, e.created, clock.now()}));
+  EXPECT_EQ(*(*store)->count_dead_letters(), 1U);
+}
+
+}  // namespace
+}  // namespace imgflow::storage
