@@ -58,6 +58,10 @@ void add_serve(CLI::App& app, imgflow::cli::ServeOptions& options) {
                   "Browser origin allowed to upload (repeatable, or comma-separated; * for any)")
       ->envname("IMGFLOW_CORS_ORIGINS")
       ->delimiter(',');
+  cmd->add_option("-w,--workers", options.workers,
+                  "Images processed at once (default: one per core; 0: record events only)")
+      ->envname("IMGFLOW_WORKERS")
+      ->check(CLI::Range(-1, 1024));
   cmd->footer(
       "Admin credentials come from IMGFLOW_ACCESS_KEY_ID and IMGFLOW_SECRET_ACCESS_KEY, else they "
       "are generated on first start into DATA_DIR/credentials (mode 0600) and printed once.\n"

@@ -10,11 +10,15 @@
 #include <thread>
 
 #include "core/log.h"
+#include "function/handler.h"
 #include "gateway/credentials.h"
 #include "gateway/handler.h"
 #include "gateway/metrics.h"
 #include "gateway/server.h"
+#include "image/image.h"
 #include "recipe/recipe.h"
+#include "runtime/dispatcher.h"
+#include "runtime/invoker.h"
 #include "storage/local_store.h"
 
 namespace imgflow::cli {
@@ -114,6 +118,38 @@ core::Result<std::unique_ptr<storage::LocalStore>> open_store(const fs::path& da
   return store;
 }
 
+// Prometheus lines for the event pipeline: the queue, the dead letters, the invocations.
+std::string runtime_metrics(const runtime::RuntimeStats& stats) {
+  std::string text;
+  auto line = [&text](const char* name, const char* type, const char* help, std::uint64_t value,
+                      const char* labels = "") {
+    text += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
+    text += std::string(name) + labels + " " + std::to_string(value) + "\n";
+  };
+  line("imgflow_queue_depth", "gauge", "Upload events not yet processed.", stats.queue_depth);
+  line("imgflow_dlq_size", "gauge", "Events in the dead-letter store.", stats.dlq_size);
+  line("imgflow_invocations_total", "counter", "Function invocations started.", stats.invocations);
+  line("imgflow_invocations_succeeded_total", "counter", "Events processed successfully.",
+       stats.succeeded);
+  text +=
+      "# HELP imgflow_invocation_errors_total Failed invocations by kind.\n"
+      "# TYPE imgflow_invocation_errors_total counter\n";
+  for (const auto& [kind, value] : {std::pair{"transient", stats.errors_transient.load()},
+                                    std::pair{"permanent", stats.errors_permanent.load()},
+                                    std::pair{"timeout", stats.errors_timeout.load()},
+                                    std::pair{"exception", stats.errors_exception.load()}}) {
+    text += std::string("imgflow_invocation_errors_total{kind=\"") + kind + "\"} " +
+            std::to_string(value) + "\n";
+  }
+  line("imgflow_retries_total", "counter", "Events retried after a transient failure.",
+       stats.retries);
+  line("imgflow_dead_lettered_total", "counter", "Events moved to the dead-letter store.",
+       stats.dead_lettered);
+  line("imgflow_invocation_seconds_total", "counter", "Time spent inside the function, in us.",
+       stats.invoke_micros);
+  return text;
+}
+
 // Blocks until SIGTERM or SIGINT. The signals are blocked in every thread (the mask is set
 // before any thread starts and inherited), so only this sigwait sees them.
 int wait_for_signal(const sigset_t& signals) {
@@ -165,14 +201,31 @@ int run_serve(const ServeOptions& options) {
   const sigv4::CredentialsLookup lookup = gateway::make_lookup(credentials->credentials);
   gateway::Metrics metrics;
   storage::LocalStore& local = **store;
+
+  // The function: the same handler every host runs, reading and writing this store directly.
+  if (auto started = image::init(); !started) return usage_error(started.error().to_string());
+  function::HandlerConfig handler_config;
+  handler_config.source_bucket = gateway_options.roles.source;
+  handler_config.destination_bucket = gateway_options.roles.destination;
+  handler_config.recipe = *recipe;
+  const core::Clock& clock = core::SystemClock::instance();
+  function::Handler handler(handler_config, local, local, log, clock);
+  runtime::DispatcherOptions dispatch_options;
+  if (options.workers > 0) dispatch_options.workers = static_cast<std::size_t>(options.workers);
+  runtime::Dispatcher dispatcher(local, local, runtime::handler_function(handler), log, clock,
+                                 dispatch_options);
+  // Workers share the cores between images; libvips fills only what they leave idle.
+  image::set_threads_per_image(
+      std::max<int>(1, static_cast<int>(std::thread::hardware_concurrency()) /
+                           static_cast<int>(dispatcher.workers())));
   const gateway::HandlerContext context{
       .store = local,
       .credentials = lookup,
       .clock = core::SystemClock::instance(),
       .options = gateway_options,
       .metrics_text =
-          [&metrics, &local] {
-            std::string text = metrics.text();
+          [&metrics, &local, &dispatcher] {
+            std::string text = metrics.text() + runtime_metrics(dispatcher.stats());
             if (auto pending = local.count_pending()) {
               text +=
                   "# HELP imgflow_outbox_pending_events Recorded events not yet delivered.\n"
@@ -189,8 +242,11 @@ int run_serve(const ServeOptions& options) {
   server_options.port = listen->second;
   auto server = gateway::Server::listen(
       server_options,
-      [&context](const gateway::HttpRequest& request, storage::ByteSource& body) {
-        return gateway::handle(request, body, context);
+      [&context, &dispatcher](const gateway::HttpRequest& request, storage::ByteSource& body) {
+        gateway::Response response = gateway::handle(request, body, context);
+        // A write may have recorded an event: have it picked up now, not at the next poll.
+        if (request.wire.method != "GET" && request.wire.method != "HEAD") dispatcher.wake();
+        return response;
       },
       log, metrics);
   if (!server) return usage_error(server.error().message);
@@ -202,11 +258,12 @@ int run_serve(const ServeOptions& options) {
                gateway_options.roles);
   log.info("serving", {{"endpoint", endpoint}, {"data_dir", data_dir.string()}});
 
-  // Seam for the event dispatcher (next issue): `local` is also the storage::Outbox. Start the
-  // dispatcher and its worker pool here, after the gateway listens, and stop it after
-  // serve_until_signal() returns (the gateway has drained), so every event recorded by an
-  // acknowledged request is still claimed; unclaimed ones survive in the outbox for next start.
+  // Events recorded before a crash or restart are still in the outbox: they are claimed first.
+  if (options.workers != 0) dispatcher.start();
   serve_until_signal(**server, signals, log);
+  // After the gateway has drained: every acknowledged upload's event is in the outbox by now.
+  // Running invocations finish; what is not started stays in the outbox for the next start.
+  dispatcher.stop();
   return 0;
 }
 

@@ -12,6 +12,9 @@ struct ServeOptions {
   std::filesystem::path data_dir = "./imgflow-data";
   std::filesystem::path config;           // empty: the built-in default recipe
   std::vector<std::string> cors_origins;  // browser origins allowed to upload; empty: no CORS
+  // Concurrent function invocations; -1: one per core; 0: none — the gateway only records
+  // events, for a deployment whose workers run elsewhere.
+  int workers = -1;
 };
 
 // Runs the embedded system until SIGTERM or SIGINT, then drains in-flight requests and returns

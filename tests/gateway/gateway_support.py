@@ -10,8 +10,9 @@ import urllib.request
 
 
 class ServerProcess:
-    def __init__(self, binary, tmp=None, extra_env=None):
+    def __init__(self, binary, tmp=None, extra_env=None, workers=0):
         self.binary = binary
+        self.workers = workers
         self.extra_env = extra_env or {}
         self.tmp = tmp or tempfile.mkdtemp(prefix="imgflow-gateway-test-")
         self.data_dir = os.path.join(self.tmp, "data")
@@ -26,7 +27,9 @@ class ServerProcess:
         env = self.client_env()
         env.update(self.extra_env)
         self.proc = subprocess.Popen(
-            [self.binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir],
+            # Workers off: these tests watch the outbox, which the workers would drain.
+            [self.binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir,
+             "--workers", str(self.workers)],
             stdout=subprocess.PIPE, stderr=self.log, text=True, env=env)
         self.banner = ""
         banner = []
