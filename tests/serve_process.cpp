@@ -9,8 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <regex>
 #include <sstream>
+#include <string_view>
 #include <vector>
 
 extern char** environ;
@@ -62,12 +62,13 @@ ServeProcess::ServeProcess(const std::string& binary) {
   }
   // The banner names the bound port. Poll for it (a sanitizer build starts slowly), giving up
   // if serve exits.
-  const std::regex listening("listening on (http://127\\.0\\.0\\.1:[0-9]+)");
+  static constexpr std::string_view kListening = "listening on ";
   for (int i = 0; i < 600; ++i) {
-    std::smatch match;
     const std::string banner = read_file(out);
-    if (std::regex_search(banner, match, listening)) {
-      endpoint_ = match[1];
+    const std::size_t at = banner.find(kListening);
+    const std::size_t end = at == std::string::npos ? at : banner.find('\n', at);
+    if (end != std::string::npos) {
+      endpoint_ = banner.substr(at + kListening.size(), end - at - kListening.size());
       return;
     }
     int status = 0;
