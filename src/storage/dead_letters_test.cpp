@@ -150,8 +150,11 @@ TEST_P(DeadLettersTest, RedriveRequeuesAsAFreshEventAndRemovesTheLetter) {
   EXPECT_EQ(missing.error().code, core::ErrorCode::kNotFound);
 }
 
-TEST_P(DeadLettersTest, DeadLettersSurviveAReopen) {
-  if (GetParam() != "local") GTEST_SKIP() << "only LocalStore is durable";
+// Durability is LocalStore's alone: this suite runs on it only.
+class DurableDeadLettersTest : public DeadLettersTest {};
+INSTANTIATE_TEST_SUITE_P(Local, DurableDeadLettersTest, ::testing::Values("local"));
+
+TEST_P(DurableDeadLettersTest, DeadLettersSurviveAReopen) {
   const OutboxEvent a = put_and_claim("a.jpg");
   ASSERT_OK(dead_->add_dead_letter(letter_for(a)));
   reopen();
