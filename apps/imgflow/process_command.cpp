@@ -76,18 +76,8 @@ core::Status write_file(const fs::path& path, std::string_view bytes) {
 core::Status write_outputs(Run& run, const fs::path& file, const std::string& source_bytes,
                            const image::Processed& processed) {
   const std::string name = file.stem().string();
-  function::Manifest manifest;
-  manifest.source = {file.filename().string(),
-                     source_bytes.size(),
-                     core::to_hex(core::sha256(source_bytes)),
-                     "",
-                     std::string(image::to_string(processed.source.format)),
-                     processed.source.display_width(),
-                     processed.source.display_height(),
-                     processed.source.frames};
-  manifest.recipe_hash = run.recipe_hash;
-  manifest.placeholder = processed.placeholder;
-  manifest.generator = run.generator;
+  function::Manifest manifest = function::manifest_for(
+      processed, file.filename().string(), source_bytes, "", run.recipe_hash, run.generator);
   for (std::size_t i = 0; i < processed.renditions.size(); ++i) {
     const image::Rendition& r = processed.renditions[i];
     const std::string ext(recipe::extension(r.format));

@@ -350,18 +350,8 @@ class Handler::Run {
 
   Step<Manifest> store_variants(const ObjectInfo& source, const std::string& bytes,
                                 const image::Processed& processed) const {
-    Manifest manifest;
-    manifest.source = {record_.key,
-                       bytes.size(),
-                       core::to_hex(core::sha256(bytes)),
-                       std::string(unquoted(source.etag)),
-                       std::string(image::to_string(processed.source.format)),
-                       processed.source.display_width(),
-                       processed.source.display_height(),
-                       processed.source.frames};
-    manifest.recipe_hash = h_.recipe_hash_;
-    manifest.placeholder = processed.placeholder;
-    manifest.generator = h_.generator_;
+    Manifest manifest = manifest_for(processed, record_.key, bytes, unquoted(source.etag),
+                                     h_.recipe_hash_, h_.generator_);
     for (std::size_t i = 0; i < processed.renditions.size(); ++i) {
       auto variant = store_variant(source, processed.renditions[i], h_.variant_hashes_.at(i));
       if (!variant) return Stop(std::move(variant.error()));

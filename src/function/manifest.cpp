@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/digest.h"
+
 namespace imgflow::function {
 namespace {
 
@@ -38,6 +40,24 @@ ordered_json variant_json(const ManifestVariant& v) {
 }
 
 }  // namespace
+
+Manifest manifest_for(const image::Processed& processed, std::string_view source_key,
+                      std::string_view source_bytes, std::string_view source_etag,
+                      std::string_view recipe_hash, std::string_view generator) {
+  Manifest m;
+  m.source = {std::string(source_key),
+              source_bytes.size(),
+              core::to_hex(core::sha256(source_bytes)),
+              std::string(source_etag),
+              std::string(image::to_string(processed.source.format)),
+              processed.source.display_width(),
+              processed.source.display_height(),
+              processed.source.frames};
+  m.recipe_hash = std::string(recipe_hash);
+  m.placeholder = processed.placeholder;
+  m.generator = std::string(generator);
+  return m;
+}
 
 std::string to_json(const Manifest& m) {
   ordered_json j;

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "image/image.h"
 
 // manifest.json: the record of one processed source, written after every variant so its
 // presence means the set is complete.
@@ -46,6 +47,13 @@ struct Manifest {
   std::vector<ManifestVariant> variants;
   std::string generator;  // "imgflow 0.1.0 (libvips 8.14.1)"
 };
+
+// A manifest for `processed`, made from `source_bytes` stored as `source_key` (with its ETag; ""
+// for local files): source, recipe hash, placeholder and generator filled in, no variants yet.
+// Shared by `imgflow process` and the handler so the two write the same shape.
+Manifest manifest_for(const image::Processed& processed, std::string_view source_key,
+                      std::string_view source_bytes, std::string_view source_etag,
+                      std::string_view recipe_hash, std::string_view generator);
 
 // Pretty-printed JSON with a stable field order (so identical work yields identical bytes).
 std::string to_json(const Manifest& manifest);
