@@ -4,8 +4,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <map>
 #include <mutex>
 #include <optional>
+#include <string>
+#include <vector>
 
 #include "core/digest.h"
 #include "image/encode.h"
@@ -66,17 +69,78 @@ int jpeg_shrink_for(Size stored, Size needed) {
   return 1;
 }
 
+// Every 17th level of the three channels together (4096 colours), then every level of red,
+// green, blue and grey alone: 80x64 pixels.
+VImage probe_colours() {
+  std::vector<std::uint8_t> rgb;
+  rgb.reserve(80 * 64 * 3);
+  for (int r = 0; r < 256; r += 17)
+    for (int g = 0; g < 256; g += 17)
+      for (int b = 0; b < 256; b += 17)
+        rgb.insert(rgb.end(), {std::uint8_t(r), std::uint8_t(g), std::uint8_t(b)});
+  for (int v = 0; v < 256; ++v) {
+    const auto u = std::uint8_t(v);
+    rgb.insert(rgb.end(), {u, 0, 0, 0, u, 0, 0, 0, u, u, u, u});
+  }
+  VImage probe = VImage::new_from_memory(rgb.data(), rgb.size(), 80, 64, 3, VIPS_FORMAT_UCHAR);
+  return probe.copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB))
+      .copy_memory();
+}
+
+VImage to_srgb_with_embedded(const VImage& image) {
+  return image.icc_transform("srgb", VImage::option()
+                                         ->set("embedded", true)
+                                         ->set("depth", 8)
+                                         ->set("intent", VIPS_INTENT_PERCEPTUAL));
+}
+
+// Whether the embedded profile of an 8-bit RGB image is sRGB under another name: converting
+// with it moves no probe colour by more than one level (the common sRGB profiles move none, or
+// a few saturated ones by one: far below what JPEG quantisation does). Converting a 1600x1000
+// master costs lcms 15-20 ms; the 80x64 probe a few, and its verdict is kept per distinct
+// profile, so photos from one camera or editor pay for one probe between them.
+bool embeds_srgb(const VImage& image) {
+  if (image.format() != VIPS_FORMAT_UCHAR || image.bands() != 3 ||
+      image.interpretation() != VIPS_INTERPRETATION_sRGB) {
+    return false;
+  }
+  std::size_t size = 0;
+  const void* data = image.get_blob(VIPS_META_ICC_NAME, &size);
+  const std::string key =
+      core::to_hex(core::sha256(std::string_view(static_cast<const char*>(data), size)));
+  static std::mutex mu;
+  static std::map<std::string, bool> verdicts;
+  {
+    const std::lock_guard lock(mu);
+    if (auto it = verdicts.find(key); it != verdicts.end()) return it->second;
+  }
+  bool same = false;
+  try {
+    VImage probe = probe_colours();
+    vips_image_set_blob_copy(probe.get_image(), VIPS_META_ICC_NAME, data, size);
+    const VImage converted = to_srgb_with_embedded(probe);
+    same = converted.bands() == 3 &&
+           (converted.cast(VIPS_FORMAT_INT) - probe.cast(VIPS_FORMAT_INT)).abs().max() <= 1;
+  } catch (const vips::VError&) {
+    vips_error_clear();  // the real conversion reports (and handles) a broken profile
+  }
+  const std::lock_guard lock(mu);
+  // Bounded: uploads with ever-new profiles must not grow the process. Real workloads see a
+  // handful of distinct profiles, so forgetting them all now and then costs a few probes.
+  constexpr std::size_t kMaxRemembered = 256;
+  if (verdicts.size() >= kMaxRemembered) verdicts.clear();
+  verdicts.emplace(key, same);
+  return same;
+}
+
 // Colour: everything leaves here as 8-bit sRGB (or 8-bit grey, which stays grey), with an
 // embedded profile honoured.
 VImage to_srgb8(VImage image) {
   const bool grey = image.interpretation() == VIPS_INTERPRETATION_B_W ||
                     image.interpretation() == VIPS_INTERPRETATION_GREY16;
-  if (!grey && image.get_typeof(VIPS_META_ICC_NAME) != 0) {
+  if (!grey && image.get_typeof(VIPS_META_ICC_NAME) != 0 && !embeds_srgb(image)) {
     try {
-      image = image.icc_transform("srgb", VImage::option()
-                                              ->set("embedded", true)
-                                              ->set("depth", 8)
-                                              ->set("intent", VIPS_INTENT_PERCEPTUAL));
+      image = to_srgb_with_embedded(image);
     } catch (const vips::VError&) {
       // A broken embedded profile is common in the wild: fall back to the plain conversion.
       vips_error_clear();
@@ -87,6 +151,12 @@ VImage to_srgb8(VImage image) {
   if (image.interpretation() != target) image = image.colourspace(target);
   if (image.format() != VIPS_FORMAT_UCHAR) image = image.cast(VIPS_FORMAT_UCHAR);
   return image;
+}
+
+// Upright images skip autorot, which would only copy them (and the master is copied to memory
+// next: an image already there is kept as it is).
+bool needs_rotation(const VImage& image) {
+  return image.get_typeof(VIPS_META_ORIENTATION) != 0 && image.get_int(VIPS_META_ORIENTATION) != 1;
 }
 
 // The single decode: shrink-on-load, then resize to the largest size any variant needs,
@@ -109,6 +179,7 @@ VImage decode_master(std::string_view bytes, const SourceInfo& info,
     options->set("scale", scale);
   }
   VImage image = detail::load_source(bytes, info.format, options);
+  detail::record_deadline(image, deadline.at_ms);  // our resize pulls the decode itself
 
   if (image.interpretation() == VIPS_INTERPRETATION_CMYK) {
     // CMYK must become RGB before any resampling; a generic CMYK profile stands in for a
@@ -123,7 +194,7 @@ VImage decode_master(std::string_view bytes, const SourceInfo& info,
   image = detail::resize_exact(image, stored_target.width, stored_target.height * frames);
   if (frames > 1) {
     image.set("page-height", stored_target.height);
-  } else {
+  } else if (needs_rotation(image)) {
     image = image.autorot();  // after resize: rotating fewer pixels
   }
   image = to_srgb8(image);
@@ -155,12 +226,54 @@ VImage pad_to(const VImage& image, Size canvas, const recipe::Rgb& background) {
       VImage::option()->set("extend", VIPS_EXTEND_BACKGROUND)->set("background", fill));
 }
 
-// Geometry of one variant: resize from the master, then crop (cover) or pad (contain).
-VImage fit(const VImage& master, const recipe::Variant& variant, const VariantPlan& plan,
-           const recipe::Output& output) {
-  const int frames = detail::frame_count(master);
-  VImage resized = detail::resize_exact(master, plan.resized.width, plan.resized.height * frames);
+// Full-frame images made from the master so far (the master first), in memory. A variant
+// resizes the smallest one that still has kChainFactor times its pixels each way: a 200-px
+// thumbnail made from the 800-px variant costs a fraction of one made from the master and looks
+// the same, since a Lanczos3 reduction by 2 or more keeps what the smaller size can show.
+class FullFrames {
+ public:
+  explicit FullFrames(VImage master) : made_{std::move(master)} {}
+
+  const VImage& master() const { return made_.front(); }
+
+  const VImage& source_for(Size wanted) const {
+    const VImage* best = &made_.front();
+    for (const VImage& image : made_) {
+      const bool covers = image.width() >= kChainFactor * wanted.width &&
+                          detail::frame_height(image) >= kChainFactor * wanted.height;
+      if (covers && image.width() < best->width()) best = &image;
+    }
+    return *best;
+  }
+
+  // Keeps `resized` as a source for later variants when it shows the whole master (a stretched
+  // fill does not).
+  void add(const VImage& resized) {
+    const double across = double(resized.width()) / master().width();
+    const double down = double(detail::frame_height(resized)) / detail::frame_height(master());
+    const bool same_aspect =
+        std::abs(across - down) * std::max(master().width(), master().height()) < 1.0;
+    if (same_aspect && resized.width() < master().width()) made_.push_back(resized);
+  }
+
+ private:
+  static constexpr int kChainFactor = 2;
+  std::vector<VImage> made_;
+};
+
+// Resizes the master, or a smaller full-frame image made from it, to the plan's size, in memory
+// (later variants may resize it again).
+VImage resize_for(const FullFrames& frames_made, const VariantPlan& plan) {
+  const VImage& source = frames_made.source_for(plan.resized);
+  const int frames = detail::frame_count(source);
+  VImage resized = detail::resize_exact(source, plan.resized.width, plan.resized.height * frames);
   if (frames > 1) resized.set("page-height", plan.resized.height);
+  return resized.copy_memory();
+}
+
+// Geometry of one variant after the resize: crop (cover) or pad (contain).
+VImage fit(const VImage& resized, const recipe::Variant& variant, const VariantPlan& plan,
+           const recipe::Output& output) {
   return detail::for_each_frame(resized, [&](const VImage& frame) {
     if (variant.resize.fit == Fit::kCover)
       return crop_to(frame, plan.canvas, variant.resize.gravity);
@@ -176,13 +289,13 @@ VImage flatten_onto(const VImage& image, const recipe::Rgb& background) {
   return image.flatten(VImage::option()->set("background", colour)).cast(VIPS_FORMAT_UCHAR);
 }
 
-Rendition render(const VImage& master, const recipe::Variant& variant, const VariantPlan& plan,
+Rendition render(const VImage& resized, const recipe::Variant& variant, const VariantPlan& plan,
                  const recipe::Recipe& recipe, const VImage* mark) {
-  const bool animated = detail::frame_count(master) > 1;
+  const bool animated = detail::frame_count(resized) > 1;
   const recipe::Format format =
-      detail::resolve_format(variant.encode.format, master.has_alpha(), animated,
+      detail::resolve_format(variant.encode.format, resized.has_alpha(), animated,
                              variant.encode.keep_animation, recipe.output);
-  VImage image = fit(master, variant, plan, recipe.output);
+  VImage image = fit(resized, variant, plan, recipe.output);
   if (!detail::supports_animation(format) || !variant.encode.keep_animation) {
     image = detail::first_frame(image);
   }
@@ -206,9 +319,10 @@ Rendition render(const VImage& master, const recipe::Variant& variant, const Var
   return out;
 }
 
-std::string placeholder_for(const VImage& master) {
+std::string placeholder_for(const FullFrames& frames_made) {
+  const VImage& source = frames_made.source_for({kPlaceholderWidth, 1});
   VImage tiny = detail::apply_metadata_policy(
-      detail::first_frame(master).thumbnail_image(kPlaceholderWidth).gaussblur(0.6), {});
+      detail::first_frame(source).thumbnail_image(kPlaceholderWidth).gaussblur(0.6), {});
   const std::string bytes =
       detail::take_blob(tiny.webpsave_buffer(VImage::option()->set("Q", 40)->set("strip", true)));
   return "data:image/webp;base64," + core::base64_encode(bytes);
@@ -297,16 +411,23 @@ core::Result<Processed> process(std::string_view bytes, const recipe::Recipe& re
     return core::fail(detail::to_error(error, "decoding", core::ErrorCode::kCorrupt));
   }
   try {
+    FullFrames frames_made(std::move(master));
     for (std::size_t i = 0; i < recipe.variants.size(); ++i) {
       if (deadline.passed()) {
         return core::fail(core::ErrorCode::kTimeout,
                           "time limit of " + std::to_string(recipe.limits.time_limit_ms) +
                               " ms exceeded after " + std::to_string(i) + " variants");
       }
+      const VImage resized = resize_for(frames_made, plans[i]);  // from the smallest that serves
+      if (resized.get_image() != frames_made.master().get_image()) {
+        detail::attach_deadline(resized,
+                                deadline.at_ms);  // a new image: encoding it is watched too
+      }
+      frames_made.add(resized);
       out.renditions.push_back(
-          render(master, recipe.variants[i], plans[i], recipe, mark ? &*mark : nullptr));
+          render(resized, recipe.variants[i], plans[i], recipe, mark ? &*mark : nullptr));
     }
-    out.placeholder = placeholder_for(master);
+    out.placeholder = placeholder_for(frames_made);
   } catch (const vips::VError& error) {
     return core::fail(detail::to_error(error, "encoding", core::ErrorCode::kInternal));
   }

@@ -115,6 +115,24 @@ TEST_F(Engine, CmykJpegBecomesSrgbCloseToTheOriginal) {
   }
 }
 
+// An sRGB profile changes nothing and its conversion is skipped; any other profile (here
+// Display P3, whose numbers for the same colours differ) is still converted.
+TEST_F(Engine, EmbeddedProfilesAreHonouredAndSrgbOnesChangeNothing) {
+  const VImage original = test_card(120, 80);
+  for (const char* profile : {"srgb", "p3", "srgb"}) {  // srgb twice: the remembered verdict
+    const VImage stored = original.icc_transform(
+        profile, VImage::option()->set("input_profile", "srgb")->set("depth", 8));
+    ASSERT_NE(stored.get_typeof(VIPS_META_ICC_NAME), 0u);
+    const std::string png = save(stored, ".png", VImage::option()->set("strip", false));
+    const Processed out = process_ok(png, one_variant(500, 500, Fit::kInside, Format::kPng));
+    const VImage img = decode(out.renditions[0].bytes);
+    EXPECT_LT(mean_abs_diff(original, img), 1.0) << profile;
+    if (std::string(profile) == "p3") {
+      EXPECT_GT(mean_abs_diff(original, stored), 3.0);
+    }
+  }
+}
+
 TEST_F(Engine, SixteenBitPngBecomesEightBitWithSameColours) {
   const VImage original = test_card(64, 64);
   const VImage wide = original.colourspace(VIPS_INTERPRETATION_RGB16);
@@ -288,6 +306,17 @@ TEST_F(Engine, TimeLimitStopsSlowWork) {
 }
 
 // --- geometry, decode once -----------------------------------------------------------------
+
+TEST_F(Engine, TimeLimitStopsASlowDecodeAndResize) {
+  recipe::Recipe r = one_variant(1000, 1000, Fit::kInside, Format::kJpeg);
+  r.limits.time_limit_ms = 1;
+  auto result = process(to_jpeg(test_card(3000, 3000)), r);
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kTimeout) << result.error().to_string();
+  EXPECT_NE(result.error().message.find("decoding"),
+            std::string::npos)  // stopped inside, not after
+      << result.error().to_string();
+}
 
 TEST_F(Engine, OneDecodeAtTheShrinkOnLoadSizeServesEveryVariant) {
   recipe::Recipe r;

@@ -1,8 +1,11 @@
 #include "image/vips_util.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <string>
+
+#include "image/lanczos.h"
 
 namespace imgflow::image::detail {
 
@@ -77,10 +80,120 @@ VImage first_frame(const VImage& image) {
   return first;
 }
 
+namespace {
+
+constexpr int kStripRows = 64;
+
+// Our passes read their source through a region, which emits no "eval" signal for
+// attach_deadline's handler: they read the deadline from this field (see record_deadline).
+constexpr const char* kDeadlineField = "imgflow-deadline-unix-ms";
+
+std::int64_t now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Our passes take plain 8-bit pixels, reduced (never enlarged) by factors their taps fit.
+bool reduces_natively(const VImage& image, int width, int height) {
+  const bool plain = image.format() == VIPS_FORMAT_UCHAR && image.coding() == VIPS_CODING_NONE &&
+                     image.bands() <= 4;
+  const bool smaller = width <= image.width() && height <= image.height() &&
+                       (width < image.width() || height < image.height());
+  return plain && smaller && lanczos3_tap_count(image.width(), width) <= image.width() &&
+         lanczos3_tap_count(image.height(), height) <= image.height();
+}
+
+// A memory image of width x height, with every other field and all metadata of `like`.
+VImage new_memory_image(const VImage& like, int width, int height) {
+  VImage out(vips_image_new_memory());
+  if (vips_image_pipelinev(out.get_image(), VIPS_DEMAND_STYLE_THINSTRIP, like.get_image(),
+                           nullptr) != 0) {
+    throw vips::VError();
+  }
+  out.get_image()->Xsize = width;
+  out.get_image()->Ysize = height;
+  // It keeps no reference to `like`, so it must not report progress through it either.
+  out.get_image()->progress_signal = nullptr;
+  if (vips_image_write_prepare(out.get_image()) != 0) throw vips::VError();
+  return out;
+}
+
+// Source rows pulled through a region a strip at a time, top to bottom (a decoder may be
+// sequential), so the full-size image never exists in memory; a memory image is read in place.
+class RowSource {
+ public:
+  explicit RowSource(const VImage& image)
+      : width_(image.width()),
+        height_(image.height()),
+        region_(vips::VRegion::new_from_image(image)) {
+    if (image.get_typeof(kDeadlineField) != 0) {
+      deadline_unix_ms_ = static_cast<std::int64_t>(image.get_double(kDeadlineField));
+    }
+  }
+
+  // Rows [first, first + count) of the source, `stride()` bytes apart. `first` never decreases
+  // from one call to the next.
+  const VipsPel* rows(int first, int count) {
+    if (first < top_ || first + count > top_ + rows_) {
+      top_ = first;
+      rows_ = std::min(height_ - first, std::max(kStripRows, count));
+      region_.prepare(0, top_, width_, rows_);
+      if (deadline_unix_ms_ > 0 && now_unix_ms() > deadline_unix_ms_) {
+        vips_error("imgflow", "%s", "killed: time limit passed");  // to_error's kTimeout
+        throw vips::VError();
+      }
+    }
+    return region_.addr() + static_cast<std::size_t>(first - top_) * region_.stride();
+  }
+  std::size_t stride() const { return region_.stride(); }
+
+ private:
+  int width_;
+  int height_;
+  vips::VRegion region_;
+  int top_ = 0;
+  int rows_ = 0;
+  std::int64_t deadline_unix_ms_ = 0;
+};
+
+}  // namespace
+
+VImage reduce_natively(const VImage& image, int width, int height) {
+  const std::size_t row_bytes = VIPS_IMAGE_SIZEOF_LINE(image.get_image());
+  const bool across = width < image.width();
+  const bool down = height < image.height();
+  const Lanczos3Taps columns = across ? lanczos3_taps(image.width(), width) : Lanczos3Taps{};
+  const Lanczos3Taps rows = down ? lanczos3_taps(image.height(), height) : Lanczos3Taps{};
+  VImage out = new_memory_image(image, width, height);
+  VipsImage* dst = out.get_image();
+  RowSource source(image);
+  std::vector<std::uint8_t> tall_row(down && across ? row_bytes : 0);
+  // Row by row: the vertical pass first (on the full width, but with the cheaper loop), then
+  // the horizontal one on its single output row.
+  for (int y = 0; y < height; ++y) {
+    const VipsPel* row = nullptr;
+    if (down) {
+      const VipsPel* taps_rows = source.rows(rows.first[y], rows.count);
+      VipsPel* target = across ? tall_row.data() : VIPS_IMAGE_ADDR(dst, 0, y);
+      reduce_column_taps(taps_rows, source.stride(), rows, y, row_bytes, target);
+      row = target;
+    } else {
+      row = source.rows(y, 1);
+    }
+    if (across)
+      reduce_rows(row, row_bytes, 1, image.bands(), columns, VIPS_IMAGE_ADDR(dst, 0, y), 0);
+  }
+  return out;
+}
+
 VImage resize_exact(const VImage& image, int width, int height) {
   if (image.width() == width && image.height() == height) return image;
   const double hscale = static_cast<double>(width) / image.width();
   const double vscale = static_cast<double>(height) / image.height();
+  if (!image.has_alpha() && reduces_natively(image, width, height)) {
+    return reduce_natively(image, width, height);
+  }
   if (image.has_alpha()) {
     // Premultiplied, so transparent pixels do not bleed dark fringes into their neighbours.
     return image.premultiply()
@@ -93,12 +206,6 @@ VImage resize_exact(const VImage& image, int width, int height) {
 
 namespace {
 
-std::int64_t now_unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // The deadline travels in the signal's user-data pointer itself: no allocation to free when
 // the image goes away.
 void on_eval(VipsImage* image, VipsProgress* /*progress*/, void* deadline) {
@@ -107,6 +214,10 @@ void on_eval(VipsImage* image, VipsProgress* /*progress*/, void* deadline) {
 }
 
 }  // namespace
+
+void record_deadline(const VImage& image, std::int64_t deadline_unix_ms) {
+  vips_image_set_double(image.get_image(), kDeadlineField, static_cast<double>(deadline_unix_ms));
+}
 
 void attach_deadline(const VImage& image, std::int64_t deadline_unix_ms) {
   VipsImage* raw = image.get_image();

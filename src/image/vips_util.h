@@ -48,9 +48,19 @@ vips::VImage first_frame(const vips::VImage& image);
 // pixels do not bleed dark fringes. Safe on sequentially decoded images.
 vips::VImage resize_exact(const vips::VImage& image, int width, int height);
 
+// Reduces an 8-bit image of 1 to 4 bands to width x height (neither larger than now) with our
+// Lanczos3 passes (see lanczos.h), keeping its metadata. The result is in memory; `image` is read
+// once, top to bottom. Callers check the sizes against the taps as resize_exact does.
+vips::VImage reduce_natively(const vips::VImage& image, int width, int height);
+
 // Raises kTimeout inside libvips once `deadline_ms` from now passes, by killing the pipeline
 // evaluating `image`. Attach before the call that computes pixels.
 void attach_deadline(const vips::VImage& image, std::int64_t deadline_unix_ms);
+
+// Records the deadline on `image` for reduce_natively, which pulls pixels through a region and so
+// never sees attach_deadline's signal: past it, it raises kTimeout too. Images made from `image`
+// afterwards inherit it.
+void record_deadline(const vips::VImage& image, std::int64_t deadline_unix_ms);
 
 // Turns a libvips exception into an Error with `code` (the caller knows whether it was decoding
 // untrusted bytes, kCorrupt, or encoding its own pixels, kInternal); a pipeline killed by its

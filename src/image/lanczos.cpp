@@ -1,0 +1,318 @@
+#include "image/lanczos.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <cstring>
+#include <numbers>
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#endif
+
+namespace imgflow::image::detail {
+namespace {
+
+constexpr double kLobes = 3.0;
+
+double sinc(double x) {
+  if (x == 0.0) return 1.0;
+  const double px = std::numbers::pi * x;
+  return std::sin(px) / px;
+}
+
+double lanczos3(double x) { return std::abs(x) < kLobes ? sinc(x) * sinc(x / kLobes) : 0.0; }
+
+// Rounds weights that sum to 1 into fixed point that sums to exactly kWeightOne, so a flat area
+// stays exactly flat (no faint bands or edges where the rounding would drift).
+void to_fixed_point(const std::vector<double>& w, std::int16_t* out) {
+  int sum = 0;
+  std::size_t largest = 0;
+  for (std::size_t i = 0; i < w.size(); ++i) {
+    out[i] = static_cast<std::int16_t>(std::lround(w[i] * kWeightOne));
+    sum += out[i];
+    if (w[i] > w[largest]) largest = i;
+  }
+  out[largest] = static_cast<std::int16_t>(out[largest] + (kWeightOne - sum));
+}
+
+// One output sample's weights over the window [window_first, window_first + count).
+void weights_for(int x, double scale, int count, int window_first, int in_size,
+                 std::vector<double>& w) {
+  const double support = kLobes * scale;
+  const double centre = (x + 0.5) * scale;
+  const int first = static_cast<int>(std::ceil(centre - support - 0.5));
+  std::fill(w.begin(), w.end(), 0.0);
+  double total = 0.0;
+  for (int i = first; i < first + count; ++i) {
+    const double weight = lanczos3((i + 0.5 - centre) / scale);
+    const int clamped = std::clamp(i, 0, in_size - 1);  // edge samples repeat
+    w[static_cast<std::size_t>(clamped - window_first)] += weight;
+    total += weight;
+  }
+  for (double& v : w) v /= total;
+}
+
+// One output pixel, any band count.
+template <int kBands>
+void reduce_pixel(const std::uint8_t* p, const std::int16_t* weights, int count,
+                  std::uint8_t* out) {
+  std::int32_t sum[kBands];
+  for (int b = 0; b < kBands; ++b) sum[b] = kWeightOne / 2;  // round to nearest
+  for (int k = 0; k < count; ++k, p += kBands) {
+    for (int b = 0; b < kBands; ++b) sum[b] += weights[k] * p[b];
+  }
+  for (int b = 0; b < kBands; ++b)
+    out[b] = static_cast<std::uint8_t>(std::clamp(sum[b] >> kWeightBits, 0, 255));
+}
+
+template <int kBands>
+void reduce_row_scalar(const std::uint8_t* in, const Lanczos3Taps& taps, int x_begin,
+                       std::uint8_t* out) {
+  for (int x = x_begin; x < taps.out_size; ++x) {
+    reduce_pixel<kBands>(in + static_cast<std::ptrdiff_t>(taps.first[x]) * kBands,
+                         &taps.weights[static_cast<std::size_t>(x) * taps.count], taps.count,
+                         out + static_cast<std::ptrdiff_t>(x) * kBands);
+  }
+}
+
+#if defined(__SSE2__)
+
+// 3 or 4 bands, two taps per step with pmaddwd: the bytes of pixels k and k+1 are interleaved
+// band by band (r0 r1 g0 g1 b0 b1 ...) and multiplied by (w0 w1 w0 w1 ...), which leaves one
+// 32-bit sum per band. Reads 8 bytes from each of pixel k and k+1 (k + 1 may be one past the
+// taps), so the last pixels of a row, whose reads would pass the end of the row, take the
+// scalar path.
+template <int kBands>
+void reduce_row_sse2(const std::uint8_t* in, const Lanczos3Taps& taps, std::uint8_t* out) {
+  static_assert(kBands == 3 || kBands == 4);
+  const int pairs = (taps.count + 1) / 2;
+  const __m128i zero = _mm_setzero_si128();
+  const __m128i round = _mm_set1_epi32(kWeightOne / 2);
+  int x = 0;
+  for (; x < taps.out_size && taps.first[x] + taps.count + 3 <= taps.in_size; ++x) {
+    const std::uint8_t* p = in + static_cast<std::ptrdiff_t>(taps.first[x]) * kBands;
+    const std::int32_t* w = &taps.pairs[static_cast<std::size_t>(x) * pairs * 4];
+    __m128i sum = round;
+    for (int i = 0; i < pairs; ++i, p += 2 * kBands, w += 4) {
+      const __m128i a = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
+      const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + kBands));
+      const __m128i pixels = _mm_unpacklo_epi8(_mm_unpacklo_epi8(a, b), zero);
+      const __m128i weights = _mm_loadu_si128(reinterpret_cast<const __m128i*>(w));
+      sum = _mm_add_epi32(sum, _mm_madd_epi16(pixels, weights));
+    }
+    // 32-bit sums, shifted, saturated to 16 then to 8 bits: the clamp to 0..255.
+    const __m128i shifted = _mm_srai_epi32(sum, kWeightBits);
+    const __m128i bytes = _mm_packus_epi16(_mm_packs_epi32(shifted, shifted), zero);
+    const std::uint32_t packed = static_cast<std::uint32_t>(_mm_cvtsi128_si32(bytes));
+    std::memcpy(out + static_cast<std::ptrdiff_t>(x) * kBands, &packed, kBands);
+  }
+  reduce_row_scalar<kBands>(in, taps, x, out);
+}
+
+#endif
+
+template <int kBands>
+void reduce_row(const std::uint8_t* in, const Lanczos3Taps& taps, std::uint8_t* out) {
+#if defined(__SSE2__)
+  if constexpr (kBands >= 3) return reduce_row_sse2<kBands>(in, taps, out);
+#endif
+  reduce_row_scalar<kBands>(in, taps, 0, out);
+}
+
+template <int kBands>
+void reduce_all(const std::uint8_t* in, std::size_t in_stride, int rows, const Lanczos3Taps& taps,
+                std::uint8_t* out, std::size_t out_stride) {
+  for (int y = 0; y < rows; ++y) reduce_row<kBands>(in + y * in_stride, taps, out + y * out_stride);
+}
+
+std::vector<std::int32_t> replicated_pairs(const Lanczos3Taps& taps) {
+  const int pairs = (taps.count + 1) / 2;
+  std::vector<std::int32_t> out;
+  out.reserve(static_cast<std::size_t>(taps.out_size) * pairs * 4);
+  for (int x = 0; x < taps.out_size; ++x) {
+    const std::int16_t* w = &taps.weights[static_cast<std::size_t>(x) * taps.count];
+    for (int k = 0; k < taps.count; k += 2) {
+      const std::uint16_t low = static_cast<std::uint16_t>(w[k]);
+      const std::uint16_t high = k + 1 < taps.count ? static_cast<std::uint16_t>(w[k + 1]) : 0;
+      const auto pair = static_cast<std::int32_t>(std::uint32_t(low) | std::uint32_t(high) << 16);
+      out.insert(out.end(), 4, pair);
+    }
+  }
+  return out;
+}
+
+std::uint8_t to_byte(std::int32_t sum) {
+  return static_cast<std::uint8_t>(std::clamp(sum >> kWeightBits, 0, 255));
+}
+
+void reduce_column_taps_scalar(const std::uint8_t* rows, std::size_t stride,
+                               const std::int16_t* weights, int count, std::size_t begin,
+                               std::size_t end, std::uint8_t* out) {
+  for (std::size_t i = begin; i < end; ++i) {
+    std::int32_t sum = kWeightOne / 2;
+    for (int k = 0; k < count; ++k) sum += weights[k] * rows[k * stride + i];
+    out[i] = to_byte(sum);
+  }
+}
+
+#if defined(__SSE2__)
+
+// Sixteen bytes of two rows at once: bytes of row k and k+1 interleaved, widened to 16 bits and
+// multiplied by (w_k, w_k+1) pairs with pmaddwd.
+std::size_t reduce_column_taps_sse2(const std::uint8_t* rows, std::size_t stride,
+                                    const std::int16_t* weights, int count, std::size_t bytes,
+                                    std::uint8_t* out) {
+  const __m128i zero = _mm_setzero_si128();
+  const __m128i round = _mm_set1_epi32(kWeightOne / 2);
+  std::size_t i = 0;
+  for (; i + 16 <= bytes; i += 16) {
+    __m128i sum[4] = {round, round, round, round};
+    int k = 0;
+    for (; k + 1 < count; k += 2) {
+      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + k * stride + i));
+      const __m128i b =
+          _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + (k + 1) * stride + i));
+      std::int32_t pair;
+      std::memcpy(&pair, weights + k, sizeof pair);
+      const __m128i w = _mm_set1_epi32(pair);
+      const __m128i lo = _mm_unpacklo_epi8(a, b);
+      const __m128i hi = _mm_unpackhi_epi8(a, b);
+      sum[0] = _mm_add_epi32(sum[0], _mm_madd_epi16(_mm_unpacklo_epi8(lo, zero), w));
+      sum[1] = _mm_add_epi32(sum[1], _mm_madd_epi16(_mm_unpackhi_epi8(lo, zero), w));
+      sum[2] = _mm_add_epi32(sum[2], _mm_madd_epi16(_mm_unpacklo_epi8(hi, zero), w));
+      sum[3] = _mm_add_epi32(sum[3], _mm_madd_epi16(_mm_unpackhi_epi8(hi, zero), w));
+    }
+    if (k < count) {  // odd tap count: the last row with a zero partner
+      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(rows + k * stride + i));
+      const __m128i w = _mm_set1_epi32(std::uint16_t(weights[k]));
+      const __m128i lo = _mm_unpacklo_epi8(a, zero);
+      const __m128i hi = _mm_unpackhi_epi8(a, zero);
+      sum[0] = _mm_add_epi32(sum[0], _mm_madd_epi16(_mm_unpacklo_epi8(lo, zero), w));
+      sum[1] = _mm_add_epi32(sum[1], _mm_madd_epi16(_mm_unpackhi_epi8(lo, zero), w));
+      sum[2] = _mm_add_epi32(sum[2], _mm_madd_epi16(_mm_unpacklo_epi8(hi, zero), w));
+      sum[3] = _mm_add_epi32(sum[3], _mm_madd_epi16(_mm_unpackhi_epi8(hi, zero), w));
+    }
+    for (__m128i& v : sum) v = _mm_srai_epi32(v, kWeightBits);
+    const __m128i words_lo = _mm_packs_epi32(sum[0], sum[1]);
+    const __m128i words_hi = _mm_packs_epi32(sum[2], sum[3]);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm_packus_epi16(words_lo, words_hi));
+  }
+  return i;
+}
+
+#endif
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define IMGFLOW_HAVE_AVX2_PATH 1
+
+// The SSE2 loop above at twice the width, for CPUs that have AVX2 (chosen at run time: the
+// build targets baseline x86-64). Unpacks and packs work within each 128-bit lane, and undo
+// each other's lane order, so the bytes come out in place.
+__attribute__((target("avx2"))) std::size_t reduce_column_taps_avx2(const std::uint8_t* rows,
+                                                                    std::size_t stride,
+                                                                    const std::int16_t* weights,
+                                                                    int count, std::size_t bytes,
+                                                                    std::uint8_t* out) {
+  const __m256i zero = _mm256_setzero_si256();
+  const __m256i round = _mm256_set1_epi32(kWeightOne / 2);
+  std::size_t i = 0;
+  for (; i + 32 <= bytes; i += 32) {
+    __m256i sum[4] = {round, round, round, round};
+    for (int k = 0; k < count; k += 2) {
+      const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows + k * stride + i));
+      const __m256i b =
+          k + 1 < count
+              ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rows + (k + 1) * stride + i))
+              : zero;
+      const std::uint16_t high = k + 1 < count ? static_cast<std::uint16_t>(weights[k + 1]) : 0;
+      const __m256i w = _mm256_set1_epi32(static_cast<std::int32_t>(
+          std::uint32_t(static_cast<std::uint16_t>(weights[k])) | std::uint32_t(high) << 16));
+      const __m256i lo = _mm256_unpacklo_epi8(a, b);
+      const __m256i hi = _mm256_unpackhi_epi8(a, b);
+      sum[0] = _mm256_add_epi32(sum[0], _mm256_madd_epi16(_mm256_unpacklo_epi8(lo, zero), w));
+      sum[1] = _mm256_add_epi32(sum[1], _mm256_madd_epi16(_mm256_unpackhi_epi8(lo, zero), w));
+      sum[2] = _mm256_add_epi32(sum[2], _mm256_madd_epi16(_mm256_unpacklo_epi8(hi, zero), w));
+      sum[3] = _mm256_add_epi32(sum[3], _mm256_madd_epi16(_mm256_unpackhi_epi8(hi, zero), w));
+    }
+    for (__m256i& v : sum) v = _mm256_srai_epi32(v, kWeightBits);
+    const __m256i words_lo = _mm256_packs_epi32(sum[0], sum[1]);
+    const __m256i words_hi = _mm256_packs_epi32(sum[2], sum[3]);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i),
+                        _mm256_packus_epi16(words_lo, words_hi));
+  }
+  return i;
+}
+
+bool has_avx2() {
+  static const bool avx2 = __builtin_cpu_supports("avx2");
+  return avx2;
+}
+
+#endif
+
+}  // namespace
+
+void reduce_column_taps(const std::uint8_t* rows, std::size_t stride, const Lanczos3Taps& taps,
+                        int y, std::size_t bytes, std::uint8_t* out) {
+  const std::int16_t* weights = &taps.weights[static_cast<std::size_t>(y) * taps.count];
+  std::size_t done = 0;
+#if defined(IMGFLOW_HAVE_AVX2_PATH)
+  if (has_avx2()) done = reduce_column_taps_avx2(rows, stride, weights, taps.count, bytes, out);
+#endif
+#if defined(__SSE2__)
+  done +=
+      reduce_column_taps_sse2(rows + done, stride, weights, taps.count, bytes - done, out + done);
+#endif
+  reduce_column_taps_scalar(rows, stride, weights, taps.count, done, bytes, out);
+}
+
+int lanczos3_tap_count(int in_size, int out_size) {
+  const double scale = static_cast<double>(in_size) / out_size;
+  // Inputs whose centres lie within kLobes * scale of the output's centre: at most this many.
+  return static_cast<int>(std::floor(2 * kLobes * scale)) + 1;
+}
+
+Lanczos3Taps lanczos3_taps(int in_size, int out_size) {
+  assert(out_size >= 1 && out_size <= in_size);
+  Lanczos3Taps taps;
+  taps.in_size = in_size;
+  taps.out_size = out_size;
+  taps.count = lanczos3_tap_count(in_size, out_size);
+  assert(taps.count <= in_size);
+  const double scale = static_cast<double>(in_size) / out_size;
+  taps.first.resize(static_cast<std::size_t>(out_size));
+  taps.weights.resize(static_cast<std::size_t>(out_size) * taps.count);
+  std::vector<double> w(static_cast<std::size_t>(taps.count));
+  for (int x = 0; x < out_size; ++x) {
+    const double centre = (x + 0.5) * scale;
+    const int first = static_cast<int>(std::ceil(centre - kLobes * scale - 0.5));
+    const int window_first = std::clamp(first, 0, in_size - taps.count);
+    weights_for(x, scale, taps.count, window_first, in_size, w);
+    taps.first[static_cast<std::size_t>(x)] = window_first;
+    to_fixed_point(w, &taps.weights[static_cast<std::size_t>(x) * taps.count]);
+  }
+  taps.pairs = replicated_pairs(taps);
+  return taps;
+}
+
+void reduce_rows(const std::uint8_t* in, std::size_t in_stride, int rows, int bands,
+                 const Lanczos3Taps& taps, std::uint8_t* out, std::size_t out_stride) {
+  switch (bands) {
+    case 1:
+      return reduce_all<1>(in, in_stride, rows, taps, out, out_stride);
+    case 2:
+      return reduce_all<2>(in, in_stride, rows, taps, out, out_stride);
+    case 3:
+      return reduce_all<3>(in, in_stride, rows, taps, out, out_stride);
+    case 4:
+      return reduce_all<4>(in, in_stride, rows, taps, out, out_stride);
+    default:
+      assert(false && "reduce_rows takes 1 to 4 bands");
+  }
+}
+
+}  // namespace imgflow::image::detail
