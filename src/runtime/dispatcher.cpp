@@ -179,24 +179,38 @@ void Dispatcher::refresh_gauges(bool force) {
   if (auto dead = dead_letters_.count_dead_letters()) stats_.dlq_size = *dead;
 }
 
+std::string Dispatcher::object_of(const storage::OutboxEvent& event) {
+  return event.bucket + '\0' + event.key;
+}
+
+std::deque<storage::OutboxEvent>::iterator Dispatcher::next_runnable() {
+  return std::find_if(queue_.begin(), queue_.end(), [this](const storage::OutboxEvent& e) {
+    return !busy_objects_.contains(object_of(e));
+  });
+}
+
 void Dispatcher::worker_loop() {
   while (true) {
     storage::OutboxEvent event;
     {
       std::unique_lock lock(mu_);
-      work_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping, and nothing left that was started
-      event = std::move(queue_.front());
-      queue_.pop_front();
+      work_cv_.wait(lock, [&] { return stopping_ || next_runnable() != queue_.end(); });
+      const auto next = next_runnable();
+      if (next == queue_.end()) return;  // stopping, and nothing left that was started
+      event = std::move(*next);
+      queue_.erase(next);
+      busy_objects_.insert(object_of(event));
       --stats_.queued;
       ++stats_.in_flight;
     }
     process(event);  // returns only after a timed-out function has returned too
     {
       std::lock_guard lock(mu_);
+      busy_objects_.erase(object_of(event));
       --outstanding_;
       --stats_.in_flight;
     }
+    work_cv_.notify_all();  // an event for the same object may be waiting for this one
     space_cv_.notify_one();
   }
 }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <deque>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -62,10 +63,13 @@ struct DispatcherOptions {
 //    help;
 //  - older than max_event_age when claimed → DLQ without invoking.
 // Delivery is at-least-once (the handler is idempotent). One slow or failing event never holds
-// up the others beyond the worker it occupies. A function that hangs past the timeout cannot be
-// killed: its worker waits for it (see Invocation::straggler) and takes no new work meanwhile,
-// so threads stay bounded by `workers`; an event that hangs on every attempt can occupy up to
-// max_attempts workers until its calls return (the recipe's time limits bound a decode).
+// up the others beyond the worker it occupies. Events for one object run one at a time, in
+// claim order: two versions of an upload processed at once could finish in either order, and
+// the older one's outputs must never be written over the newer one's. A function that hangs past
+// the timeout cannot be killed: its worker waits for it (see Invocation::straggler) and takes no
+// new work meanwhile, so threads stay bounded by `workers`; an event that hangs on every attempt
+// can occupy up to max_attempts workers until its calls return (the recipe's time limits bound a
+// decode).
 //
 // The event JSON holds one record built from the OutboxEvent (bucket, key, size, ETag,
 // sequencer, name, eventTime = commit time, awsRegion); the outbox payload is not mapped yet.
@@ -111,6 +115,9 @@ class Dispatcher {
 
   void dispatch_loop();
   void worker_loop();
+  // Under mu_: the first queued event whose object no worker is processing.
+  std::deque<storage::OutboxEvent>::iterator next_runnable();
+  static std::string object_of(const storage::OutboxEvent& event);
   // Claims up to `free` events and queues them; false if nothing was ready.
   bool claim_batch(std::size_t free);
   void refresh_gauges(bool force = false);
@@ -136,7 +143,8 @@ class Dispatcher {
   std::condition_variable work_cv_;   // workers: an event was queued, or stopping
   std::condition_variable space_cv_;  // dispatcher: a slot came free, wake(), or stopping
   std::deque<storage::OutboxEvent> queue_;
-  std::size_t outstanding_ = 0;  // queued + in flight
+  std::set<std::string> busy_objects_;  // bucket and key of every event a worker holds
+  std::size_t outstanding_ = 0;         // queued + in flight
   bool stopping_ = false;
   bool woken_ = false;
   bool started_ = false;

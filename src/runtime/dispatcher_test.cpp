@@ -260,6 +260,33 @@ TEST_F(DispatcherTest, APoisonEventDoesNotHoldUpGoodOnes) {
                                              "poison-throws.jpg=exception"}));
 }
 
+TEST_F(DispatcherTest, EventsForOneObjectRunOneAtATimeInUploadOrder) {
+  std::vector<std::string> sequencers;
+  for (int i = 0; i < 4; ++i) sequencers.push_back(upload("same.jpg").sequencer);
+  upload("other.jpg");
+  std::mutex mu;
+  std::vector<std::string> seen;  // sequencers of same.jpg, in the order their calls began
+  std::atomic<int> running{0};
+  std::atomic<int> most{0};
+  start([&](std::string_view json, std::string_view) -> Output {
+    auto records = events::parse_event(json);
+    EXPECT_TRUE(records);
+    if (!records || records->front().key != "same.jpg") return processed();
+    const int now = ++running;
+    most = std::max(most.load(), now);
+    {
+      std::lock_guard lock(mu);
+      seen.push_back(records->front().sequencer);
+    }
+    std::this_thread::sleep_for(20ms);
+    --running;
+    return processed();
+  });
+  ASSERT_TRUE(drained());
+  EXPECT_EQ(most.load(), 1);
+  EXPECT_EQ(seen, sequencers);
+}
+
 TEST_F(DispatcherTest, ABurstIsProcessedWithBoundedMemory) {
   constexpr int kEvents = 10'000;
   for (int i = 0; i < kEvents; ++i) upload("k" + std::to_string(i));

@@ -1,0 +1,53 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+#include "storage/dead_letters.h"
+
+namespace imgflow::runtime {
+
+struct ApiResponse {
+  int status = 200;
+  std::string body;  // JSON
+};
+
+// The operator's view of the dead-letter store, as JSON over a few paths. `imgflow serve`
+// exposes it to the admin under /_imgflow/ (the gateway authenticates); `imgflow dlq` calls it
+// there, or in-process on the data dir when no server holds it. One implementation, so both
+// ways answer alike:
+//
+//   GET    dlq               {"dead_letters":[LETTER...]}, oldest first
+//   GET    dlq/ID            LETTER
+//   POST   dlq/ID/redrive    {"id":ID,"event_id":NEW}: back into the outbox as event NEW
+//   DELETE dlq/ID            {"id":ID,"deleted":true}: forgotten for good
+//
+// LETTER = {"id","failure","error","attempts","first_seen","last_failed",
+//           "event":{"name","bucket","key","size","etag","sequencer","created","payload"}}
+// with times as "2026-11-26T12:34:56.789Z". Errors are {"error":"..."} with 400 (bad path or
+// id), 404 (no such dead letter), 405 (method) or 500 (storage). Thread-safe if the store is.
+class DeadLetterApi {
+ public:
+  // How a redrive is carried out: a running Dispatcher's redrive() (which also wakes it), or
+  // the store's own when nothing runs.
+  using Redrive = std::function<core::Result<std::int64_t>(std::int64_t id)>;
+
+  DeadLetterApi(storage::DeadLetters& letters, Redrive redrive);
+
+  // `path` is below the mount point, e.g. "dlq/17/redrive".
+  ApiResponse handle(std::string_view method, std::string_view path) const;
+
+ private:
+  ApiResponse list() const;
+  ApiResponse show(std::int64_t id) const;
+  ApiResponse redrive(std::int64_t id) const;
+  ApiResponse remove(std::int64_t id) const;
+
+  storage::DeadLetters& letters_;
+  Redrive redrive_;
+};
+
+}  // namespace imgflow::runtime

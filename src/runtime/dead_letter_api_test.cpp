@@ -1,0 +1,117 @@
+#include "runtime/dead_letter_api.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+#include "storage/memory_store.h"
+
+namespace imgflow::runtime {
+namespace {
+
+using nlohmann::json;
+
+// A MemoryStore with one upload whose event was dead-lettered.
+class DeadLetterApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(store_.create_bucket("uploads"));
+    storage::PutOptions put;
+    put.event = storage::EventToRecord{"ObjectCreated:Put", R"({"requestId":"R1"})"};
+    ASSERT_TRUE(store_.put("uploads", "bad photo.jpg", "not an image", put));
+    auto claimed = store_.claim(1, std::chrono::seconds(30));
+    ASSERT_TRUE(claimed);
+    ASSERT_EQ(claimed->size(), 1U);
+    storage::DeadLetter letter;
+    letter.id = claimed->front().id;
+    letter.event = claimed->front();
+    letter.error = "bad photo.jpg: process: not a supported image";
+    letter.failure = "permanent";
+    letter.attempts = 1;
+    letter.first_seen = letter.event.created;
+    letter.last_failed = clock_.now();
+    ASSERT_TRUE(store_.add_dead_letter(letter));
+    id_ = letter.id;
+  }
+
+  ApiResponse call(std::string_view method, const std::string& path) {
+    return api_.handle(method, path);
+  }
+
+  core::ManualClock clock_{core::Clock::TimePoint(std::chrono::seconds(1'780'000'000))};
+  storage::MemoryStore store_{clock_};
+  int redrives_ = 0;
+  DeadLetterApi api_{store_, [this](std::int64_t id) {
+                       ++redrives_;
+                       return store_.redrive(id);
+                     }};
+  std::int64_t id_ = 0;
+};
+
+TEST_F(DeadLetterApiTest, ListsEveryLetterWithItsEventAndReason) {
+  const ApiResponse r = call("GET", "dlq");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json body = json::parse(r.body);
+  ASSERT_EQ(body["dead_letters"].size(), 1U);
+  const json& letter = body["dead_letters"][0];
+  EXPECT_EQ(letter["id"], id_);
+  EXPECT_EQ(letter["failure"], "permanent");
+  EXPECT_EQ(letter["attempts"], 1);
+  EXPECT_EQ(letter["error"], "bad photo.jpg: process: not a supported image");
+  EXPECT_EQ(letter["event"]["key"], "bad photo.jpg");
+  EXPECT_EQ(letter["event"]["bucket"], "uploads");
+  EXPECT_EQ(letter["event"]["name"], "ObjectCreated:Put");
+  EXPECT_EQ(letter["event"]["size"], 12);
+  EXPECT_EQ(letter["event"]["payload"], R"({"requestId":"R1"})");
+  EXPECT_EQ(letter["last_failed"], "2026-05-28T20:26:40.000Z");
+}
+
+TEST_F(DeadLetterApiTest, ShowsOneLetter) {
+  const ApiResponse r = call("GET", "dlq/" + std::to_string(id_));
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(json::parse(r.body)["id"], id_);
+}
+
+TEST_F(DeadLetterApiTest, RedriveMovesTheEventBackIntoTheOutbox) {
+  const ApiResponse r = call("POST", "dlq/" + std::to_string(id_) + "/redrive");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json body = json::parse(r.body);
+  EXPECT_EQ(body["id"], id_);
+  EXPECT_GT(body["event_id"].get<std::int64_t>(), id_);
+  EXPECT_EQ(redrives_, 1);
+  EXPECT_EQ(*store_.count_dead_letters(), 0U);
+  auto claimed = store_.claim(1, std::chrono::seconds(30));
+  ASSERT_TRUE(claimed);
+  ASSERT_EQ(claimed->size(), 1U);
+  EXPECT_EQ(claimed->front().key, "bad photo.jpg");
+  // Twice: the letter is gone now.
+  EXPECT_EQ(call("POST", "dlq/" + std::to_string(id_) + "/redrive").status, 404);
+}
+
+TEST_F(DeadLetterApiTest, DeleteForgetsTheLetterAndSaysSoOnce) {
+  const std::string path = "dlq/" + std::to_string(id_);
+  EXPECT_EQ(call("DELETE", path).status, 200);
+  EXPECT_EQ(*store_.count_dead_letters(), 0U);
+  EXPECT_EQ(call("DELETE", path).status, 404);
+  EXPECT_EQ(json::parse(call("GET", "dlq").body)["dead_letters"].size(), 0U);
+}
+
+TEST_F(DeadLetterApiTest, RefusesBadPathsIdsAndMethodsWithAReason) {
+  struct Case {
+    const char* method;
+    const char* path;
+    int status;
+  };
+  for (const Case& c :
+       {Case{"GET", "dlq/abc", 400}, Case{"GET", "dlq/-1", 400}, Case{"GET", "dlq/0", 400},
+        Case{"GET", "dlq/99999999999999999999", 400}, Case{"GET", "dlq/12345", 404},
+        Case{"POST", "dlq", 405}, Case{"PUT", "dlq/1", 405}, Case{"GET", "dlq/1/redrive", 405},
+        Case{"POST", "dlq/1/explode", 404}, Case{"GET", "queues", 404}}) {
+    const ApiResponse r = call(c.method, c.path);
+    EXPECT_EQ(r.status, c.status) << c.method << " " << c.path << ": " << r.body;
+    EXPECT_FALSE(json::parse(r.body)["error"].get<std::string>().empty()) << c.path;
+  }
+}
+
+}  // namespace
+}  // namespace imgflow::runtime
