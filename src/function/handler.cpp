@@ -1,5 +1,6 @@
 #include "function/handler.h"
 
+#include <array>
 #include <chrono>
 #include <map>
 #include <optional>
@@ -104,6 +105,40 @@ void tally(InvocationResult& result, const RecordOutcome& outcome) {
 
 }  // namespace
 
+// The series one handler records into. Looked up once; recording is lock-free.
+struct Handler::Instruments {
+  enum Stage { kCheck, kFetch, kRender, kStore, kTotal, kStages };
+
+  explicit Instruments(core::MetricsRegistry& registry)
+      : source_bytes(registry.counter("imgflow_source_bytes_total",
+                                      "Bytes of source images fetched by the function.")),
+        output_bytes(registry.counter("imgflow_output_bytes_total",
+                                      "Bytes of variants and manifests written by the function.")) {
+    constexpr std::array<const char*, kStages> kNames = {"check", "fetch", "render", "store",
+                                                         "total"};
+    for (std::size_t i = 0; i < kStages; ++i) {
+      stages[i] = &registry.histogram(
+          "imgflow_stage_duration_seconds",
+          "Time per step of a processed upload: check (head, idempotency), fetch, render (decode, "
+          "resize, watermark, encode), store (variants and manifest), total.",
+          {{"stage", kNames[i]}});
+    }
+    for (const OutcomeKind kind :
+         {OutcomeKind::kProcessed, OutcomeKind::kSkippedLoopGuard, OutcomeKind::kSkippedStale,
+          OutcomeKind::kAlreadyDone, OutcomeKind::kRemoved, OutcomeKind::kIgnored,
+          OutcomeKind::kFailed}) {
+      outcomes[static_cast<std::size_t>(kind)] =
+          &registry.counter("imgflow_records_total", "Event records handled, by outcome.",
+                            {{"outcome", std::string(to_string(kind))}});
+    }
+  }
+
+  core::Counter& source_bytes;
+  core::Counter& output_bytes;
+  std::array<core::Histogram*, kStages> stages{};
+  std::array<core::Counter*, 7> outcomes{};
+};
+
 std::string_view to_string(Failure failure) {
   switch (failure) {
     case Failure::kNone:
@@ -145,7 +180,9 @@ class Handler::Run {
         record_(record),
         request_id_(request_id),
         parts_(split_key(record.key)),
-        started_(handler.clock_.now()) {}
+        started_(handler.clock_.now()),
+        record_start_(std::chrono::steady_clock::now()),
+        lap_start_(record_start_) {}
 
   RecordOutcome dispatch() {
     note(core::LogLevel::kInfo, "received", "", record_.size, record_.event_name);
@@ -174,16 +211,25 @@ class Handler::Run {
     auto previous = read_manifest();
     if (!previous) return previous.error();
     if (auto ok = check_not_done(*previous, *source); !ok) return ok.error();
+    lap(Instruments::kCheck);
     auto bytes = fetch(*source);  // refuses an oversized source before reading it
     if (!bytes) return bytes.error();
+    lap(Instruments::kFetch);
     auto processed = render(*bytes);  // one decode, every variant; nothing written yet
     if (!processed) return processed.error();
+    lap(Instruments::kRender);
+    // Rendering takes long enough for a newer upload to land; its own event makes its outputs,
+    // and these must not be written over them. (Hosts that run one object's events one at a
+    // time, as the embedded runtime does, never meet this; Lambda may.)
+    if (auto ok = check_still_current(*source); !ok) return ok.error();
     // The old marker must not vouch for a set that is about to be replaced piece by piece.
     if (auto ok = retract(*previous); !ok) return ok.error();
     auto manifest = store_variants(*source, *bytes, *processed);
     if (!manifest) return manifest.error();
     // Last: its presence says every variant above is in place.
     if (auto ok = store_manifest(*manifest); !ok) return ok.error();
+    lap(Instruments::kStore);
+    observe(Instruments::kTotal, record_start_);
     prune(*previous, *manifest);  // after the commit: keys only the old recipe made
     return finish(OutcomeKind::kProcessed, keys_of(*manifest));
   }
@@ -252,6 +298,20 @@ class Handler::Run {
                   "source was overwritten (ETag " + source.etag + "); a newer event will come");
     }
     note(core::LogLevel::kInfo, "checked", "", source.size);
+    return {};
+  }
+
+  Step<void> check_still_current(const ObjectInfo& checked) const {
+    auto now = h_.source_.head(record_.bucket, record_.key);
+    if (!now) {
+      if (now.error().code == ErrorCode::kNotFound) {
+        return skip(OutcomeKind::kSkippedStale, "source was deleted while it was processed");
+      }
+      return fail_storage("head source", now.error());
+    }
+    if (unquoted(now->etag) != unquoted(checked.etag)) {
+      return skip(OutcomeKind::kSkippedStale, "source was overwritten while it was processed");
+    }
     return {};
   }
 
@@ -328,6 +388,7 @@ class Handler::Run {
                       std::to_string(bytes.size()) + " bytes");
     }
     note(core::LogLevel::kInfo, "fetched", "", bytes.size());
+    if (h_.instruments_) h_.instruments_->source_bytes.add(bytes.size());
     return bytes;
   }
 
@@ -339,6 +400,7 @@ class Handler::Run {
     }
     for (const image::Rendition& r : processed->renditions) {
       note(core::LogLevel::kInfo, "resized", r.variant, r.bytes.size());
+      if (r.watermarked) note(core::LogLevel::kInfo, "watermarked", r.variant, r.bytes.size());
     }
     return std::move(*processed);
   }
@@ -373,6 +435,7 @@ class Handler::Run {
     auto stored = h_.destination_.put(h_.config_.destination_bucket, key, r.bytes, options);
     if (!stored) return fail_storage("put " + key, stored.error());
     note(core::LogLevel::kInfo, "stored", r.variant, r.bytes.size());
+    if (h_.instruments_) h_.instruments_->output_bytes.add(r.bytes.size());
     return ManifestVariant{r.variant,
                            key,
                            std::string(recipe::to_string(r.format)),
@@ -396,6 +459,7 @@ class Handler::Run {
     auto stored = h_.destination_.put(h_.config_.destination_bucket, manifest_key(), json, options);
     if (!stored) return fail_storage("put manifest", stored.error());
     note(core::LogLevel::kInfo, "stored", "manifest", json.size());
+    if (h_.instruments_) h_.instruments_->output_bytes.add(json.size());
     return {};
   }
 
@@ -482,6 +546,19 @@ class Handler::Run {
     return fail(storage_failure(error), step, error.code, error.message);
   }
 
+  // Ends the stage that began at the previous lap (or the record's start).
+  void lap(Instruments::Stage stage) {
+    const auto now = std::chrono::steady_clock::now();
+    observe(stage, lap_start_, now);
+    lap_start_ = now;
+  }
+
+  void observe(Instruments::Stage stage, std::chrono::steady_clock::time_point since,
+               std::chrono::steady_clock::time_point until = std::chrono::steady_clock::now()) {
+    if (!h_.instruments_) return;
+    h_.instruments_->stages[stage]->observe(std::chrono::duration<double>(until - since).count());
+  }
+
   void note(core::LogLevel level, std::string_view outcome, std::string_view variant,
             std::uint64_t bytes, std::string_view reason = "") const {
     if (!h_.logger_.enabled(level)) return;
@@ -502,11 +579,14 @@ class Handler::Run {
   const events::EventRecord& record_;
   std::string_view request_id_;
   KeyParts parts_;
-  core::Clock::TimePoint started_;
+  core::Clock::TimePoint started_;  // the clock's, for the log's "ms"
+  std::chrono::steady_clock::time_point record_start_;
+  std::chrono::steady_clock::time_point lap_start_;
 };
 
 Handler::Handler(const HandlerConfig& config, storage::ObjectStore& source,
-                 storage::ObjectStore& destination, core::Logger& logger, const core::Clock& clock)
+                 storage::ObjectStore& destination, core::Logger& logger, const core::Clock& clock,
+                 core::MetricsRegistry* metrics)
     : config_(config),
       recipe_hash_(config.recipe.hash()),
       variant_hashes_(hash_variants(config.recipe)),
@@ -514,7 +594,8 @@ Handler::Handler(const HandlerConfig& config, storage::ObjectStore& source,
       source_(source),
       destination_(destination),
       logger_(logger),
-      clock_(clock) {}
+      clock_(clock),
+      instruments_(metrics != nullptr ? std::make_shared<Instruments>(*metrics) : nullptr) {}
 
 core::Result<InvocationResult> Handler::handle(std::string_view event_json,
                                                std::string_view request_id) {
@@ -540,7 +621,9 @@ core::Result<InvocationResult> Handler::handle(std::string_view event_json,
 
 RecordOutcome Handler::handle_record(const events::EventRecord& record,
                                      std::string_view request_id) {
-  return Run(*this, record, request_id).dispatch();
+  RecordOutcome outcome = Run(*this, record, request_id).dispatch();
+  if (instruments_) instruments_->outcomes[static_cast<std::size_t>(outcome.kind)]->add();
+  return outcome;
 }
 
 }  // namespace imgflow::function

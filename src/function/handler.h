@@ -1,12 +1,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/metrics.h"
 #include "core/result.h"
 #include "events/event_record.h"
 #include "recipe/recipe.h"
@@ -97,10 +99,14 @@ struct InvocationResult {
 // libvips must have been started (image::init()) before the first call.
 class Handler {
  public:
-  // The stores, logger and clock must outlive the Handler. `source` serves source_bucket,
-  // `destination` serves destination_bucket (they may be the same store).
+  // The stores, logger, clock and registry must outlive the Handler. `source` serves
+  // source_bucket, `destination` serves destination_bucket (they may be the same store).
+  // With a registry, the handler records per-stage duration histograms
+  // (imgflow_stage_duration_seconds{stage="check|fetch|render|store|total"}), source and output
+  // bytes and records by outcome into it.
   Handler(const HandlerConfig& config, storage::ObjectStore& source,
-          storage::ObjectStore& destination, core::Logger& logger, const core::Clock& clock);
+          storage::ObjectStore& destination, core::Logger& logger, const core::Clock& clock,
+          core::MetricsRegistry* metrics = nullptr);
 
   // Parses an event notification (AWS, MinIO, Ceph or EventBridge shape) and handles each
   // record. An s3:TestEvent yields an empty result. Returns the parser's error (kCorrupt,
@@ -116,7 +122,8 @@ class Handler {
   const HandlerConfig& config() const { return config_; }
 
  private:
-  class Run;  // one record's steps (handler.cpp)
+  class Run;           // one record's steps (handler.cpp)
+  struct Instruments;  // the registry's series this handler records into (handler.cpp)
 
   const HandlerConfig config_;
   const std::string recipe_hash_;
@@ -126,6 +133,7 @@ class Handler {
   storage::ObjectStore& destination_;
   core::Logger& logger_;
   const core::Clock& clock_;
+  std::shared_ptr<Instruments> instruments_;  // null: not measured
 };
 
 }  // namespace imgflow::function

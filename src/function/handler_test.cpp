@@ -65,7 +65,7 @@ class HandlerTest : public ::testing::Test {
 
   Handler& handler() {
     if (!handler_) {
-      handler_ = std::make_unique<Handler>(config_, source_, dest_, logger_, clock_);
+      handler_ = std::make_unique<Handler>(config_, source_, dest_, logger_, clock_, &metrics_);
     }
     return *handler_;
   }
@@ -132,6 +132,7 @@ class HandlerTest : public ::testing::Test {
   std::FILE* log_file_ = std::tmpfile();
   core::Logger logger_{log_file_, core::LogLevel::kDebug};
   HandlerConfig config_;
+  core::MetricsRegistry metrics_;
   std::unique_ptr<Handler> handler_;
   const std::string photo_ = to_jpeg(test_card(640, 480));
 };
@@ -229,6 +230,28 @@ TEST_F(HandlerTest, RedeliveryIsANoOp) {
   }
 }
 
+TEST_F(HandlerTest, MeasuresEachStageTheBytesAndTheOutcomes) {
+  const std::string event = aws_event(created(upload("cat.jpg", photo_)));
+  ASSERT_EQ(handle(event).processed, 1);
+  ASSERT_EQ(handle(event).already_done, 1);
+  const std::string text = metrics_.render();
+  for (const char* stage : {"check", "fetch", "render", "store", "total"}) {
+    const std::string count =
+        std::string("imgflow_stage_duration_seconds_count{stage=\"") + stage + "\"} 1\n";
+    EXPECT_NE(text.find(count), std::string::npos) << stage << "\n" << text;
+  }
+  EXPECT_NE(text.find("imgflow_records_total{outcome=\"processed\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("imgflow_records_total{outcome=\"already_done\"} 1\n"), std::string::npos);
+  EXPECT_NE(text.find("imgflow_source_bytes_total " + std::to_string(photo_.size()) + "\n"),
+            std::string::npos)
+      << text;
+  std::uint64_t written = 0;
+  for (const auto& object : destination_objects()) written += object.size;
+  EXPECT_NE(text.find("imgflow_output_bytes_total " + std::to_string(written) + "\n"),
+            std::string::npos)
+      << text;
+}
+
 TEST_F(HandlerTest, ChangedRecipeReprocesses) {
   const std::string event = aws_event(created(upload("cat.jpg", photo_)));
   ASSERT_EQ(handle(event).processed, 1);
@@ -243,6 +266,30 @@ TEST_F(HandlerTest, StaleEventIsSkipped) {
   upload("cat.jpg", to_jpeg(test_card(320, 240)));  // overwritten before the event is handled
   const InvocationResult result = handle(aws_event(created(first)));
   EXPECT_EQ(result.skipped_stale, 1);
+  EXPECT_TRUE(destination_objects().empty());
+}
+
+TEST_F(HandlerTest, EventsOutOfOrderLeaveTheNewestVersionsOutputs) {
+  const auto older = upload("cat.jpg", photo_);
+  const auto newer = upload("cat.jpg", to_jpeg(test_card(320, 240)));
+  ASSERT_EQ(handle(aws_event(created(newer))).processed, 1);
+  const InvocationResult late = handle(aws_event(created(older)));  // delivered after
+  EXPECT_EQ(late.skipped_stale, 1);
+  const Manifest manifest = manifest_at("cat/manifest.json");
+  EXPECT_EQ(manifest.source.etag, newer.etag);
+  EXPECT_EQ(manifest.source.bytes, newer.size);
+  EXPECT_EQ(manifest.source.width, 320);
+  // And the newer event delivered twice more changes nothing.
+  EXPECT_EQ(handle(aws_event(created(newer))).already_done, 1);
+}
+
+TEST_F(HandlerTest, SourceGoneWhileRenderingWritesNothing) {
+  const auto source = upload("cat.jpg", photo_);
+  // Calls to the source: head, open, then the head after rendering, which finds it gone.
+  source_.set_plan({.fail_nth_call = 3, .code = core::ErrorCode::kNotFound});
+  const InvocationResult result = handle(aws_event(created(source)));
+  EXPECT_EQ(result.skipped_stale, 1);
+  EXPECT_EQ(source_.injected_failures(), 1U);
   EXPECT_TRUE(destination_objects().empty());
 }
 
