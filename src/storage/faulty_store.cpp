@@ -171,4 +171,10 @@ core::Result<std::vector<PartInfo>> FaultyStore::list_parts(std::string_view buc
   return inner_.list_parts(bucket, key, upload_id);
 }
 
+core::Result<ListUploadsResult> FaultyStore::list_multipart_uploads(
+    std::string_view bucket, const ListUploadsOptions& options) {
+  if (auto e = fault("list_multipart_uploads")) return core::fail(*e);
+  return inner_.list_multipart_uploads(bucket, options);
+}
+
 }  // namespace imgflow::storage

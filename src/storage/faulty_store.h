@@ -63,6 +63,8 @@ class FaultyStore final : public ObjectStore {
                                       std::string_view upload_id) override;
   core::Result<std::vector<PartInfo>> list_parts(std::string_view bucket, std::string_view key,
                                                  std::string_view upload_id) override;
+  core::Result<ListUploadsResult> list_multipart_uploads(
+      std::string_view bucket, const ListUploadsOptions& options) override;
 
  private:
   // Counts the call; returns the injected error if this one should fail.

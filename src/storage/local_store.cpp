@@ -518,6 +518,19 @@ struct LocalStore::Impl {
       recovery.orphan_files_removed += remove_all_in(bucket.path() / "objects", &referenced);
     }
     if (ec) return core::fail(fs::errno_error(ec.value(), "list", root / "buckets"));
+    return release_leases();
+  }
+
+  // Leases taken before this open belong to a process that is gone: the data dir lock proves no
+  // other consumer runs. Their events are claimable now rather than when the lease would have
+  // run out (minutes after a crash). Retry delays of nacked events are kept.
+  core::Status release_leases() {
+    auto s = db.prepare(
+        "UPDATE outbox SET visible_at_ms = 0, status = 'pending' "
+        "WHERE status = 'leased'");
+    if (!s) return core::fail(s.error());
+    if (auto st = s->run(); !st) return st;
+    recovery.leases_released = static_cast<std::size_t>(db.changes());
     return {};
   }
 
@@ -883,6 +896,25 @@ core::Result<std::vector<PartInfo>> LocalStore::list_parts(std::string_view buck
   std::vector<PartInfo> out;
   for (auto& [number, part] : upload->parts) out.push_back(std::move(part));
   return out;
+}
+
+core::Result<ListUploadsResult> LocalStore::list_multipart_uploads(
+    std::string_view bucket, const ListUploadsOptions& options) {
+  std::lock_guard lock(impl_->mu);
+  if (auto st = impl_->check_bucket_locked(bucket); !st) return core::fail(st.error());
+  // Keys are BLOBs, so ORDER BY compares bytes: the UTF-8 binary order S3 lists in.
+  auto s = impl_->db.prepare(
+      "SELECT key, upload_id, created_ms FROM uploads WHERE bucket = ?1 ORDER BY key, upload_id");
+  if (!s) return core::fail(s.error());
+  s->bind_text(1, bucket);
+  std::vector<UploadInfo> all;
+  while (true) {
+    auto row = s->step();
+    if (!row) return core::fail(row.error());
+    if (!*row) break;
+    all.push_back({s->column_text(0), s->column_text(1), from_ms(s->column_int(2))});
+  }
+  return internal::page_uploads(all, options);
 }
 
 core::Result<std::vector<OutboxEvent>> LocalStore::claim(

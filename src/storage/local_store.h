@@ -21,6 +21,7 @@ struct LocalStoreOptions {
 struct RecoveryReport {
   std::size_t temp_files_removed = 0;    // writes that never reached rename
   std::size_t orphan_files_removed = 0;  // renamed, but the commit never happened
+  std::size_t leases_released = 0;       // outbox events a dead process had claimed
 };
 
 // The embedded-mode ObjectStore, Outbox and DeadLetters: buckets as directories on local disk,
@@ -46,7 +47,8 @@ struct RecoveryReport {
 class LocalStore final : public ObjectStore, public Outbox, public DeadLetters {
  public:
   // Opens or creates the store and runs recovery: removes temp files and object files that no
-  // row references. Errors: kUnavailable (data dir in use), kInternal (I/O or database).
+  // row references, and makes outbox events claimed by an earlier process claimable at once.
+  // Errors: kUnavailable (data dir in use), kInternal (I/O or database).
   static core::Result<std::unique_ptr<LocalStore>> open(const LocalStoreOptions& options);
   ~LocalStore() override;
   LocalStore(const LocalStore&) = delete;
@@ -83,6 +85,8 @@ class LocalStore final : public ObjectStore, public Outbox, public DeadLetters {
                                       std::string_view upload_id) override;
   core::Result<std::vector<PartInfo>> list_parts(std::string_view bucket, std::string_view key,
                                                  std::string_view upload_id) override;
+  core::Result<ListUploadsResult> list_multipart_uploads(
+      std::string_view bucket, const ListUploadsOptions& options) override;
 
   core::Result<std::vector<OutboxEvent>> claim(
       std::size_t max_events, std::chrono::milliseconds visibility_timeout) override;

@@ -111,6 +111,29 @@ TEST(LocalStoreTest, RecoveryRemovesTempFilesAndUnreferencedObjectFiles) {
   EXPECT_EQ(store->get_string("bkt", "kept").value(), "kept bytes");
 }
 
+TEST(LocalStoreTest, LeasesOfAnEarlierProcessAreReleasedAtOpenButRetryDelaysKept) {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path());
+    ASSERT_OK(store->create_bucket("bkt"));
+    PutOptions options;
+    options.event = EventToRecord{"ObjectCreated:Put", ""};
+    ASSERT_OK(store->put("bkt", "leased", "a", options));
+    ASSERT_OK(store->put("bkt", "delayed", "b", options));
+    auto claimed = store->claim(2, 1h);  // then the process "dies" holding the lease
+    ASSERT_OK(claimed);
+    ASSERT_EQ(claimed->size(), 2U);
+    ASSERT_OK(store->nack(claimed->at(1).id, 1h));  // a retry scheduled for later
+  }
+  auto store = open_store(dir.path());
+  EXPECT_EQ(store->recovery_report().leases_released, 1U);
+  auto again = store->claim(10, 1h);
+  ASSERT_OK(again);
+  ASSERT_EQ(again->size(), 1U);
+  EXPECT_EQ(again->front().key, "leased");
+  EXPECT_EQ(again->front().attempts, 2);  // the lost delivery still counts
+}
+
 TEST(LocalStoreTest, OnlyOneProcessMayOpenTheDataDir) {
   TempDir dir;
   auto store = open_store(dir.path());

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <tuple>
 #include <utility>
 
 #include "storage/store_util.h"
@@ -227,7 +228,7 @@ core::Result<std::string> MemoryStore::create_multipart_upload(std::string_view 
   std::lock_guard lock(mu_);
   if (auto b = bucket_locked(bucket); !b) return core::fail(b.error());
   std::string id = internal::random_id();
-  uploads_.emplace(id, Upload{std::string(bucket), std::string(key), options, {}});
+  uploads_.emplace(id, Upload{std::string(bucket), std::string(key), options, {}, clock_.now()});
   return id;
 }
 
@@ -306,6 +307,20 @@ core::Result<std::vector<PartInfo>> MemoryStore::list_parts(std::string_view buc
   std::vector<PartInfo> out;
   for (const auto& [number, part] : (*u)->parts) out.push_back(part.info);
   return out;
+}
+
+core::Result<ListUploadsResult> MemoryStore::list_multipart_uploads(
+    std::string_view bucket, const ListUploadsOptions& options) {
+  std::lock_guard lock(mu_);
+  if (auto b = bucket_locked(bucket); !b) return core::fail(b.error());
+  std::vector<UploadInfo> all;
+  for (const auto& [id, upload] : uploads_) {
+    if (upload.bucket == bucket) all.push_back({upload.key, id, upload.initiated});
+  }
+  std::sort(all.begin(), all.end(), [](const UploadInfo& a, const UploadInfo& b) {
+    return std::tie(a.key, a.upload_id) < std::tie(b.key, b.upload_id);
+  });
+  return internal::page_uploads(all, options);
 }
 
 core::Result<std::vector<OutboxEvent>> MemoryStore::claim(

@@ -51,6 +51,8 @@ class MemoryStore final : public ObjectStore, public Outbox, public DeadLetters 
                                       std::string_view upload_id) override;
   core::Result<std::vector<PartInfo>> list_parts(std::string_view bucket, std::string_view key,
                                                  std::string_view upload_id) override;
+  core::Result<ListUploadsResult> list_multipart_uploads(
+      std::string_view bucket, const ListUploadsOptions& options) override;
 
   core::Result<std::vector<OutboxEvent>> claim(
       std::size_t max_events, std::chrono::milliseconds visibility_timeout) override;
@@ -84,6 +86,7 @@ class MemoryStore final : public ObjectStore, public Outbox, public DeadLetters 
     std::string key;
     MultipartOptions options;
     std::map<int, Part> parts;
+    core::Clock::TimePoint initiated;
   };
   struct QueuedEvent {
     OutboxEvent event;

@@ -243,6 +243,30 @@ struct CompletedPart {
   std::string etag;  // as the client sent it; surrounding quotes are ignored
 };
 
+struct UploadInfo {
+  std::string key;
+  std::string upload_id;
+  core::Clock::TimePoint initiated;
+};
+
+// ListMultipartUploads, as S3 pages it: uploads sort by key, then by upload id.
+struct ListUploadsOptions {
+  std::string prefix;
+  // Only uploads of keys after key_marker; with upload_id_marker, also the uploads of key_marker
+  // itself whose id sorts after it. upload_id_marker without key_marker is ignored.
+  std::string key_marker;
+  std::string upload_id_marker;
+  int max_uploads = kMaxListKeys;  // 0..1000, larger values are clamped; negative: kInvalidArgument
+};
+
+struct ListUploadsResult {
+  std::vector<UploadInfo> uploads;
+  bool is_truncated = false;
+  // Set when is_truncated: the markers that continue after the last upload listed.
+  std::string next_key_marker;
+  std::string next_upload_id_marker;
+};
+
 struct CompleteOptions {
   bool if_none_match_star = false;
   std::optional<EventToRecord> event;
@@ -324,6 +348,10 @@ class ObjectStore {
   virtual core::Result<std::vector<PartInfo>> list_parts(std::string_view bucket,
                                                          std::string_view key,
                                                          std::string_view upload_id) = 0;
+  // The uploads of `bucket` that are neither completed nor aborted. kInvalidArgument for a
+  // negative max_uploads.
+  virtual core::Result<ListUploadsResult> list_multipart_uploads(
+      std::string_view bucket, const ListUploadsOptions& options) = 0;
 };
 
 }  // namespace imgflow::storage

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
 #include <thread>
 
@@ -590,6 +591,61 @@ TEST_P(MultipartTest, AbortForgetsTheUpload) {
   EXPECT_DETAIL(store_->upload_part("bkt", "mp", id, 1, s, {}), ErrorDetail::kNoSuchUpload);
   EXPECT_DETAIL(store_->abort_multipart_upload("bkt", "mp", id), ErrorDetail::kNoSuchUpload);
   EXPECT_DETAIL(store_->head("bkt", "mp"), ErrorDetail::kNoSuchKey);
+}
+
+ListUploadsOptions uploads_page(std::string prefix, std::string key_marker = "",
+                                std::string upload_id_marker = "", int max_uploads = 1000) {
+  ListUploadsOptions options;
+  options.prefix = std::move(prefix);
+  options.key_marker = std::move(key_marker);
+  options.upload_id_marker = std::move(upload_id_marker);
+  options.max_uploads = max_uploads;
+  return options;
+}
+
+TEST_P(MultipartTest, ListUploadsPagesByKeyThenUploadId) {
+  std::vector<std::string> a_ids = {create("a"), create("a")};
+  std::sort(a_ids.begin(), a_ids.end());
+  const std::string b_id = create("b/1");
+  const std::string c_id = create("c");
+  ASSERT_OK(store_->abort_multipart_upload("bkt", "c", c_id));  // aborted: not listed
+  const std::string done_id = create("done");
+  upload(done_id, 1, "x", "done");
+  ASSERT_OK(store_->complete_multipart_upload("bkt", "done", done_id, {{1, hex_md5("x")}}, {}));
+
+  auto all = store_->list_multipart_uploads("bkt", {});
+  ASSERT_OK(all);
+  ASSERT_EQ(all->uploads.size(), 3U);
+  EXPECT_EQ(all->uploads[0].key, "a");
+  EXPECT_EQ(all->uploads[0].upload_id, a_ids[0]);
+  EXPECT_EQ(all->uploads[1].upload_id, a_ids[1]);
+  EXPECT_EQ(all->uploads[2].upload_id, b_id);
+  EXPECT_EQ(all->uploads[2].initiated, clock_.now());
+  EXPECT_FALSE(all->is_truncated);
+
+  auto first = store_->list_multipart_uploads("bkt", uploads_page("", "", "", 1));
+  ASSERT_OK(first);
+  ASSERT_EQ(first->uploads.size(), 1U);
+  EXPECT_TRUE(first->is_truncated);
+  EXPECT_EQ(first->next_key_marker, "a");
+  EXPECT_EQ(first->next_upload_id_marker, a_ids[0]);
+  auto rest =
+      store_->list_multipart_uploads("bkt", uploads_page("", "a", first->next_upload_id_marker));
+  ASSERT_OK(rest);
+  ASSERT_EQ(rest->uploads.size(), 2U);
+  EXPECT_EQ(rest->uploads[0].upload_id, a_ids[1]);
+  // A key marker alone skips every upload of that key.
+  auto after_a = store_->list_multipart_uploads("bkt", uploads_page("", "a"));
+  ASSERT_OK(after_a);
+  ASSERT_EQ(after_a->uploads.size(), 1U);
+  EXPECT_EQ(after_a->uploads[0].key, "b/1");
+  auto prefixed = store_->list_multipart_uploads("bkt", uploads_page("b/"));
+  ASSERT_OK(prefixed);
+  EXPECT_EQ(prefixed->uploads.size(), 1U);
+
+  EXPECT_DETAIL(store_->list_multipart_uploads("bkt", uploads_page("", "", "", -1)),
+                ErrorDetail::kInvalidArgument);
+  EXPECT_DETAIL(store_->list_multipart_uploads("nobucket", {}), ErrorDetail::kNoSuchBucket);
 }
 
 // ---- outbox ----------------------------------------------------------------------------------

@@ -344,6 +344,34 @@ core::Result<std::string> check_completed_parts(const std::vector<CompletedPart>
   return multipart_etag(etags);
 }
 
+core::Result<ListUploadsResult> page_uploads(const std::vector<UploadInfo>& sorted,
+                                             const ListUploadsOptions& options) {
+  if (options.max_uploads < 0) {
+    return core::fail(
+        make_error(ErrorDetail::kInvalidArgument, "max-uploads must not be negative"));
+  }
+  const auto limit = static_cast<std::size_t>(std::min(options.max_uploads, kMaxListKeys));
+  const bool has_id_marker = !options.key_marker.empty() && !options.upload_id_marker.empty();
+  const auto after_markers = [&](const UploadInfo& u) {
+    if (options.key_marker.empty() || u.key > options.key_marker) return true;
+    return has_id_marker && u.key == options.key_marker && u.upload_id > options.upload_id_marker;
+  };
+  ListUploadsResult result;
+  for (const UploadInfo& u : sorted) {
+    if (!u.key.starts_with(options.prefix) || !after_markers(u)) continue;
+    if (result.uploads.size() == limit) {
+      result.is_truncated = true;
+      break;
+    }
+    result.uploads.push_back(u);
+  }
+  if (result.is_truncated && !result.uploads.empty()) {
+    result.next_key_marker = result.uploads.back().key;
+    result.next_upload_id_marker = result.uploads.back().upload_id;
+  }
+  return result;
+}
+
 core::Status validate_part_number(int part_number) {
   if (part_number >= 1 && part_number <= kMaxPartNumber) return {};
   return core::fail(make_error(ErrorDetail::kInvalidArgument,

@@ -91,6 +91,11 @@ core::Result<std::string> check_completed_parts(const std::vector<CompletedPart>
 // hex(md5(concatenated binary md5s))-N from the parts' hex ETags.
 std::string multipart_etag(const std::vector<std::string>& part_etags);
 
+// One page of ListMultipartUploads from all of a bucket's uploads, sorted by (key, upload id).
+// kInvalidArgument for a negative max_uploads.
+core::Result<ListUploadsResult> page_uploads(const std::vector<UploadInfo>& sorted,
+                                             const ListUploadsOptions& options);
+
 // kInvalidArgument unless 1..kMaxPartNumber.
 core::Status validate_part_number(int part_number);
 

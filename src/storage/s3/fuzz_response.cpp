@@ -1,7 +1,8 @@
 // libFuzzer target: what an S3-compatible server sends back is untrusted too. The input is one
 // response body, served by a FakeHttpClient to one S3Store operation chosen by the first byte
-// (ListObjectsV2, ListBuckets, ListParts, CopyObject, or an error status), so the XML reader,
-// the listing parsers and the error mapping all see hostile bytes.
+// (ListObjectsV2, ListBuckets, ListParts, CopyObject, GetObject or, with bit 0x40 of a
+// GetObject byte, ListMultipartUploads; bit 0x80 clear: an error status), so the XML reader, the
+// listing parsers and the error mapping all see hostile bytes.
 
 #include <cstddef>
 #include <cstdint>
@@ -43,7 +44,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       (void)(*store)->copy("bucket", "a", "bucket", "b", {});
       break;
     default:
-      (void)(*store)->get_string("bucket", "key");
+      // Bit 0x40 picks the later operation, so the first corpus files keep their meaning.
+      if ((data[0] & 0x40U) != 0) {
+        (void)(*store)->list_multipart_uploads("bucket", {});
+      } else {
+        (void)(*store)->get_string("bucket", "key");
+      }
       break;
   }
   return 0;

@@ -1,5 +1,6 @@
 #include "storage/s3/s3_codec.h"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
 #include <chrono>
@@ -137,6 +138,23 @@ std::optional<ContentRange> parse_content_range(std::string_view value) {
   const auto total = parse_u64(value.substr(slash + 1));
   if (!first || !last || !total || *last < *first || *last >= *total) return std::nullopt;
   return ContentRange{*first, *last, *total};
+}
+
+core::Status read_up_to(ByteSource& source, std::size_t limit, std::string& out) {
+  constexpr std::size_t kReadChunk = 1 << 20;  // the sources hand out at most this much anyway
+  out.reserve(limit);  // once: growing step by step could double the capacity past the limit
+  while (out.size() < limit) {
+    const std::size_t had = out.size();
+    out.resize(std::min(limit, had + kReadChunk));
+    auto got = source.read(out.data() + had, out.size() - had);
+    if (!got) {
+      out.resize(had);
+      return core::fail(got.error());
+    }
+    out.resize(had + *got);
+    if (*got == 0) break;
+  }
+  return {};
 }
 
 }  // namespace imgflow::storage::s3

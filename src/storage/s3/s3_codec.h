@@ -44,6 +44,10 @@ void add_metadata_headers(std::vector<http::Header>& headers, std::string_view c
                           std::string_view cache_control,
                           const std::map<std::string, std::string>& user_metadata);
 
+// Appends bytes of `source` to `out` until `out` holds `limit` bytes or the source ends. Reads
+// straight into `out`, so a part-sized buffer is filled without a second copy.
+core::Status read_up_to(ByteSource& source, std::size_t limit, std::string& out);
+
 // "bytes=0-99", "bytes=100-", "bytes=-500".
 std::string range_header(const ByteRange& range);
 

@@ -333,22 +333,39 @@ core::Result<ObjectInfo> S3Store::put(std::string_view bucket, std::string_view 
         {checksum_header(options.checksum->algorithm), options.checksum->base64});
   }
   if (options.if_none_match_star) call.headers.push_back({"If-None-Match", "*"});
+  // One byte past the limit tells a body that fits one PUT from one that needs parts.
   std::string buffer;
-  if (auto st = attach_body(call, body, options.content_length, buffer); !st) {
+  if (auto st = read_up_to(body, config_.max_buffered_body + 1, buffer); !st) {
     return core::fail(st.error());
   }
+  if (buffer.size() > config_.max_buffered_body) {
+    return put_multipart(bucket, key, body, std::move(buffer), options);
+  }
+  if (options.content_length && *options.content_length != buffer.size()) {
+    return core::fail(
+        make_error(ErrorDetail::kIncompleteBody, "the body has " + std::to_string(buffer.size()) +
+                                                     " bytes, not the declared " +
+                                                     std::to_string(*options.content_length)));
+  }
+  call.body = buffer;
   Spool spool(kMaxErrorBody);
   auto response = execute(call, spool);
   if (!response) return core::fail(response.error());
+  return put_result(key, buffer.size(), strip_quotes(response->header("etag").value_or("")),
+                    options);
+}
+
+ObjectInfo S3Store::put_result(std::string_view key, std::uint64_t size, std::string etag,
+                               const PutOptions& options) const {
   ObjectInfo info;
   info.key = std::string(key);
-  info.size = call.body ? call.body->size() : call.stream_length.value_or(0);
-  info.etag = strip_quotes(response->header("etag").value_or(""));
+  info.size = size;
+  info.etag = std::move(etag);
   info.content_type = options.content_type;
   info.user_metadata = options.user_metadata;
   info.cache_control = options.cache_control;
   info.checksum = options.checksum;
-  info.last_modified = clock_.now();
+  info.last_modified = clock_.now();  // S3 does not return it
   return info;
 }
 

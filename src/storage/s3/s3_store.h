@@ -21,6 +21,14 @@ namespace imgflow::storage::s3 {
 class Spool;
 struct XmlElement;
 
+}  // namespace imgflow::storage::s3
+
+namespace imgflow::storage::internal {
+class BodyDigest;
+}  // namespace imgflow::storage::internal
+
+namespace imgflow::storage::s3 {
+
 // How failed requests are retried: exponential backoff with full jitter (a random delay in
 // [0, min(max_delay, base_delay * 2^retry)]), as the AWS SDKs do.
 struct RetryPolicy {
@@ -40,10 +48,15 @@ struct S3Config {
   // nullopt: read AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN at create().
   std::optional<sigv4::Credentials> credentials;
   RetryPolicy retry;
-  // A PUT body up to this size is read into memory first: it is signed with its real SHA-256
-  // and can be retried. Larger bodies stream with UNSIGNED-PAYLOAD, need
-  // PutOptions::content_length, and are never retried (a ByteSource cannot rewind).
+  // A put() body up to this size goes up in one PUT, read into memory first so it is signed
+  // with its real SHA-256 and can be retried. A larger body goes up as a multipart upload of
+  // multipart_part_size parts, each signed and retried the same way: memory holds one part,
+  // nothing spools to disk, and the length need not be known in advance. An UploadPart body
+  // over this size streams with UNSIGNED-PAYLOAD, needs its content_length and is not retried.
   std::size_t max_buffered_body = 8 << 20;
+  // The part size of a large put(). S3 refuses parts under 5 MiB (but the last) when the upload
+  // completes; 10,000 parts of 8 MiB reach far past the 5 GiB a put() may hold.
+  std::size_t multipart_part_size = 8 << 20;
   // GET bodies up to this size stay in memory; larger ones spool to a temporary file.
   std::size_t max_memory_response = 8 << 20;
   std::chrono::milliseconds connect_timeout{10'000};
@@ -65,6 +78,9 @@ core::Result<sigv4::Credentials> credentials_from_environment();
 // Differences from the local stores: PutOptions::event / CopyOptions::event are ignored (S3
 // raises its own notifications); ObjectInfo::sequencer is empty; put() reports last_modified as
 // the local clock's time (S3 does not return it); head_bucket() does not know the creation time.
+// A put() over max_buffered_body is a multipart upload: its ETag is the multipart "<md5>-<N>"
+// form, and Content-MD5 and x-amz-checksum-* are checked here, before the upload completes (a
+// mismatch aborts it).
 // Safe to call from any thread (the HttpClient must be too); readers returned by open() are not.
 class S3Store final : public ObjectStore {
  public:
@@ -106,6 +122,8 @@ class S3Store final : public ObjectStore {
                                       std::string_view upload_id) override;
   core::Result<std::vector<PartInfo>> list_parts(std::string_view bucket, std::string_view key,
                                                  std::string_view upload_id) override;
+  core::Result<ListUploadsResult> list_multipart_uploads(
+      std::string_view bucket, const ListUploadsOptions& options) override;
 
  private:
   struct Call;  // one S3 operation, before signing (s3_store.cpp)
@@ -123,7 +141,30 @@ class S3Store final : public ObjectStore {
   core::Result<XmlElement> execute_xml(const Call& call, std::string_view root);
   core::Result<http::Request> build(const Call& call, std::string_view payload_hash) const;
   std::chrono::milliseconds backoff(int retry);
-  // The body of a PUT or UploadPart: buffered when small (signed, retryable), else streamed.
+  // A put() body over max_buffered_body, of which `first` was already read: a multipart upload,
+  // aborted unless it completes.
+  core::Result<ObjectInfo> put_multipart(std::string_view bucket, std::string_view key,
+                                         ByteSource& rest, std::string first,
+                                         const PutOptions& options);
+  // Reads the rest of the body in multipart_part_size parts (after `pending`, bytes already
+  // read) and sends each, feeding `digest`. kEntityTooLarge past kMaxObjectSize.
+  core::Result<std::vector<CompletedPart>> send_parts(std::string_view bucket, std::string_view key,
+                                                      std::string_view upload_id, ByteSource& rest,
+                                                      std::string pending,
+                                                      internal::BodyDigest& digest);
+  // One part from memory (signed, retryable); returns its ETag without quotes.
+  core::Result<std::string> send_part(std::string_view bucket, std::string_view key,
+                                      std::string_view upload_id, int part_number,
+                                      std::string_view bytes);
+  // CompleteMultipartUpload; returns the object's ETag without quotes.
+  core::Result<std::string> complete(std::string_view bucket, std::string_view key,
+                                     std::string_view upload_id,
+                                     const std::vector<CompletedPart>& parts,
+                                     const CompleteOptions& options);
+  // What put() reports: the options it was given, with the size and ETag of the write.
+  ObjectInfo put_result(std::string_view key, std::uint64_t size, std::string etag,
+                        const PutOptions& options) const;
+  // The body of an UploadPart: buffered when small (signed, retryable), else streamed.
   core::Status attach_body(Call& call, ByteSource& body, std::optional<std::uint64_t> length,
                            std::string& buffer);
 

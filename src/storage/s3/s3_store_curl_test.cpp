@@ -115,13 +115,14 @@ TEST_F(S3OverCurlTest, SignedPutIsAccepted) {
   EXPECT_EQ(seen_.body, body);
 }
 
-TEST_F(S3OverCurlTest, StreamedPutIsAccepted) {
+TEST_F(S3OverCurlTest, StreamedUploadPartIsAccepted) {
   LoopbackServer server(verifying(core::SystemClock::instance(), "ETag: \"s\"\r\n", "", &seen_));
   auto store = store_for(server, 10);
-  PutOptions options;
+  PartOptions options;
   const std::string body(50'000, 's');
   options.content_length = body.size();
-  const auto info = store->put("uploads", "big.bin", body, options);
+  StringSource source(body);
+  const auto info = store->upload_part("uploads", "big.bin", "U1", 1, source, options);
   ASSERT_TRUE(info.has_value()) << info.error().to_string();
   server.request();
   EXPECT_EQ(seen_.body, body);

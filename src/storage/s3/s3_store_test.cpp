@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "core/digest.h"
@@ -135,31 +136,159 @@ TEST_F(S3StoreTest, VirtualHostedStyleAndSessionToken) {
   EXPECT_EQ(all[1].request.url, "https://s3.eu-west-1.amazonaws.com/my.dotted.bucket/k");
 }
 
-TEST_F(S3StoreTest, LargeBodyStreamsUnsignedAndNeedsLength) {
+// Hands out its bytes, then fails: a client connection that dropped half way.
+class FailingSource final : public ByteSource {
+ public:
+  FailingSource(std::string data, std::size_t fail_at)
+      : data_(std::move(data)), fail_at_(fail_at) {}
+  core::Result<std::size_t> read(char* buf, std::size_t n) override {
+    if (pos_ >= fail_at_) return core::fail(ErrorCode::kUnavailable, "client went away");
+    const std::size_t got = std::min({n, fail_at_ - pos_, data_.size() - pos_});
+    std::copy_n(data_.data() + pos_, got, buf);
+    pos_ += got;
+    return got;
+  }
+
+ private:
+  std::string data_;
+  std::size_t fail_at_;
+  std::size_t pos_ = 0;
+};
+
+std::string bytes_of(std::size_t n) {
+  std::string out(n, '\0');
+  for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<char>('a' + i % 23);
+  return out;
+}
+
+S3Config small_parts() {
+  S3Config config;
+  config.max_buffered_body = 16;
+  config.multipart_part_size = 40;
+  return config;
+}
+
+constexpr std::string_view kInitiated =
+    "<InitiateMultipartUploadResult><UploadId>U1</UploadId></InitiateMultipartUploadResult>";
+
+TEST_F(S3StoreTest, LargePutGoesUpAsSignedPartsWithoutKnowingItsLength) {
+  auto store = make(small_parts());
+  const std::string body = bytes_of(100);
+  fake_.push(200, std::string(kInitiated));
+  fake_.push(503, error_xml("SlowDown"));  // a part is in memory, so it can be resent
+  for (const char* etag : {"\"e1\"", "\"e2\"", "\"e3\""}) fake_.push(200, "", {{"ETag", etag}});
+  fake_.push(200, R"(<CompleteMultipartUploadResult><ETag>"m-3"</ETag>
+</CompleteMultipartUploadResult>)");
+  PutOptions options;
+  options.content_type = "image/png";
+  options.content_md5 = core::base64_encode(core::md5(body));
+  const auto info = store->put("uploads", "big.png", body, options);
+  ASSERT_TRUE(info.has_value()) << info.error().to_string();
+  EXPECT_EQ(info->size, 100U);
+  EXPECT_EQ(info->etag, "m-3");
+
+  const auto all = fake_.requests();
+  ASSERT_EQ(all.size(), 6U);
+  EXPECT_EQ(all[0].request.url, "http://127.0.0.1:9000/uploads/big.png?uploads");
+  EXPECT_EQ(header(all[0].request, "content-type"), "image/png");
+  EXPECT_FALSE(header(all[0].request, "content-md5"));  // it covers the whole, not a part
+  EXPECT_EQ(all[2].request.url, "http://127.0.0.1:9000/uploads/big.png?partNumber=1&uploadId=U1");
+  EXPECT_EQ(all[2].body, body.substr(0, 40));
+  EXPECT_EQ(all[3].body, body.substr(40, 40));
+  EXPECT_EQ(all[4].body, body.substr(80));
+  EXPECT_EQ(header(all[4].request, "x-amz-content-sha256"),
+            core::to_hex(core::sha256(body.substr(80))));
+  EXPECT_EQ(all[5].body,
+            "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+            "<Part><PartNumber>1</PartNumber><ETag>\"e1\"</ETag></Part>"
+            "<Part><PartNumber>2</PartNumber><ETag>\"e2\"</ETag></Part>"
+            "<Part><PartNumber>3</PartNumber><ETag>\"e3\"</ETag></Part>"
+            "</CompleteMultipartUpload>");
+  for (const auto& r : all) expect_valid_signature(r.request, clock_);
+}
+
+TEST_F(S3StoreTest, BodyEndingOnAPartBoundarySendsNoEmptyPart) {
+  auto store = make(small_parts());
+  fake_.push(200, std::string(kInitiated));
+  fake_.push(200, "", {{"ETag", "\"e1\""}});
+  fake_.push(200,
+             "<CompleteMultipartUploadResult><ETag>m-1</ETag></CompleteMultipartUploadResult>");
+  ASSERT_TRUE(store->put("uploads", "k", bytes_of(40)).has_value());
+  EXPECT_EQ(fake_.requests().size(), 3U);
+}
+
+TEST_F(S3StoreTest, FailedLargePutAbortsItsUpload) {
+  auto store = make(small_parts());
+  fake_.push(200, std::string(kInitiated));
+  fake_.push(200, "", {{"ETag", "\"e1\""}});
+  fake_.push(204);
+  FailingSource dropped(bytes_of(100), 60);
+  const auto info = store->put("uploads", "k", dropped, {});
+  ASSERT_FALSE(info.has_value());
+  EXPECT_EQ(info.error().message, "client went away");
+  auto all = fake_.requests();
+  ASSERT_EQ(all.size(), 3U);
+  EXPECT_EQ(all[2].request.method, "DELETE");
+  EXPECT_EQ(all[2].request.url, "http://127.0.0.1:9000/uploads/k?uploadId=U1");
+
+  // A whole-body digest that does not match: every part is sent, but the upload never completes.
+  fake_.push(200, std::string(kInitiated));
+  for (int i = 0; i < 3; ++i) fake_.push(200, "", {{"ETag", "\"e\""}});
+  fake_.push(204);
+  PutOptions options;
+  options.content_md5 = core::base64_encode(core::md5("other"));
+  const auto bad = store->put("uploads", "k", bytes_of(100), options);
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(detail_of(bad.error()), ErrorDetail::kBadDigest);
+  all = fake_.requests();
+  ASSERT_EQ(all.size(), 8U);
+  EXPECT_EQ(all.back().request.method, "DELETE");
+
+  options.content_md5 = std::nullopt;
+  options.content_length = 120;  // the source ends early
+  fake_.push(200, std::string(kInitiated));
+  for (int i = 0; i < 3; ++i) fake_.push(200, "", {{"ETag", "\"e\""}});
+  fake_.push(204);
+  const auto short_body = store->put("uploads", "k", bytes_of(100), options);
+  ASSERT_FALSE(short_body.has_value());
+  EXPECT_EQ(detail_of(short_body.error()), ErrorDetail::kIncompleteBody);
+  EXPECT_EQ(fake_.requests().back().request.method, "DELETE");
+}
+
+TEST_F(S3StoreTest, LargeUploadPartStreamsUnsignedAndIsNotRetried) {
   S3Config config;
   config.max_buffered_body = 16;
   auto store = make(config);
   const std::string body(100, 'q');
   fake_.push(200, "", {{"ETag", "\"e\""}});
-  PutOptions options;
+  PartOptions options;
   options.content_length = body.size();
-  const auto info = store->put("uploads", "big.bin", body, options);
-  ASSERT_TRUE(info.has_value()) << info.error().to_string();
+  StringSource source(body);
+  const auto part = store->upload_part("uploads", "big.bin", "U1", 1, source, options);
+  ASSERT_TRUE(part.has_value()) << part.error().to_string();
   const auto rec = only_request();
   EXPECT_EQ(header(rec.request, "x-amz-content-sha256"), "UNSIGNED-PAYLOAD");
-  EXPECT_EQ(rec.request.body_length, 100U);
   EXPECT_EQ(rec.body, body);
   expect_valid_signature(rec.request, clock_);
 
-  const auto no_length = store->put("uploads", "big.bin", body);
-  ASSERT_FALSE(no_length.has_value());
-  EXPECT_EQ(no_length.error().code, ErrorCode::kInvalidArgument);
-
-  options.content_length = 120;  // the source ends early
+  StringSource no_length(body);
+  EXPECT_EQ(store->upload_part("uploads", "big.bin", "U1", 1, no_length, {}).error().code,
+            ErrorCode::kInvalidArgument);
+  fake_.push(503, error_xml("SlowDown"));
   fake_.push(200);
-  const auto short_body = store->put("uploads", "big.bin", body, options);
-  ASSERT_FALSE(short_body.has_value());
-  EXPECT_EQ(detail_of(short_body.error()), ErrorDetail::kIncompleteBody);
+  StringSource again(body);
+  EXPECT_FALSE(store->upload_part("uploads", "big.bin", "U1", 1, again, options).has_value());
+  EXPECT_EQ(fake_.requests().size(), 2U);  // a stream cannot be resent
+}
+
+TEST_F(S3StoreTest, SmallPutWithTheWrongDeclaredLengthSendsNothing) {
+  auto store = make();
+  PutOptions options;
+  options.content_length = 5;
+  const auto info = store->put("uploads", "k", "abc", options);
+  ASSERT_FALSE(info.has_value());
+  EXPECT_EQ(detail_of(info.error()), ErrorDetail::kIncompleteBody);
+  EXPECT_TRUE(fake_.requests().empty());
 }
 
 TEST_F(S3StoreTest, RetriesTransientFailuresWithBackoff) {
@@ -185,20 +314,6 @@ TEST_F(S3StoreTest, GivesUpAfterMaxAttempts) {
   EXPECT_EQ(info.error().code, ErrorCode::kUnavailable);
   EXPECT_EQ(fake_.requests().size(), 4U);
   EXPECT_EQ(sleeps_.size(), 3U);
-}
-
-TEST_F(S3StoreTest, StreamedPutIsNotRetried) {
-  S3Config config;
-  config.max_buffered_body = 4;
-  auto store = make(config);
-  fake_.push(503, error_xml("SlowDown"));
-  fake_.push(200);
-  PutOptions options;
-  options.content_length = 10;
-  const auto info = store->put("uploads", "k.jpg", "0123456789", options);
-  ASSERT_FALSE(info.has_value());
-  EXPECT_EQ(info.error().code, ErrorCode::kUnavailable);
-  EXPECT_EQ(fake_.requests().size(), 1U);
 }
 
 TEST_F(S3StoreTest, ClientErrorsAreNotRetried) {
@@ -489,6 +604,35 @@ TEST_F(S3StoreTest, MultipartUpload) {
 
   EXPECT_EQ(store->upload_part("uploads", "big.jpg", *id, 0, part_body, {}).error().code,
             ErrorCode::kInvalidArgument);
+}
+
+TEST_F(S3StoreTest, ListMultipartUploadsDecodesKeysAndMarkers) {
+  auto store = make();
+  fake_.push(200, R"(<ListMultipartUploadsResult><EncodingType>url</EncodingType>
+<IsTruncated>true</IsTruncated><NextKeyMarker>a%20b</NextKeyMarker>
+<NextUploadIdMarker>U2</NextUploadIdMarker>
+<Upload><Key>a%20b</Key><UploadId>U2</UploadId><Initiated>2024-01-01T00:00:00.000Z</Initiated>
+</Upload></ListMultipartUploadsResult>)");
+  ListUploadsOptions options;
+  options.prefix = "a";
+  options.key_marker = "a";
+  options.upload_id_marker = "U1";
+  options.max_uploads = 5000;
+  const auto listed = store->list_multipart_uploads("uploads", options);
+  ASSERT_TRUE(listed.has_value()) << listed.error().to_string();
+  ASSERT_EQ(listed->uploads.size(), 1U);
+  EXPECT_EQ(listed->uploads[0].key, "a b");
+  EXPECT_EQ(listed->uploads[0].upload_id, "U2");
+  EXPECT_TRUE(listed->is_truncated);
+  EXPECT_EQ(listed->next_key_marker, "a b");
+  EXPECT_EQ(listed->next_upload_id_marker, "U2");
+  EXPECT_EQ(only_request().request.url,
+            "http://127.0.0.1:9000/uploads?uploads&encoding-type=url&max-uploads=1000&prefix=a"
+            "&key-marker=a&upload-id-marker=U1");
+  fake_.push(200,
+             "<ListMultipartUploadsResult><Upload><UploadId>x</UploadId></Upload>"
+             "</ListMultipartUploadsResult>");
+  EXPECT_EQ(store->list_multipart_uploads("uploads", {}).error().code, ErrorCode::kCorrupt);
 }
 
 TEST_F(S3StoreTest, CreateMultipartIsNotRetried) {
