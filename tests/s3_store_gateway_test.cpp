@@ -2,6 +2,8 @@
 // imgflow binary serving on a loopback port, libcurl underneath S3Store.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -142,17 +144,75 @@ TEST_F(S3StoreAgainstGateway, MultipartUploadGivesTheS3Etag) {
   EXPECT_EQ(*store_->get_string("processed", "multi/big.bin"), part1 + part2);
 }
 
-TEST_F(S3StoreAgainstGateway, LargeBodyStreamsUnsignedBothWays) {
-  // Above S3Store's 8 MiB buffering limit: the PUT streams with UNSIGNED-PAYLOAD, the GET spools.
-  const std::string body = pattern_bytes(9 << 20, 5);
-  storage::StringSource source(body);
+// Hands out a body in uneven reads, as a socket does, and fails at `fail_at` if set.
+class ChoppySource final : public storage::ByteSource {
+ public:
+  explicit ChoppySource(std::string_view data, std::size_t fail_at = SIZE_MAX)
+      : data_(data), fail_at_(fail_at) {}
+  core::Result<std::size_t> read(char* buf, std::size_t n) override {
+    if (pos_ >= fail_at_) return core::fail(core::ErrorCode::kUnavailable, "client went away");
+    const std::size_t got = std::min({n, std::size_t{300'007}, data_.size() - pos_});
+    std::copy_n(data_.data() + pos_, got, buf);
+    pos_ += got;
+    return got;
+  }
+
+ private:
+  std::string_view data_;
+  std::size_t fail_at_;
+  std::size_t pos_ = 0;
+};
+
+std::size_t uploads_left(storage::ObjectStore& store, const std::string& prefix) {
+  storage::ListUploadsOptions options;
+  options.prefix = prefix;
+  auto listed = store.list_multipart_uploads("processed", options);
+  EXPECT_TRUE(listed) << listed.error().to_string();
+  return listed ? listed->uploads.size() : 0;
+}
+
+TEST_F(S3StoreAgainstGateway, LargePutGoesUpInPartsAndRoundTrips) {
+  // Over S3Store's 8 MiB limit: three 8 MiB parts, no length given; the GET spools.
+  const std::string body = pattern_bytes(20 << 20, 5);
+  ChoppySource source(body);
   storage::PutOptions options;
-  options.content_length = body.size();
+  options.content_type = "application/x-big";
+  options.content_md5 = core::base64_encode(core::md5(body));
   auto put = store_->put("processed", "large/blob.bin", source, options);
   ASSERT_TRUE(put) << put.error().to_string();
+  EXPECT_EQ(put->size, body.size());
+  EXPECT_TRUE(put->etag.ends_with("-3")) << put->etag;
+  auto head = store_->head("processed", "large/blob.bin");
+  ASSERT_TRUE(head) << head.error().to_string();
+  EXPECT_EQ(head->size, body.size());
+  EXPECT_EQ(head->content_type, "application/x-big");
   auto got = store_->get_string("processed", "large/blob.bin");
   ASSERT_TRUE(got) << got.error().to_string();
-  EXPECT_EQ(core::sha256(*got), core::sha256(body));
+  EXPECT_EQ(got->size(), body.size());
+  EXPECT_TRUE(*got == body);
+  EXPECT_EQ(uploads_left(*store_, "large/"), 0U);
+}
+
+TEST_F(S3StoreAgainstGateway, FailedLargePutLeavesNoObjectAndNoUpload) {
+  const std::string body = pattern_bytes(20 << 20, 6);
+  ChoppySource dropped(body, 12 << 20);  // after the first part went up
+  auto cut = store_->put("processed", "aborted/a.bin", dropped, {});
+  ASSERT_FALSE(cut);
+  EXPECT_EQ(cut.error().message, "client went away");
+
+  ChoppySource whole(body);
+  storage::PutOptions options;
+  options.content_md5 = core::base64_encode(core::md5("not the body"));
+  auto bad = store_->put("processed", "aborted/b.bin", whole, options);
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(storage::detail_of(bad.error()), ErrorDetail::kBadDigest);
+
+  for (const char* key : {"aborted/a.bin", "aborted/b.bin"}) {
+    auto head = store_->head("processed", key);
+    ASSERT_FALSE(head) << key;
+    EXPECT_EQ(storage::detail_of(head.error()), ErrorDetail::kNoSuchKey);
+  }
+  EXPECT_EQ(uploads_left(*store_, "aborted/"), 0U);
 }
 
 TEST_F(S3StoreAgainstGateway, WrongSecretIsRefused) {

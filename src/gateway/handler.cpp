@@ -64,6 +64,22 @@ OpResult operational(const Call& call) {
   return r;
 }
 
+// The writes that record an ObjectCreated event when they succeed in the source bucket.
+bool creates_object(Operation op) {
+  return op == Operation::kPutObject || op == Operation::kPostObject ||
+         op == Operation::kCopyObject || op == Operation::kCompleteMultipartUpload;
+}
+
+OpResult admin_action(const Call& call) {
+  if (!call.ctx.admin) return err("NoSuchKey", "No such operational endpoint");
+  const AdminResponse answer = call.ctx.admin(AdminRequest{call.s3.method, call.s3.key});
+  Response r;
+  r.status = answer.status;
+  r.set("Content-Type", answer.content_type);
+  r.body = answer.body;
+  return r;
+}
+
 OpResult dispatch(const Call& call) {
   switch (call.s3.op) {
     case Operation::kListBuckets:
@@ -100,8 +116,12 @@ OpResult dispatch(const Call& call) {
       return abort_multipart(call);
     case Operation::kListParts:
       return list_parts(call);
+    case Operation::kListMultipartUploads:
+      return list_multipart_uploads(call);
     case Operation::kOperational:
       return operational(call);
+    case Operation::kAdmin:
+      return admin_action(call);
     case Operation::kPostObject:
       return post_object(call);
     case Operation::kNotImplemented:
@@ -180,6 +200,7 @@ Response handle_s3(const HttpRequest& request, storage::ByteSource& body,
   log.operation = std::string(to_string(s3->op));
   auto result = authorise_and_run(request, *s3, body, ctx, log);
   Response response = result ? std::move(*result) : error_response(result.error(), request, head);
+  response.upload = result && s3->bucket == ctx.options.roles.source && creates_object(s3->op);
   response.operation = std::move(log.operation);
   // An operation that authenticates itself (POST policy) names its principal; else the caller's.
   if (response.principal.empty()) response.principal = std::move(log.principal);

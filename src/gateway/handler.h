@@ -37,6 +37,7 @@ struct Response {
   std::string operation;
   std::string principal;  // empty: anonymous
   std::string error_code;
+  bool upload = false;  // an object was created in the source bucket (its event is recorded)
 
   void set(std::string name, std::string value) {
     headers.emplace_back(std::move(name), std::move(value));
@@ -56,6 +57,19 @@ struct GatewayOptions {
   std::string virtual_host_suffix = "localhost";
 };
 
+// An operator action under /_imgflow/ (any path but health, ready and metrics), made by an
+// authenticated admin. The gateway knows nothing of what the paths mean.
+struct AdminRequest {
+  std::string method;
+  std::string path;  // below /_imgflow/, e.g. "dlq/17/redrive"
+};
+
+struct AdminResponse {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+};
+
 // Everything a request needs besides itself. References must outlive the call.
 struct HandlerContext {
   storage::ObjectStore& store;
@@ -64,6 +78,7 @@ struct HandlerContext {
   const GatewayOptions& options;
   std::function<std::string()> metrics_text;  // Prometheus text for /_imgflow/metrics
   std::function<bool()> ready;                // /_imgflow/ready: 200 when true, else 503
+  std::function<AdminResponse(const AdminRequest&)> admin;  // unset: no admin paths (404)
 };
 
 // The protocol: authenticates, authorises, runs the S3 operation against the store and returns

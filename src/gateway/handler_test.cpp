@@ -5,6 +5,7 @@
 #include "core/digest.h"
 #include "sigv4/amz_date.h"
 #include "sigv4/chunk_signer.h"
+#include "sigv4/post_policy.h"
 #include "sigv4/signer.h"
 #include "sigv4/signing_key.h"
 #include "storage/memory_store.h"
@@ -59,7 +60,7 @@ class HandlerTest : public ::testing::Test {
   Response run(const HttpRequest& r, std::string_view body = "") {
     storage::StringSource source(body);
     const HandlerContext ctx{
-        store_, lookup_, clock_, options_, [] { return "m 1\n"; }, [] { return true; }};
+        store_, lookup_, clock_, options_, [] { return "m 1\n"; }, [] { return true; }, admin_};
     return handle(r, source, ctx);
   }
 
@@ -80,6 +81,7 @@ class HandlerTest : public ::testing::Test {
   storage::MemoryStore store_;
   sigv4::CredentialsLookup lookup_ = lookup_fn;
   GatewayOptions options_;
+  std::function<AdminResponse(const AdminRequest&)> admin_;  // unset: no admin paths
   std::string last_signature_;
 };
 
@@ -324,6 +326,168 @@ TEST_F(HandlerTest, OperationalEndpointsNeedNoCredentials) {
   EXPECT_EQ(health.status, 200);
   Response metrics = run(request("GET", "/_imgflow/metrics"));
   EXPECT_EQ(metrics.body, "m 1\n");
+}
+
+TEST_F(HandlerTest, AdminPathsAreTheAdminsAloneAndReachTheHook) {
+  std::vector<AdminRequest> seen;
+  admin_ = [&seen](const AdminRequest& request) {
+    seen.push_back(request);
+    return AdminResponse{202, "{\"ok\":true}"};
+  };
+  EXPECT_EQ(run(request("GET", "/_imgflow/dlq")).status, 403);  // anonymous
+  EXPECT_TRUE(seen.empty());
+  Response admin = run(signed_request("POST", "/_imgflow/dlq/7/redrive"));
+  EXPECT_EQ(admin.status, 202);
+  EXPECT_EQ(admin.body, "{\"ok\":true}");
+  EXPECT_EQ(admin.header("Content-Type"), "application/json");
+  ASSERT_EQ(seen.size(), 1U);
+  EXPECT_EQ(seen[0].method, "POST");
+  EXPECT_EQ(seen[0].path, "dlq/7/redrive");
+}
+
+// ---- Browser POST upload ---------------------------------------------------------------------
+
+// A multipart/form-data body as a browser builds it: the fields, then the file.
+std::string form_body(const std::vector<sigv4::FormField>& fields, std::string_view file) {
+  std::string out;
+  for (const auto& f : fields) {
+    out += "--XyZ\r\nContent-Disposition: form-data; name=\"" + f.name + "\"\r\n\r\n" + f.value +
+           "\r\n";
+  }
+  out += "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"cat.jpg\"\r\n";
+  out += "Content-Type: image/jpeg\r\n\r\n";
+  out += std::string(file) + "\r\n--XyZ--\r\n";
+  return out;
+}
+
+// The fields of a policy signed by the admin at the fixture's clock, for bucket "uploads".
+std::vector<sigv4::FormField> signed_post_fields(std::vector<sigv4::FormField> fields,
+                                                 std::string_view extra_conditions) {
+  const std::string credential = std::string(kAdminId) + "/20261126/us-east-1/s3/aws4_request";
+  const std::string policy = R"({"expiration": "2026-11-26T13:00:00.000Z", "conditions": [)"
+                             R"({"bucket": "uploads"}, ["starts-with", "$key", "post/"],)"
+                             R"({"x-amz-algorithm": "AWS4-HMAC-SHA256"},)"
+                             R"({"x-amz-credential": ")" +
+                             credential + R"("}, {"x-amz-date": "20261126T120000Z"})" +
+                             std::string(extra_conditions) + "]}";
+  const std::string b64 = core::base64_encode(policy);
+  const sigv4::CredentialScope scope{"20261126", "us-east-1", "s3"};
+  fields.push_back({"x-amz-algorithm", "AWS4-HMAC-SHA256"});
+  fields.push_back({"x-amz-credential", credential});
+  fields.push_back({"x-amz-date", "20261126T120000Z"});
+  fields.push_back({"policy", b64});
+  fields.push_back(
+      {"x-amz-signature", sigv4::sign_string(sigv4::derive_signing_key(kAdminSecret, scope), b64)});
+  return fields;
+}
+
+HttpRequest form_post(std::string path) {
+  HttpRequest r;
+  r.wire = {"POST", std::move(path), "", {{"Content-Type", "multipart/form-data; boundary=XyZ"}}};
+  r.remote_ip = "192.0.2.7";
+  r.request_id = "REQ1";
+  r.host = "127.0.0.1:9000";
+  return r;
+}
+
+TEST_F(HandlerTest, PostRedirectIsA303WithBucketKeyAndQuotedEtag) {
+  const auto fields =
+      signed_post_fields({{"key", "post/a b.jpg"},
+                          {"success_action_redirect", "https://app.example/done?x=1"},
+                          {"success_action_status", "201"}},  // a redirect takes precedence
+                         R"(, {"success_action_redirect": "https://app.example/done?x=1"},)"
+                         R"( {"success_action_status": "201"})");
+  Response r = run(form_post("/uploads"), form_body(fields, "jpeg"));
+  ASSERT_EQ(r.status, 303) << r.body;
+  const std::string etag = core::to_hex(core::md5("jpeg"));
+  EXPECT_EQ(r.header("Location"),
+            "https://app.example/done?x=1&bucket=uploads&key=post%2Fa%20b.jpg"
+            "&etag=%22" +
+                etag + "%22");
+  EXPECT_EQ(r.header("ETag"), "\"" + etag + "\"");
+  EXPECT_TRUE(r.body.empty());
+  EXPECT_EQ(*store_.get_string("uploads", "post/a b.jpg"), "jpeg");
+}
+
+TEST_F(HandlerTest, PostLegacyRedirectFieldStartsTheQueryWhenTheUrlHasNone) {
+  const auto fields = signed_post_fields({{"key", "post/b.jpg"}, {"redirect", "http://h/ok"}},
+                                         R"(, ["starts-with", "$redirect", "http://h/"])");
+  Response r = run(form_post("/uploads"), form_body(fields, "b"));
+  ASSERT_EQ(r.status, 303) << r.body;
+  EXPECT_TRUE(r.header("Location")->starts_with("http://h/ok?bucket=uploads&key=post%2Fb.jpg&"));
+}
+
+TEST_F(HandlerTest, PostRedirectNotCoveredByThePolicyIsDeniedAndStoresNothing) {
+  const auto fields = signed_post_fields(
+      {{"key", "post/c.jpg"}, {"success_action_redirect", "https://evil.example/"}}, "");
+  Response r = run(form_post("/uploads"), form_body(fields, "c"));
+  EXPECT_EQ(r.status, 403) << r.body;
+  EXPECT_EQ(r.error_code, "AccessDenied");
+  EXPECT_FALSE(store_.head("uploads", "post/c.jpg"));
+  EXPECT_EQ(pending_events(), 0u);
+}
+
+TEST_F(HandlerTest, PostRedirectThatIsNotAnHttpUrlIsRejectedBeforeStoring) {
+  for (const std::string url : {"javascript:alert(1)", "/relative", "http://h/a\r\nX-Evil: 1"}) {
+    Response r = run(form_post("/uploads"),
+                     form_body({{"key", "anon.jpg"}, {"success_action_redirect", url}}, "x"));
+    EXPECT_EQ(r.status, 400) << url;
+    EXPECT_EQ(r.error_code, "InvalidArgument") << url;
+  }
+  EXPECT_FALSE(store_.head("uploads", "anon.jpg"));
+}
+
+// ---- Multipart listings ----------------------------------------------------------------------
+
+TEST_F(HandlerTest, ListPartsPagesWithMaxPartsAndPartNumberMarker) {
+  auto id = store_.create_multipart_upload("processed", "m.bin", {});
+  ASSERT_TRUE(id);
+  for (int n : {1, 2, 4}) {
+    storage::StringSource part("p");
+    ASSERT_TRUE(store_.upload_part("processed", "m.bin", *id, n, part, {}));
+  }
+  Response first =
+      run(signed_request("GET", "/processed/m.bin", "", "max-parts=2&uploadId=" + *id));
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_NE(first.body.find("<IsTruncated>true</IsTruncated>"), std::string::npos) << first.body;
+  EXPECT_NE(first.body.find("<NextPartNumberMarker>2</NextPartNumberMarker>"), std::string::npos);
+  EXPECT_NE(first.body.find("<MaxParts>2</MaxParts>"), std::string::npos);
+  EXPECT_EQ(first.body.find("<PartNumber>4</PartNumber>"), std::string::npos);
+  Response rest = run(signed_request("GET", "/processed/m.bin", "",
+                                     "max-parts=2&part-number-marker=2&uploadId=" + *id));
+  EXPECT_NE(rest.body.find("<PartNumberMarker>2</PartNumberMarker>"), std::string::npos);
+  EXPECT_NE(rest.body.find("<PartNumber>4</PartNumber>"), std::string::npos);
+  EXPECT_EQ(rest.body.find("<PartNumber>2</PartNumber>"), std::string::npos);
+  EXPECT_NE(rest.body.find("<IsTruncated>false</IsTruncated>"), std::string::npos);
+  EXPECT_NE(rest.body.find("<NextPartNumberMarker>4</NextPartNumberMarker>"), std::string::npos);
+  Response bad = run(signed_request("GET", "/processed/m.bin", "", "max-parts=-1&uploadId=" + *id));
+  EXPECT_EQ(bad.error_code, "InvalidArgument");
+}
+
+TEST_F(HandlerTest, ListMultipartUploadsPagesByKeyAndUploadId) {
+  auto a = store_.create_multipart_upload("processed", "a b", {});
+  auto b = store_.create_multipart_upload("processed", "dir/b", {});
+  ASSERT_TRUE(a && b);
+  Response first = run(signed_request("GET", "/processed", "", "max-uploads=1&uploads"));
+  ASSERT_EQ(first.status, 200) << first.body;
+  EXPECT_NE(first.body.find("<ListMultipartUploadsResult"), std::string::npos);
+  EXPECT_NE(first.body.find("<Key>a b</Key><UploadId>" + *a + "</UploadId>"), std::string::npos)
+      << first.body;
+  EXPECT_NE(first.body.find("<IsTruncated>true</IsTruncated>"), std::string::npos);
+  EXPECT_NE(first.body.find("<NextKeyMarker>a b</NextKeyMarker>"), std::string::npos);
+  EXPECT_NE(first.body.find("<NextUploadIdMarker>" + *a + "</NextUploadIdMarker>"),
+            std::string::npos);
+  Response rest =
+      run(signed_request("GET", "/processed", "",
+                         "encoding-type=url&key-marker=a%20b&upload-id-marker=" + *a + "&uploads"));
+  EXPECT_NE(rest.body.find("<Key>dir/b</Key>"), std::string::npos) << rest.body;
+  EXPECT_NE(rest.body.find("<KeyMarker>a%20b</KeyMarker>"), std::string::npos);
+  EXPECT_EQ(rest.body.find("<Key>a%20b</Key>"), std::string::npos);
+  Response prefixed = run(signed_request("GET", "/processed", "", "prefix=dir%2F&uploads"));
+  EXPECT_EQ(prefixed.body.find("<Key>a b</Key>"), std::string::npos);
+  EXPECT_NE(prefixed.body.find("<Key>dir/b</Key>"), std::string::npos);
+  EXPECT_EQ(run(request("GET", "/uploads", "uploads")).status, 403);  // not for anonymous
+  EXPECT_EQ(run(signed_request("GET", "/processed", "", "delimiter=%2F&uploads")).status, 501);
 }
 
 }  // namespace

@@ -1,3 +1,6 @@
+#include <algorithm>
+#include <vector>
+
 #include "gateway/http_date.h"
 #include "gateway/operation.h"
 #include "gateway/xml.h"
@@ -78,29 +81,122 @@ OpResult abort_multipart(const Call& call) {
   return r;
 }
 
+namespace {
+
+// A non-negative integer query parameter, or `fallback` when absent; larger values are clamped
+// to `cap` (as S3 clamps max-parts and max-uploads).
+tl::expected<int, S3Error> count_param(const S3Request& r, std::string_view name, int fallback,
+                                       int cap) {
+  auto text = r.param(name);
+  if (!text) return fallback;
+  auto value = parse_u64(*text);
+  if (!value) {
+    return err("InvalidArgument", std::string(name) + " must be a non-negative integer");
+  }
+  return static_cast<int>(std::min<std::uint64_t>(*value, static_cast<std::uint64_t>(cap)));
+}
+
+struct PartsPage {
+  std::vector<storage::PartInfo> parts;
+  bool is_truncated = false;
+};
+
+// The parts after `marker`, at most `max_parts` of them; the store lists all of an upload's
+// parts (at most 10,000, small rows), so paging them here is enough.
+PartsPage page_parts(std::vector<storage::PartInfo> all, int marker, int max_parts) {
+  PartsPage page;
+  for (auto& p : all) {
+    if (p.part_number <= marker) continue;
+    if (static_cast<int>(page.parts.size()) == max_parts) {
+      page.is_truncated = true;
+      break;
+    }
+    page.parts.push_back(std::move(p));
+  }
+  return page;
+}
+
+void write_part(XmlWriter& xml, const storage::PartInfo& p) {
+  xml.open("Part");
+  xml.element("PartNumber", std::to_string(p.part_number));
+  xml.element("LastModified", format_iso8601(p.last_modified));
+  xml.element("ETag", quoted(p.etag));
+  xml.element("Size", std::to_string(p.size));
+  xml.close("Part");
+}
+
+}  // namespace
+
 OpResult list_parts(const Call& call) {
   const std::string upload_id(*call.s3.param("uploadId"));
+  auto max_parts = count_param(call.s3, "max-parts", storage::kMaxListKeys, storage::kMaxListKeys);
+  if (!max_parts) return tl::unexpected(max_parts.error());
+  auto marker = count_param(call.s3, "part-number-marker", 0, storage::kMaxPartNumber);
+  if (!marker) return tl::unexpected(marker.error());
   auto parts = call.ctx.store.list_parts(call.s3.bucket, call.s3.key, upload_id);
   if (!parts) return tl::unexpected(from_core_error(parts.error()));
+  const PartsPage page = page_parts(std::move(*parts), *marker, *max_parts);
   XmlWriter xml;
   xml.open("ListPartsResult", true);
   xml.element("Bucket", call.s3.bucket);
   xml.element("Key", call.s3.key);
   xml.element("UploadId", upload_id);
-  xml.element("PartNumberMarker", "0");
+  xml.element("StorageClass", "STANDARD");
+  xml.element("PartNumberMarker", std::to_string(*marker));
+  // Continue after the last part listed; an empty page continues where it started.
   xml.element("NextPartNumberMarker",
-              parts->empty() ? "0" : std::to_string(parts->back().part_number));
-  xml.element("MaxParts", std::to_string(storage::kMaxPartNumber));
-  xml.element("IsTruncated", "false");
-  for (const auto& p : *parts) {
-    xml.open("Part");
-    xml.element("PartNumber", std::to_string(p.part_number));
-    xml.element("LastModified", format_iso8601(p.last_modified));
-    xml.element("ETag", quoted(p.etag));
-    xml.element("Size", std::to_string(p.size));
-    xml.close("Part");
-  }
+              std::to_string(page.parts.empty() ? *marker : page.parts.back().part_number));
+  xml.element("MaxParts", std::to_string(*max_parts));
+  xml.element("IsTruncated", page.is_truncated ? "true" : "false");
+  for (const auto& p : page.parts) write_part(xml, p);
   xml.close("ListPartsResult");
+  return xml_response(xml.take());
+}
+
+OpResult list_multipart_uploads(const Call& call) {
+  const S3Request& r = call.s3;
+  const bool url = r.param("encoding-type") == "url";
+  if (auto enc = r.param("encoding-type"); enc && !url) {
+    return err("InvalidArgument", "Invalid Encoding Method specified in Request");
+  }
+  if (!r.param("delimiter").value_or("").empty()) {
+    return err("NotImplemented", "ListMultipartUploads does not support delimiter here");
+  }
+  auto max_uploads = count_param(r, "max-uploads", storage::kMaxListKeys, storage::kMaxListKeys);
+  if (!max_uploads) return tl::unexpected(max_uploads.error());
+  storage::ListUploadsOptions options;
+  options.prefix = std::string(r.param("prefix").value_or(""));
+  options.key_marker = std::string(r.param("key-marker").value_or(""));
+  options.upload_id_marker = std::string(r.param("upload-id-marker").value_or(""));
+  options.max_uploads = *max_uploads;
+  auto listed = call.ctx.store.list_multipart_uploads(r.bucket, options);
+  if (!listed) return tl::unexpected(from_core_error(listed.error()));
+  const auto enc = [url](std::string_view text) {
+    return url ? sigv4::uri_encode(text, true) : std::string(text);
+  };
+
+  XmlWriter xml;
+  xml.open("ListMultipartUploadsResult", true);
+  xml.element("Bucket", r.bucket);
+  xml.element("KeyMarker", enc(options.key_marker));
+  xml.element("UploadIdMarker", options.upload_id_marker);
+  if (listed->is_truncated) {
+    xml.element("NextKeyMarker", enc(listed->next_key_marker));
+    xml.element("NextUploadIdMarker", listed->next_upload_id_marker);
+  }
+  xml.element("Prefix", enc(options.prefix));
+  if (url) xml.element("EncodingType", "url");
+  xml.element("MaxUploads", std::to_string(options.max_uploads));
+  xml.element("IsTruncated", listed->is_truncated ? "true" : "false");
+  for (const auto& u : listed->uploads) {
+    xml.open("Upload");
+    xml.element("Key", enc(u.key));
+    xml.element("UploadId", u.upload_id);
+    xml.element("StorageClass", "STANDARD");
+    xml.element("Initiated", format_iso8601(u.initiated));
+    xml.close("Upload");
+  }
+  xml.close("ListMultipartUploadsResult");
   return xml_response(xml.take());
 }
 

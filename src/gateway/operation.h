@@ -85,6 +85,7 @@ OpResult upload_part(const Call& call);
 OpResult complete_multipart(const Call& call);
 OpResult abort_multipart(const Call& call);
 OpResult list_parts(const Call& call);
+OpResult list_multipart_uploads(const Call& call);
 
 // post_object.cpp: browser POST upload (multipart/form-data, POST policy or anonymous).
 OpResult post_object(const Call& call);

@@ -26,7 +26,8 @@ struct BucketRoles {
 //              idempotent).
 //   anonymous: PutObject and PostObject into source only (size and content-type limits are
 //              checked by the handler once the request is parsed).
-// Operational endpoints are open to all. Pure; thread-safe.
+// Operational endpoints (health, ready, metrics) are open to all; the other /_imgflow/ paths
+// (kAdmin) are the admin's alone. Pure; thread-safe.
 bool is_allowed(Principal principal, Operation op, std::string_view bucket,
                 const BucketRoles& roles);
 

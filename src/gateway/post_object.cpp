@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "gateway/form_data_reader.h"
 #include "gateway/operation.h"
 #include "gateway/xml.h"
@@ -138,9 +140,48 @@ tl::expected<storage::PutOptions, S3Error> post_put_options(
   return options;
 }
 
-// success_action_status 200 or 201 (with a PostResponse document); 204 otherwise, as S3 does.
+// Where the browser goes after a successful upload: success_action_redirect, or the older
+// "redirect" field. Checked before the upload, so a form with a bad URL stores nothing; the
+// URL must be absolute http(s) and may not carry bytes that could split the Location header.
+tl::expected<std::optional<std::string>, S3Error> post_redirect(
+    const std::vector<sigv4::FormField>& fields) {
+  auto url = form_field(fields, "success_action_redirect");
+  if (!url) url = form_field(fields, "redirect");
+  if (!url) return std::nullopt;
+  const bool absolute = url->starts_with("http://") || url->starts_with("https://");
+  const bool clean = std::none_of(url->begin(), url->end(), [](char c) {
+    return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
+  });
+  if (!absolute || !clean) {
+    return err("InvalidArgument",
+               "success_action_redirect must be an absolute http or https URL without spaces "
+               "or control characters");
+  }
+  return std::string(*url);
+}
+
+// 303 to the redirect URL with bucket, key and the quoted ETag appended to its query, as S3
+// does.
+Response redirect_response(std::string_view url, std::string_view bucket, std::string_view key,
+                           const storage::ObjectInfo& info) {
+  std::string location(url);
+  location += location.find('?') == std::string::npos ? '?' : '&';
+  location += "bucket=" + sigv4::uri_encode(bucket, false);
+  location += "&key=" + sigv4::uri_encode(key, false);
+  location += "&etag=" + sigv4::uri_encode(quoted(info.etag), false);
+  Response r;
+  r.status = 303;
+  r.set("ETag", quoted(info.etag));
+  r.set("Location", std::move(location));
+  return r;
+}
+
+// A redirect wins; else success_action_status 200 or 201 (with a PostResponse document); 204
+// otherwise, as S3 does.
 Response post_response(const Call& call, const std::vector<sigv4::FormField>& fields,
-                       const std::string& key, const storage::ObjectInfo& info) {
+                       const std::optional<std::string>& redirect, const std::string& key,
+                       const storage::ObjectInfo& info) {
+  if (redirect) return redirect_response(*redirect, call.s3.bucket, key, info);
   const std::string location =
       "http://" + call.http.host + "/" + call.s3.bucket + "/" + sigv4::uri_encode(key, true);
   const auto status = form_field(fields, "success_action_status");
@@ -184,6 +225,8 @@ OpResult post_object(const Call& call) {
   if (!key) return tl::unexpected(key.error());
   auto options = post_put_options(call, fields, file, *auth);
   if (!options) return tl::unexpected(options.error());
+  auto redirect = post_redirect(fields);
+  if (!redirect) return tl::unexpected(redirect.error());
 
   SizeCheckedSource file_body(form.body(), auth->min_size, auth->max_size);
   auto info = call.ctx.store.put(call.s3.bucket, *key, file_body, *options);
@@ -194,7 +237,7 @@ OpResult post_object(const Call& call) {
   // Fields after the file are ignored, as S3 does; read them so the connection stays usable.
   for (auto part = form.next(); part && *part; part = form.next()) {
   }
-  Response r = post_response(call, fields, *key, *info);
+  Response r = post_response(call, fields, *redirect, *key, *info);
   r.principal = std::string(to_string(auth->principal));
   return r;
 }

@@ -24,7 +24,7 @@ Operation route_bucket(const S3Request& r) {
   if (r.method == "HEAD") return Operation::kHeadBucket;
   if (r.method == "GET") {
     if (r.has_param("location")) return Operation::kGetBucketLocation;
-    if (r.has_param("uploads")) return Operation::kNotImplemented;  // ListMultipartUploads
+    if (r.has_param("uploads")) return Operation::kListMultipartUploads;
     if (r.param("list-type") == "2") return Operation::kListObjectsV2;
     return Operation::kListObjects;
   }
@@ -102,8 +102,12 @@ std::string_view to_string(Operation op) {
       return "AbortMultipartUpload";
     case Operation::kListParts:
       return "ListParts";
+    case Operation::kListMultipartUploads:
+      return "ListMultipartUploads";
     case Operation::kOperational:
       return "Operational";
+    case Operation::kAdmin:
+      return "Admin";
     case Operation::kNotImplemented:
       return "NotImplemented";
   }
@@ -169,7 +173,8 @@ tl::expected<S3Request, S3Error> parse_s3_request(const sigv4::Request& wire,
   }
 
   if (r.bucket == kOperationalBucket) {
-    r.op = Operation::kOperational;
+    const bool open = r.key == "health" || r.key == "ready" || r.key == "metrics";
+    r.op = open ? Operation::kOperational : Operation::kAdmin;
     return r;
   }
   for (const auto sub : kUnsupportedSubresources) {

@@ -33,7 +33,9 @@ enum class Operation {
   kCompleteMultipartUpload,
   kAbortMultipartUpload,
   kListParts,
-  kOperational,     // /_imgflow/health|ready|metrics
+  kListMultipartUploads,
+  kOperational,     // /_imgflow/health|ready|metrics: open to all
+  kAdmin,           // any other /_imgflow/ path (e.g. dlq): operator actions, admin only
   kNotImplemented,  // a real S3 operation this gateway does not offer
 };
 

@@ -207,6 +207,9 @@ void Server::Impl::accept_loop() {
     beast::error_code ec;
     acceptor.accept(socket, ec);
     if (ec) continue;
+    // A response goes out as a header write and then body writes; with Nagle on, the second
+    // small write waits for the client's delayed ACK of the first: 40 ms on every small GET.
+    socket.set_option(tcp::no_delay(true), ec);
     bool admitted = false;
     {
       std::lock_guard lock(mu);

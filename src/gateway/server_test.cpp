@@ -71,8 +71,8 @@ class ServerTest : public ::testing::Test {
     auto server = Server::listen(
         options,
         [this](const HttpRequest& r, storage::ByteSource& body) {
-          const HandlerContext ctx{store_,   lookup_, core::SystemClock::instance(),
-                                   options_, {},      {}};
+          const HandlerContext ctx{store_, lookup_, core::SystemClock::instance(), options_, {},
+                                   {},     {}};
           return handle(r, body, ctx);
         },
         log_, metrics_);

@@ -4,6 +4,7 @@ failures a client must see (bad signatures, expired URLs, skewed clocks, bad dig
 import base64
 import datetime
 import hashlib
+import http.client
 import os
 import socket
 import sys
@@ -146,6 +147,46 @@ class Boto3Test(GatewayTestBase):
         self.assertEqual(self.error_code(s3.list_parts, Bucket="uploads", Key="mp/small.bin",
                                          UploadId=small["UploadId"]), "NoSuchUpload")
 
+    def test_list_parts_pages_and_list_multipart_uploads(self):
+        s3 = self.client()
+        key = "mp/paged.bin"
+        mpu = s3.create_multipart_upload(Bucket="processed", Key=key)
+        for n in range(1, 6):
+            s3.upload_part(Bucket="processed", Key=key, UploadId=mpu["UploadId"], PartNumber=n,
+                           Body=b"x")
+        numbers, marker = [], 0
+        while True:
+            page = s3.list_parts(Bucket="processed", Key=key, UploadId=mpu["UploadId"], MaxParts=2,
+                                 PartNumberMarker=marker)
+            self.assertLessEqual(len(page["Parts"]), 2)
+            numbers += [p["PartNumber"] for p in page["Parts"]]
+            if not page["IsTruncated"]:
+                break
+            marker = page["NextPartNumberMarker"]
+        self.assertEqual(numbers, [1, 2, 3, 4, 5])
+        # boto3's paginator follows the same markers.
+        paginated = [p["PartNumber"] for page in s3.get_paginator("list_parts").paginate(
+            Bucket="processed", Key=key, UploadId=mpu["UploadId"], PaginationConfig={"PageSize": 2})
+            for p in page.get("Parts", [])]
+        self.assertEqual(paginated, [1, 2, 3, 4, 5])
+
+        other = s3.create_multipart_upload(Bucket="processed", Key="mp/other.bin")
+        second = s3.create_multipart_upload(Bucket="processed", Key=key)
+        listed = s3.list_multipart_uploads(Bucket="processed", Prefix="mp/")
+        self.assertEqual([(u["Key"], u["UploadId"]) for u in listed["Uploads"]],
+                         sorted([("mp/other.bin", other["UploadId"]), (key, mpu["UploadId"]),
+                                 (key, second["UploadId"])]))
+        self.assertFalse(listed["IsTruncated"])
+        ids = [u["UploadId"] for page in s3.get_paginator("list_multipart_uploads").paginate(
+            Bucket="processed", Prefix="mp/", PaginationConfig={"PageSize": 1})
+            for u in page.get("Uploads", [])]
+        self.assertEqual(ids, [u["UploadId"] for u in listed["Uploads"]])
+        for upload in listed["Uploads"]:
+            s3.abort_multipart_upload(Bucket="processed", Key=upload["Key"],
+                                      UploadId=upload["UploadId"])
+        self.assertEqual(s3.list_multipart_uploads(Bucket="processed", Prefix="mp/").get("Uploads", []),
+                         [])
+
     def test_sigv2_presigned_url_is_refused(self):
         status, body = self.anonymous("GET", "/processed/x.jpg?AWSAccessKeyId=A&Signature=x&Expires=1")
         self.assertEqual(status, 400)
@@ -226,6 +267,41 @@ class PostUploadTest(GatewayTestBase):
         status, body = self.post(post["url"], tampered, data)
         self.assertEqual(status, 403, body)
         self.assertEqual(self.server.pending_events(), before + 1)
+
+    def post_without_following(self, url, fields, data):
+        """(status, headers, body) of a form POST; a redirect is returned, not followed."""
+        body, content_type = multipart_form(fields, "photo.jpg", data, "image/jpeg")
+        parsed = urllib.parse.urlsplit(url)
+        conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+        try:
+            conn.request("POST", parsed.path, body=body, headers={"Content-Type": content_type})
+            r = conn.getresponse()
+            return r.status, dict(r.getheaders()), r.read()
+        finally:
+            conn.close()
+
+    def test_presigned_post_with_success_action_redirect(self):
+        s3 = self.client()
+        redirect = "https://app.example/uploaded?from=form"
+        post = s3.generate_presigned_post("uploads", "post/redirect ${filename}",
+                                          Fields={"success_action_redirect": redirect},
+                                          Conditions=[{"success_action_redirect": redirect},
+                                                      ["starts-with", "$key", "post/"]],
+                                          ExpiresIn=300)
+        data = os.urandom(300)
+        status, headers, body = self.post_without_following(post["url"], post["fields"], data)
+        self.assertEqual(status, 303, body)
+        etag = '"' + hashlib.md5(data).hexdigest() + '"'
+        self.assertEqual(headers["Location"],
+                         redirect + "&bucket=uploads&key=post%2Fredirect%20photo.jpg&etag="
+                         + urllib.parse.quote(etag, safe=""))
+        self.assertEqual(s3.get_object(Bucket="uploads", Key="post/redirect photo.jpg")["Body"].read(),
+                         data)
+        # A redirect the policy does not cover is refused, as S3 refuses any uncovered field.
+        uncovered = s3.generate_presigned_post("uploads", "post/x.jpg", ExpiresIn=300)
+        fields = dict(uncovered["fields"], success_action_redirect="https://evil.example/")
+        status, _, body = self.post_without_following(uncovered["url"], fields, data)
+        self.assertEqual(status, 403, body)
 
     def test_anonymous_form_post_of_an_image(self):
         status, body = self.post(self.server.endpoint + "/uploads",
