@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "dlq_command.h"
 #include "image/image.h"
 #include "process_command.h"
 #include "serve_command.h"
@@ -68,6 +69,42 @@ void add_serve(CLI::App& app, imgflow::cli::ServeOptions& options) {
       "Exit status: 0 clean shutdown, 2 bad usage or configuration.");
 }
 
+// `imgflow dlq list|show|redrive|delete`: the actions share --data-dir and --endpoint.
+void add_dlq(CLI::App& app, imgflow::cli::DlqOptions& options) {
+  CLI::App* dlq = app.add_subcommand(
+      "dlq",
+      "The dead-letter queue: uploads whose processing failed for good (a bad image, or every "
+      "retry used up). List them, see why, retry them after a fix, or delete them.");
+  dlq->require_subcommand(1);
+  dlq->fallthrough();  // --data-dir and --endpoint also after the action
+  dlq->add_option("-d,--data-dir", options.data_dir, "The data dir of imgflow serve")
+      ->envname("IMGFLOW_DATA_DIR")
+      ->capture_default_str();
+  dlq->add_option("-e,--endpoint", options.endpoint,
+                  "URL of a running imgflow serve (default: the one holding the data dir, found "
+                  "through DATA_DIR/endpoint; with no server running, the data dir is opened "
+                  "directly)")
+      ->envname("IMGFLOW_ENDPOINT");
+  dlq->footer(
+      "Talking to a server needs the admin credentials: IMGFLOW_ACCESS_KEY_ID and "
+      "IMGFLOW_SECRET_ACCESS_KEY, else the pair in DATA_DIR/credentials.\n"
+      "Exit status: 0 done, 1 some IDs failed (each named on stderr), 2 bad usage, no data dir, "
+      "no credentials or no server.");
+  CLI::App* list = dlq->add_subcommand("list", "One line per dead letter: ID, when, why, object");
+  list->add_flag("--json", options.json, "Print the full JSON instead of a table");
+  CLI::App* show = dlq->add_subcommand("show", "Everything about one dead letter, as JSON");
+  show->add_option("id", options.ids, "Dead letter ID (from list)")->required();
+  CLI::App* redrive = dlq->add_subcommand(
+      "redrive", "Put dead letters back into the queue: the upload is processed again");
+  redrive->add_option("ids", options.ids, "Dead letter IDs (from list)");
+  redrive->add_flag("--all", options.all, "Every dead letter");
+  CLI::App* remove = dlq->add_subcommand("delete", "Forget dead letters for good");
+  remove->add_option("ids", options.ids, "Dead letter IDs (from list)")->required();
+  for (CLI::App* action : {list, show, redrive, remove}) {
+    action->callback([&options, action] { options.action = action->get_name(); });
+  }
+}
+
 int run_version() {
   if (auto started = imgflow::image::init(); !started) {
     std::fprintf(stderr, "imgflow: %s\n", started.error().to_string().c_str());
@@ -93,6 +130,8 @@ int main(int argc, char** argv) {
   add_process(app, process);
   imgflow::cli::ServeOptions serve;
   add_serve(app, serve);
+  imgflow::cli::DlqOptions dlq;
+  add_dlq(app, dlq);
   CLI::App* version = app.add_subcommand("version", "Print the imgflow and libvips versions");
 
   try {
@@ -104,5 +143,6 @@ int main(int argc, char** argv) {
   }
   if (version->parsed()) return run_version();
   if (app.got_subcommand("serve")) return imgflow::cli::run_serve(serve);
+  if (app.got_subcommand("dlq")) return imgflow::cli::run_dlq(dlq);
   return imgflow::cli::run_process(process);
 }

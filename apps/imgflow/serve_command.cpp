@@ -3,13 +3,16 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <atomic>
 #include <charconv>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <optional>
 #include <thread>
 
 #include "core/log.h"
+#include "core/metrics.h"
 #include "function/handler.h"
 #include "gateway/credentials.h"
 #include "gateway/handler.h"
@@ -17,6 +20,7 @@
 #include "gateway/server.h"
 #include "image/image.h"
 #include "recipe/recipe.h"
+#include "runtime/dead_letter_api.h"
 #include "runtime/dispatcher.h"
 #include "runtime/invoker.h"
 #include "storage/local_store.h"
@@ -159,13 +163,28 @@ int wait_for_signal(const sigset_t& signals) {
 }
 
 // Runs the server until a signal, then stops accepting and lets in-flight requests finish.
-void serve_until_signal(gateway::Server& server, const sigset_t& signals, core::Logger& log) {
+// /ready answers 503 from the signal on, so a balancer stops sending new work first.
+void serve_until_signal(gateway::Server& server, const sigset_t& signals, core::Logger& log,
+                        std::atomic<bool>& accepting) {
   std::thread server_thread([&server] { server.run(); });
   const int signal = wait_for_signal(signals);
+  accepting = false;
   log.info("shutting down", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
   server.stop();
   server_thread.join();
   log.info("stopped", {});
+}
+
+// Where `imgflow dlq` and other local tools find the running server. Best effort: a stale file
+// after a crash only costs them a refused connection.
+void write_endpoint_file(const fs::path& path, const std::string& endpoint, core::Logger& log) {
+  std::ofstream out(path, std::ios::trunc);
+  out << endpoint << "\n";
+  if (!out) log.warn("cannot write the endpoint file", {{"path", path.string()}});
+}
+
+gateway::AdminResponse admin_response(const runtime::ApiResponse& answer) {
+  return gateway::AdminResponse{answer.status, answer.body, "application/json"};
 }
 
 }  // namespace
@@ -200,6 +219,9 @@ int run_serve(const ServeOptions& options) {
 
   const sigv4::CredentialsLookup lookup = gateway::make_lookup(credentials->credentials);
   gateway::Metrics metrics;
+  core::MetricsRegistry registry;
+  core::Counter& uploads =
+      registry.counter("imgflow_uploads_total", "Objects created in the source bucket.");
   storage::LocalStore& local = **store;
 
   // The function: the same handler every host runs, reading and writing this store directly.
@@ -209,7 +231,7 @@ int run_serve(const ServeOptions& options) {
   handler_config.destination_bucket = gateway_options.roles.destination;
   handler_config.recipe = *recipe;
   const core::Clock& clock = core::SystemClock::instance();
-  function::Handler handler(handler_config, local, local, log, clock);
+  function::Handler handler(handler_config, local, local, log, clock, &registry);
   runtime::DispatcherOptions dispatch_options;
   if (options.workers > 0) dispatch_options.workers = static_cast<std::size_t>(options.workers);
   runtime::Dispatcher dispatcher(local, local, runtime::handler_function(handler), log, clock,
@@ -218,14 +240,18 @@ int run_serve(const ServeOptions& options) {
   image::set_threads_per_image(
       std::max<int>(1, static_cast<int>(std::thread::hardware_concurrency()) /
                            static_cast<int>(dispatcher.workers())));
+  const runtime::DeadLetterApi dead_letter_api(
+      local, [&dispatcher](std::int64_t id) { return dispatcher.redrive(id); });
+  std::atomic<bool> accepting{false};
   const gateway::HandlerContext context{
       .store = local,
       .credentials = lookup,
       .clock = core::SystemClock::instance(),
       .options = gateway_options,
       .metrics_text =
-          [&metrics, &local, &dispatcher] {
-            std::string text = metrics.text() + runtime_metrics(dispatcher.stats());
+          [&metrics, &local, &dispatcher, &registry] {
+            std::string text =
+                metrics.text() + runtime_metrics(dispatcher.stats()) + registry.render();
             if (auto pending = local.count_pending()) {
               text +=
                   "# HELP imgflow_outbox_pending_events Recorded events not yet delivered.\n"
@@ -235,15 +261,22 @@ int run_serve(const ServeOptions& options) {
             }
             return text;
           },
-      .ready = [] { return true; },
+      // Ready: started, not shutting down, and the store answers a query.
+      .ready = [&accepting, &local] { return accepting && local.count_pending().has_value(); },
+      .admin =
+          [&dead_letter_api](const gateway::AdminRequest& request) {
+            return admin_response(dead_letter_api.handle(request.method, request.path));
+          },
   };
   gateway::ServerOptions server_options;
   server_options.host = listen->first;
   server_options.port = listen->second;
   auto server = gateway::Server::listen(
       server_options,
-      [&context, &dispatcher](const gateway::HttpRequest& request, storage::ByteSource& body) {
+      [&context, &dispatcher, &uploads](const gateway::HttpRequest& request,
+                                        storage::ByteSource& body) {
         gateway::Response response = gateway::handle(request, body, context);
+        if (response.upload) uploads.add();
         // A write may have recorded an event: have it picked up now, not at the next poll.
         if (request.wire.method != "GET" && request.wire.method != "HEAD") dispatcher.wake();
         return response;
@@ -257,13 +290,16 @@ int run_serve(const ServeOptions& options) {
   print_banner(endpoint, data_dir, credentials_file, *credentials, env_admin->has_value(),
                gateway_options.roles);
   log.info("serving", {{"endpoint", endpoint}, {"data_dir", data_dir.string()}});
+  write_endpoint_file(data_dir / "endpoint", endpoint, log);
 
   // Events recorded before a crash or restart are still in the outbox: they are claimed first.
   if (options.workers != 0) dispatcher.start();
-  serve_until_signal(**server, signals, log);
+  accepting = true;
+  serve_until_signal(**server, signals, log, accepting);
   // After the gateway has drained: every acknowledged upload's event is in the outbox by now.
   // Running invocations finish; what is not started stays in the outbox for the next start.
   dispatcher.stop();
+  fs::remove(data_dir / "endpoint", ec);
   return 0;
 }
 

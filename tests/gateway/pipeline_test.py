@@ -4,10 +4,13 @@ store without holding up the others; every invocation is logged START/END/REPORT
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 import unittest
+import urllib.error
+import urllib.request
 
 import boto3
 from botocore.config import Config
@@ -86,6 +89,24 @@ class PipelineTest(unittest.TestCase):
              "--no-sign-request"], env=self.env, capture_output=True, text=True, timeout=120)
         self.assertNotEqual(anonymous.returncode, 0)
 
+    def imgflow(self, *args, check=True):
+        """`imgflow ARGS` as an operator on the server's machine runs it."""
+        result = subprocess.run([os.environ["IMGFLOW_BINARY"], *args], capture_output=True,
+                                text=True, timeout=60, env=self.env)
+        if check:
+            self.assertEqual(result.returncode, 0, result.stderr)
+        return result
+
+    def dead_letters(self):
+        listed = self.imgflow("dlq", "list", "--json", "--data-dir", self.server.data_dir)
+        return json.loads(listed.stdout)["dead_letters"]
+
+    def wait_for_metric(self, name, at_least):
+        deadline = time.time() + WAIT_SECONDS
+        while time.time() < deadline and (self.server.metric(name) or 0) < at_least:
+            time.sleep(0.2)
+        self.assertGreaterEqual(self.server.metric(name) or 0, at_least, name)
+
     def test_poison_image_goes_to_the_dead_letters_and_others_still_flow(self):
         self.admin.put_object(Bucket="uploads", Key="poison.jpg", Body=b"\xff\xd8\xff not really",
                               ContentType="image/jpeg")
@@ -94,12 +115,93 @@ class PipelineTest(unittest.TestCase):
                                   ContentType="image/gif")
         manifest = self.wait_for_manifest("after-poison/manifest.json")
         self.assertEqual(manifest["source"]["frames"], 3)
-        deadline = time.time() + WAIT_SECONDS
-        while time.time() < deadline and (self.server.metric("imgflow_dlq_size") or 0) < 1:
-            time.sleep(0.2)
+        self.wait_for_metric("imgflow_dlq_size", 1)
         self.assertEqual(self.server.metric("imgflow_dlq_size"), 1)
         with self.assertRaises(self.admin.exceptions.NoSuchKey):
             self.admin.get_object(Bucket="processed", Key="poison/manifest.json")
+
+        # The operator's view, through the running server's admin endpoint.
+        [letter] = self.dead_letters()
+        self.assertEqual(letter["event"]["key"], "poison.jpg")
+        self.assertEqual(letter["failure"], "permanent")
+        self.assertIn("poison.jpg", letter["error"])
+        table = self.imgflow("dlq", "list", "--data-dir", self.server.data_dir).stdout
+        self.assertIn("uploads/poison.jpg", table)
+        shown = json.loads(self.imgflow("dlq", "show", str(letter["id"]),
+                                        "--data-dir", self.server.data_dir).stdout)
+        self.assertEqual(shown["event"]["etag"], letter["event"]["etag"])
+        # Redriven, it fails again (the bytes are still bad) and comes back under a new id.
+        dead_before = self.server.metric("imgflow_dead_lettered_total")
+        redriven = self.imgflow("dlq", "redrive", str(letter["id"]),
+                                "--data-dir", self.server.data_dir)
+        self.assertIn(f"dead letter {letter['id']} redriven as event", redriven.stdout)
+        self.wait_for_metric("imgflow_dead_lettered_total", dead_before + 1)
+        [again] = self.dead_letters()
+        self.assertNotEqual(again["id"], letter["id"])
+        self.assertEqual(again["event"]["key"], "poison.jpg")
+        missing = self.imgflow("dlq", "show", str(letter["id"]), "--data-dir",
+                               self.server.data_dir, check=False)
+        self.assertEqual(missing.returncode, 1)
+        self.assertIn(f"no dead letter {letter['id']}", missing.stderr)
+        self.imgflow("dlq", "delete", str(again["id"]), "--data-dir", self.server.data_dir)
+        self.assertEqual(self.dead_letters(), [])
+
+    def test_dead_letters_are_the_admins_alone(self):
+        for creds in (None, self.server.function):
+            args = ["dlq", "list", "--endpoint", self.server.endpoint]
+            env = dict(self.env)
+            if creds:
+                env["IMGFLOW_ACCESS_KEY_ID"], env["IMGFLOW_SECRET_ACCESS_KEY"] = creds
+            else:
+                env["IMGFLOW_ACCESS_KEY_ID"], env["IMGFLOW_SECRET_ACCESS_KEY"] = ("AKIDNOBODY", "x" * 40)
+            result = subprocess.run([os.environ["IMGFLOW_BINARY"], *args], capture_output=True,
+                                    text=True, timeout=60, env=env)
+            self.assertEqual(result.returncode, 2, result.stdout)
+            self.assertIn("refused", result.stderr + result.stdout)
+        with self.assertRaises(urllib.error.HTTPError) as anonymous:
+            urllib.request.urlopen(self.server.endpoint + "/_imgflow/dlq")
+        self.assertEqual(anonymous.exception.code, 403)
+
+    def test_a_later_upload_of_the_same_key_wins(self):
+        # Two versions in quick succession: their events may run in either order or at once;
+        # the older one is stale by the time it runs or is overwritten by the newer one's.
+        with open(os.path.join(SAMPLES, "landscape.jpg"), "rb") as f:
+            first = f.read()
+        with open(os.path.join(SAMPLES, "logo.png"), "rb") as f:
+            second = f.read()
+        self.admin.put_object(Bucket="uploads", Key="twice.img", Body=first)
+        newer = self.admin.put_object(Bucket="uploads", Key="twice.img", Body=second)
+        etag = newer["ETag"].strip('"')
+        deadline = time.time() + WAIT_SECONDS
+        while time.time() < deadline:
+            try:
+                manifest = self.wait_for_manifest("twice/manifest.json")
+                if manifest["source"]["etag"] == etag and self.server.pending_events() == 0:
+                    break
+            except AssertionError:
+                pass
+            time.sleep(0.2)
+        manifest = self.wait_for_manifest("twice/manifest.json")
+        self.assertEqual(manifest["source"]["etag"], etag)
+        self.assertEqual(manifest["source"]["format"], "png")
+        self.check_variants(manifest, "twice.img")
+
+    def test_metrics_measure_every_stage_and_ready_says_yes(self):
+        with open(os.path.join(SAMPLES, "landscape.jpg"), "rb") as f:
+            self.admin.put_object(Bucket="uploads", Key="measured.jpg", Body=f.read())
+        self.wait_for_manifest("measured/manifest.json")
+        with urllib.request.urlopen(self.server.endpoint + "/_imgflow/metrics") as r:
+            text = r.read().decode()
+        for stage in ("check", "fetch", "render", "store", "total"):
+            count = re.search(r'imgflow_stage_duration_seconds_count\{stage="%s"\} (\d+)' % stage,
+                              text)
+            self.assertIsNotNone(count, stage)
+            self.assertGreaterEqual(int(count.group(1)), 1, stage)
+        self.assertGreaterEqual(self.server.metric("imgflow_uploads_total"), 1)
+        self.assertGreater(self.server.metric("imgflow_source_bytes_total"), 0)
+        self.assertGreater(self.server.metric("imgflow_output_bytes_total"), 0)
+        with urllib.request.urlopen(self.server.endpoint + "/_imgflow/ready") as r:
+            self.assertEqual(r.status, 200)
 
     def test_every_invocation_is_logged_like_lambda(self):
         with open(os.path.join(SAMPLES, "landscape.jpg"), "rb") as f:

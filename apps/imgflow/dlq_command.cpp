@@ -1,0 +1,254 @@
+#include "dlq_command.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "core/clock.h"
+#include "core/digest.h"
+#include "gateway/credentials.h"
+#include "http/curl_http_client.h"
+#include "runtime/dead_letter_api.h"
+#include "sigv4/signer.h"
+#include "storage/local_store.h"
+
+namespace imgflow::cli {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// One call of the dead-letter API, wherever it runs.
+using ApiCall = std::function<core::Result<runtime::ApiResponse>(const std::string& method,
+                                                                 const std::string& path)>;
+
+int usage_error(const std::string& message) {
+  std::fprintf(stderr, "imgflow dlq: %s\n", message.c_str());
+  return 2;
+}
+
+// The admin pair: from the environment, else from the data dir's credentials file.
+core::Result<gateway::KeyPair> admin_credentials(const fs::path& data_dir) {
+  const char* id = std::getenv("IMGFLOW_ACCESS_KEY_ID");
+  const char* secret = std::getenv("IMGFLOW_SECRET_ACCESS_KEY");
+  if (id != nullptr && *id != '\0' && secret != nullptr && *secret != '\0') {
+    return gateway::KeyPair{id, secret};
+  }
+  const fs::path file = data_dir / "credentials";
+  std::error_code ec;
+  if (!fs::exists(file, ec)) {
+    return core::fail(core::ErrorCode::kNotFound,
+                      "no admin credentials: set IMGFLOW_ACCESS_KEY_ID and "
+                      "IMGFLOW_SECRET_ACCESS_KEY, or point --data-dir at the server's data dir (" +
+                          file.string() + " does not exist)");
+  }
+  auto loaded = gateway::load_or_create_credentials(file, std::nullopt);
+  if (!loaded) return core::fail(loaded.error());
+  return loaded->credentials.admin;
+}
+
+// Calls the admin endpoint of a running server, signed as the admin.
+ApiCall remote_api(std::string endpoint, const gateway::KeyPair& admin) {
+  while (endpoint.ends_with('/')) endpoint.pop_back();
+  auto client = std::make_shared<http::CurlHttpClient>();
+  return [endpoint, admin, client](const std::string& method,
+                                   const std::string& path) -> core::Result<runtime::ApiResponse> {
+    const std::string url_path = "/_imgflow/" + path;
+    const std::string host = endpoint.substr(endpoint.find("://") + 3);
+    sigv4::Request wire{method, url_path, "", {{"Host", host}}};
+    sigv4::SigningParams params;
+    params.credentials = {admin.access_key_id, admin.secret_access_key, ""};
+    params.time = core::SystemClock::instance().now();
+    params.payload_hash = core::to_hex(core::sha256(""));
+    if (auto signed_ok = sigv4::sign_request(wire, params); !signed_ok) {
+      return core::fail(signed_ok.error());
+    }
+    http::Request request;
+    request.method = method;
+    request.url = endpoint + url_path;
+    for (const auto& h : wire.headers) request.headers.push_back({h.name, h.value});
+    request.body_length = 0;
+    std::string body;
+    http::StringBodySink sink(body);
+    auto response = client->send(request, nullptr, &sink);
+    if (!response) {
+      return core::fail(response.error().code,
+                        "cannot reach " + endpoint + ": " + response.error().message);
+    }
+    if (response->status == 403) {
+      return core::fail(core::ErrorCode::kPermissionDenied,
+                        endpoint + " refused the admin credentials (HTTP 403)");
+    }
+    return runtime::ApiResponse{response->status, std::move(body)};
+  };
+}
+
+// Opens the data dir itself: only possible while no server holds it.
+ApiCall local_api(const std::shared_ptr<storage::LocalStore>& store) {
+  auto api = std::make_shared<runtime::DeadLetterApi>(
+      *store, [store](std::int64_t id) { return store->redrive(id); });
+  return [store, api](const std::string& method,
+                      const std::string& path) -> core::Result<runtime::ApiResponse> {
+    return api->handle(method, path);
+  };
+}
+
+std::optional<std::string> read_endpoint_file(const fs::path& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line) || line.empty()) return std::nullopt;
+  return line;
+}
+
+// --endpoint; else the data dir directly; else the server that holds it.
+core::Result<ApiCall> connect(const DlqOptions& options) {
+  if (!options.endpoint.empty()) {
+    auto admin = admin_credentials(options.data_dir);
+    if (!admin) return core::fail(admin.error());
+    return remote_api(options.endpoint, *admin);
+  }
+  std::error_code ec;
+  if (!fs::is_directory(options.data_dir, ec)) {
+    return core::fail(core::ErrorCode::kNotFound,
+                      "no data dir at " + options.data_dir.string() +
+                          " (pass the server's --data-dir, or --endpoint)");
+  }
+  auto store = storage::LocalStore::open({.data_dir = options.data_dir});
+  if (store) return local_api(std::shared_ptr<storage::LocalStore>(std::move(*store)));
+  if (store.error().code != core::ErrorCode::kUnavailable) return core::fail(store.error());
+  // In use: a server runs on it and says where.
+  auto endpoint = read_endpoint_file(options.data_dir / "endpoint");
+  if (!endpoint) {
+    return core::fail(core::ErrorCode::kUnavailable,
+                      store.error().message + ", and it names no endpoint; pass --endpoint");
+  }
+  auto admin = admin_credentials(options.data_dir);
+  if (!admin) return core::fail(admin.error());
+  return remote_api(*endpoint, *admin);
+}
+
+// The API's answer as JSON, or why not.
+core::Result<json> call_json(const ApiCall& api, const std::string& method,
+                             const std::string& path) {
+  auto response = api(method, path);
+  if (!response) return core::fail(response.error());
+  json body = json::parse(response->body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded()) {
+    return core::fail(core::ErrorCode::kCorrupt,
+                      "HTTP " + std::to_string(response->status) + " with a body that is not JSON");
+  }
+  if (response->status != 200) {
+    const std::string message = body.contains("error") && body["error"].is_string()
+                                    ? body["error"].get<std::string>()
+                                    : response->body;
+    return core::fail(
+        response->status == 404 ? core::ErrorCode::kNotFound : core::ErrorCode::kInvalidArgument,
+        message);
+  }
+  return body;
+}
+
+std::string text_of(const json& value) {
+  return value.is_string() ? value.get<std::string>() : value.dump();
+}
+
+void print_table(const json& letters) {
+  if (letters.empty()) {
+    std::printf("The dead-letter queue is empty.\n");
+    return;
+  }
+  std::printf("%-8s %-24s %-8s %-10s %-32s %s\n", "ID", "FAILED AT", "ATTEMPTS", "FAILURE",
+              "OBJECT", "ERROR");
+  for (const json& letter : letters) {
+    const std::string object =
+        text_of(letter["event"]["bucket"]) + "/" + text_of(letter["event"]["key"]);
+    std::printf("%-8s %-24s %-8s %-10s %-32s %s\n", text_of(letter["id"]).c_str(),
+                text_of(letter["last_failed"]).c_str(), text_of(letter["attempts"]).c_str(),
+                text_of(letter["failure"]).c_str(), object.c_str(),
+                text_of(letter["error"]).c_str());
+  }
+  std::printf("%zu dead letter%s. Show one: imgflow dlq show ID; retry: imgflow dlq redrive ID\n",
+              letters.size(), letters.size() == 1 ? "" : "s");
+}
+
+int list(const ApiCall& api, bool as_json) {
+  auto body = call_json(api, "GET", "dlq");
+  if (!body) return usage_error(body.error().message);
+  if (as_json) {
+    std::printf("%s\n", body->dump(2).c_str());
+  } else {
+    print_table((*body)["dead_letters"]);
+  }
+  return 0;
+}
+
+int show(const ApiCall& api, const std::string& id) {
+  auto body = call_json(api, "GET", "dlq/" + id);
+  if (!body) {
+    std::fprintf(stderr, "imgflow dlq: %s: %s\n", id.c_str(), body.error().message.c_str());
+    return body.error().code == core::ErrorCode::kNotFound ? 1 : 2;
+  }
+  std::printf("%s\n", body->dump(2).c_str());
+  return 0;
+}
+
+// Redrives or deletes each id; a failed id is reported and the rest still run.
+int for_each_id(const ApiCall& api, const std::vector<std::string>& ids, bool redrive) {
+  int failed = 0;
+  for (const std::string& id : ids) {
+    auto body = redrive ? call_json(api, "POST", "dlq/" + id + "/redrive")
+                        : call_json(api, "DELETE", "dlq/" + id);
+    if (!body) {
+      std::fprintf(stderr, "imgflow dlq: %s: %s\n", id.c_str(), body.error().message.c_str());
+      ++failed;
+    } else if (redrive) {
+      std::printf("dead letter %s redriven as event %s\n", id.c_str(),
+                  text_of((*body)["event_id"]).c_str());
+    } else {
+      std::printf("dead letter %s deleted\n", id.c_str());
+    }
+  }
+  return failed == 0 ? 0 : 1;
+}
+
+core::Result<std::vector<std::string>> every_id(const ApiCall& api) {
+  auto body = call_json(api, "GET", "dlq");
+  if (!body) return core::fail(body.error());
+  std::vector<std::string> ids;
+  for (const json& letter : (*body)["dead_letters"]) ids.push_back(text_of(letter["id"]));
+  return ids;
+}
+
+}  // namespace
+
+int run_dlq(const DlqOptions& options) {
+  const bool needs_ids = options.action == "show" || options.action == "delete" ||
+                         (options.action == "redrive" && !options.all);
+  if (needs_ids && options.ids.empty()) {
+    return usage_error(options.action +
+                       " needs at least one dead letter ID (see: imgflow dlq list)");
+  }
+  if (options.action == "show" && options.ids.size() != 1) {
+    return usage_error("show takes exactly one ID");
+  }
+  if (options.all && !options.ids.empty()) return usage_error("give IDs or --all, not both");
+  auto api = connect(options);
+  if (!api) return usage_error(api.error().message);
+  if (options.action == "list") return list(*api, options.json);
+  if (options.action == "show") return show(*api, options.ids.front());
+  std::vector<std::string> ids = options.ids;
+  if (options.all) {
+    auto all = every_id(*api);
+    if (!all) return usage_error(all.error().message);
+    if (all->empty()) std::printf("The dead-letter queue is empty.\n");
+    ids = std::move(*all);
+  }
+  return for_each_id(*api, ids, options.action == "redrive");
+}
+
+}  // namespace imgflow::cli
