@@ -76,12 +76,14 @@ std::string encode(const VImage& image, Format format, const recipe::Encode& e,
                                              ->set("Q", e.quality)
                                              ->set("strip", strip)));
     case Format::kWebp:
-      return take_blob(in.webpsave_buffer(VImage::option()
-                                              ->set("Q", e.quality)
-                                              ->set("lossless", e.lossless)
-                                              ->set("effort", std::min(e.effort, 6))  // WebP stops at 6
-                                              ->set("strip", strip)));
+      return take_blob(
+          in.webpsave_buffer(VImage::option()
+                                 ->set("Q", e.quality)
+                                 ->set("lossless", e.lossless)
+                                 ->set("effort", std::min(e.effort, 6))  // WebP stops at 6
+                                 ->set("strip", strip)));
     case Format::kAvif:
+      require_heif();
       return take_blob(
           in.heifsave_buffer(VImage::option()
                                  ->set("Q", e.quality)

@@ -1,5 +1,4 @@
 // The pipeline: one decode per source, every variant derived from it.
-#include <gmodule.h>
 
 #include <chrono>
 #include <cmath>
@@ -331,19 +330,9 @@ std::string placeholder_for(const FullFrames& frames_made) {
 // libvips loads every module in its modules directory when it starts: ImageMagick, Poppler,
 // OpenSlide and JPEG XL cost about 20 ms of start-up (half of it) and are attack surface
 // imgflow never uses. Pointing VIPSHOME away keeps them all out; HEIF/AVIF, the one module we
-// need, is then loaded by name.
+// need, is loaded by name on first use (detail::require_heif).
 void keep_libvips_modules_out() {
   setenv("VIPSHOME", "/nonexistent/imgflow-loads-its-vips-modules-itself", 1);
-}
-
-core::Status load_heif_module() {
-  GModule* module = g_module_open(IMGFLOW_VIPS_HEIF_MODULE, G_MODULE_BIND_LAZY);
-  if (module == nullptr) {
-    return core::fail(core::ErrorCode::kInternal,
-                      std::string("cannot load libvips' HEIF/AVIF module: ") + g_module_error());
-  }
-  g_module_make_resident(module);  // its types are registered for the life of the process
-  return {};
 }
 
 }  // namespace
@@ -364,10 +353,6 @@ core::Status init() {
       g_log_set_handler(
           "VIPS", G_LOG_LEVEL_WARNING, [](const gchar*, GLogLevelFlags, const gchar*, gpointer) {},
           nullptr);
-    }
-    if (auto heif = load_heif_module(); !heif) {
-      status = heif;
-      return;
     }
     vips_cache_set_max(0);  // every image is new: caching operations only costs memory
     vips_block_untrusted_set(TRUE);

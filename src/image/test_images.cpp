@@ -2,6 +2,10 @@
 
 #include <glib.h>
 
+#include <string_view>
+
+#include "image/vips_util.h"
+
 namespace imgflow::image::testing {
 
 using vips::VImage;
@@ -36,6 +40,8 @@ VImage test_card(int width, int height) {
 std::string save(const VImage& image, const char* suffix, vips::VOption* options) {
   void* buffer = nullptr;
   std::size_t size = 0;
+  const std::string_view ext(suffix);
+  if (ext == ".avif" || ext == ".heic" || ext == ".heif") detail::require_heif();
   image.write_to_buffer(suffix, &buffer, &size, options);
   return take(buffer, size);
 }

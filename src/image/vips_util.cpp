@@ -1,8 +1,11 @@
 #include "image/vips_util.h"
 
+#include <gmodule.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <mutex>
 #include <string>
 
 #include "image/lanczos.h"
@@ -10,6 +13,23 @@
 namespace imgflow::image::detail {
 
 using vips::VImage;
+
+void require_heif() {
+  static std::once_flag once;
+  static std::string error;  // empty: loaded
+  std::call_once(once, [] {
+    GModule* module = g_module_open(IMGFLOW_VIPS_HEIF_MODULE, G_MODULE_BIND_LAZY);
+    if (module == nullptr) {
+      error = std::string("cannot load libvips' HEIF/AVIF module: ") + g_module_error();
+      return;
+    }
+    g_module_make_resident(module);  // its types are registered for the life of the process
+    // Its loader classes are born blocked, like every loader (image::init blocks them all);
+    // HEIF is one imgflow accepts.
+    vips_operation_block_set("VipsForeignLoadHeif", FALSE);
+  });
+  if (!error.empty()) throw vips::VError(error);
+}
 
 VImage load_source(std::string_view bytes, SourceFormat format, vips::VOption* options) {
   // Borrowed blob: no copy of a possibly large upload; libvips reads it lazily.
@@ -35,6 +55,7 @@ VImage load_source(std::string_view bytes, SourceFormat format, vips::VOption* o
         break;
       case SourceFormat::kHeif:
       case SourceFormat::kAvif:
+        require_heif();
         image = VImage::heifload_buffer(raw, options);
         break;
     }

@@ -10,6 +10,12 @@
 
 namespace imgflow::image::detail {
 
+// Loads libvips' HEIF/AVIF module the first time a HEIF source or an AVIF output needs it. Its
+// codecs (libheif with aom, dav1d, de265, x265) add about 5 ms to every start, and most sources
+// are JPEG or PNG: a cold start should not pay for them. Throws vips::VError when it cannot
+// load. Thread-safe.
+void require_heif();
+
 // A VipsBlob that borrows `bytes` (no copy): the caller keeps them alive while any image made
 // from it is in use.
 vips::VImage load_source(std::string_view bytes, SourceFormat format, vips::VOption* options);
