@@ -60,7 +60,8 @@ void add_serve(CLI::App& app, imgflow::cli::ServeOptions& options) {
       ->envname("IMGFLOW_CORS_ORIGINS")
       ->delimiter(',');
   cmd->add_option("-w,--workers", options.workers,
-                  "Images processed at once (default: one per core; 0: record events only)")
+                  "Images processed at once (default: two per core, so one image's fsyncs overlap "
+                  "another's CPU work; 0: record events only)")
       ->envname("IMGFLOW_WORKERS")
       ->check(CLI::Range(-1, 1024));
   cmd->footer(

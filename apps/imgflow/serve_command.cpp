@@ -233,7 +233,12 @@ int run_serve(const ServeOptions& options) {
   const core::Clock& clock = core::SystemClock::instance();
   function::Handler handler(handler_config, local, local, log, clock, &registry);
   runtime::DispatcherOptions dispatch_options;
-  if (options.workers > 0) dispatch_options.workers = static_cast<std::size_t>(options.workers);
+  // Two per core by default: a worker spends about a quarter of each image waiting for its
+  // outputs' fsyncs and commits, and one per core left the cores idle that long (end-to-end
+  // throughput 0.92x of `imgflow process` with one per core, 1.13x with two; docs/benchmarks.md).
+  dispatch_options.workers =
+      options.workers > 0 ? static_cast<std::size_t>(options.workers)
+                          : 2 * std::max<std::size_t>(1, std::thread::hardware_concurrency());
   runtime::Dispatcher dispatcher(local, local, runtime::handler_function(handler), log, clock,
                                  dispatch_options);
   // Workers share the cores between images; libvips fills only what they leave idle.

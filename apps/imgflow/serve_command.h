@@ -12,7 +12,7 @@ struct ServeOptions {
   std::filesystem::path data_dir = "./imgflow-data";
   std::filesystem::path config;           // empty: the built-in default recipe
   std::vector<std::string> cors_origins;  // browser origins allowed to upload; empty: no CORS
-  // Concurrent function invocations; -1: one per core; 0: none — the gateway only records
+  // Concurrent function invocations; -1: two per core; 0: none — the gateway only records
   // events, for a deployment whose workers run elsewhere.
   int workers = -1;
 };
