@@ -102,6 +102,8 @@ void print_banner(const std::string& endpoint, const fs::path& data_dir,
     std::printf("  credentials  in %s\n", credentials_file.c_str());
   }
   if (admin_from_env) std::printf("  admin        from IMGFLOW_ACCESS_KEY_ID\n");
+  std::printf("  operate      %s/_imgflow/metrics, imgflow dlq list --data-dir %s\n",
+              endpoint.c_str(), data_dir.c_str());
   std::printf("  try          aws s3 cp photo.jpg s3://%s/ --endpoint-url %s --no-sign-request\n",
               roles.source.c_str(), endpoint.c_str());
   std::fflush(stdout);

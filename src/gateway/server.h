@@ -19,11 +19,11 @@ struct ServerOptions {
   std::uint16_t port = 9000;  // 0: any free port; see Server::port()
   // One thread per connection (see server.cpp); connections above this get 503 and are closed.
   std::size_t max_connections = 128;
-  std::size_t header_limit = 16 * 1024;     // request line + headers; S3 allows 8 KiB of them
-  std::chrono::seconds header_timeout{30};  // a request header must arrive within this
-  std::chrono::seconds idle_timeout{60};    // keep-alive wait for the next request
-  std::chrono::seconds io_timeout{60};      // longest silence while reading a body or writing
-  std::chrono::seconds drain_timeout{30};   // shutdown: in-flight requests get this long
+  std::size_t header_limit = std::size_t{16} * 1024;  // request line + headers; S3 allows 8 KiB
+  std::chrono::seconds header_timeout{30};            // a request header must arrive within this
+  std::chrono::seconds idle_timeout{60};              // keep-alive wait for the next request
+  std::chrono::seconds io_timeout{60};     // longest silence while reading a body or writing
+  std::chrono::seconds drain_timeout{30};  // shutdown: in-flight requests get this long
 };
 
 // What the server calls for each request: the protocol layer (usually gateway::handle).
