@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "core/clock.h"
 #include "core/digest.h"
@@ -82,7 +83,10 @@ ApiCall remote_api(std::string endpoint, const gateway::KeyPair& admin) {
     }
     if (response->status == 403) {
       return core::fail(core::ErrorCode::kPermissionDenied,
-                        endpoint + " refused the admin credentials (HTTP 403)");
+                        endpoint +
+                            " refused the admin credentials (HTTP 403); a server started with "
+                            "IMGFLOW_ACCESS_KEY_ID and IMGFLOW_SECRET_ACCESS_KEY needs the same "
+                            "two variables here");
     }
     return runtime::ApiResponse{response->status, std::move(body)};
   };
@@ -105,9 +109,21 @@ std::optional<std::string> read_endpoint_file(const fs::path& path) {
   return line;
 }
 
+bool is_http_url(std::string_view url) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (url.starts_with(scheme) && url.size() > scheme.size()) return true;
+  }
+  return false;
+}
+
 // --endpoint; else the data dir directly; else the server that holds it.
 core::Result<ApiCall> connect(const DlqOptions& options) {
   if (!options.endpoint.empty()) {
+    if (!is_http_url(options.endpoint)) {
+      return core::fail(core::ErrorCode::kInvalidArgument,
+                        "--endpoint must be the server's URL, e.g. http://127.0.0.1:9000, not '" +
+                            options.endpoint + "'");
+    }
     auto admin = admin_credentials(options.data_dir);
     if (!admin) return core::fail(admin.error());
     return remote_api(options.endpoint, *admin);
@@ -123,7 +139,7 @@ core::Result<ApiCall> connect(const DlqOptions& options) {
   if (store.error().code != core::ErrorCode::kUnavailable) return core::fail(store.error());
   // In use: a server runs on it and says where.
   auto endpoint = read_endpoint_file(options.data_dir / "endpoint");
-  if (!endpoint) {
+  if (!endpoint || !is_http_url(*endpoint)) {
     return core::fail(core::ErrorCode::kUnavailable,
                       store.error().message + ", and it names no endpoint; pass --endpoint");
   }

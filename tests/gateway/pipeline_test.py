@@ -158,6 +158,9 @@ class PipelineTest(unittest.TestCase):
                                     text=True, timeout=60, env=env)
             self.assertEqual(result.returncode, 2, result.stdout)
             self.assertIn("refused", result.stderr + result.stdout)
+        bad = self.imgflow("dlq", "list", "--endpoint", "127.0.0.1:9000", check=False)
+        self.assertEqual(bad.returncode, 2)
+        self.assertIn("--endpoint must be the server's URL", bad.stderr)
         with self.assertRaises(urllib.error.HTTPError) as anonymous:
             urllib.request.urlopen(self.server.endpoint + "/_imgflow/dlq")
         self.assertEqual(anonymous.exception.code, 403)
