@@ -11,24 +11,15 @@
 #include "http/curl_http_client.h"
 #include "serve_process.h"
 #include "storage/s3/s3_store.h"
+#include "storage/test_support.h"
 
 namespace imgflow {
 namespace {
 
 using storage::ErrorDetail;
+using storage::testing::ChunkedSource;
+using storage::testing::make_bytes;
 using testing::ServeProcess;
-
-std::string pattern_bytes(std::size_t size, unsigned seed) {
-  std::string out(size, '\0');
-  std::uint32_t x = seed * 2654435761U + 1;
-  for (char& c : out) {
-    x ^= x << 13U;
-    x ^= x >> 17U;
-    x ^= x << 5U;
-    c = static_cast<char>(x & 0xFFU);
-  }
-  return out;
-}
 
 class S3StoreAgainstGateway : public ::testing::Test {
  protected:
@@ -65,7 +56,7 @@ TEST_F(S3StoreAgainstGateway, PutGetHeadDeleteRoundTrip) {
   storage::PutOptions options;
   options.content_type = "image/png";
   options.user_metadata = {{"origin", "round trip"}};
-  const std::string body = pattern_bytes(70'000, 1);
+  const std::string body = make_bytes(70'000, 1);
   auto put = store_->put("processed", "dir/with space/ünï.png", body, options);
   ASSERT_TRUE(put) << put.error().to_string();
   EXPECT_EQ(put->etag, core::to_hex(core::md5(body)));
@@ -115,7 +106,7 @@ TEST_F(S3StoreAgainstGateway, ListPagesWithPrefixAndDelimiter) {
 }
 
 TEST_F(S3StoreAgainstGateway, CopyKeepsTheBytes) {
-  const std::string body = pattern_bytes(10'000, 2);
+  const std::string body = make_bytes(10'000, 2);
   ASSERT_TRUE(store_->put("processed", "copy/src.bin", body, {}));
   auto copied = store_->copy("processed", "copy/src.bin", "processed", "copy/dst.bin", {});
   ASSERT_TRUE(copied) << copied.error().to_string();
@@ -123,8 +114,8 @@ TEST_F(S3StoreAgainstGateway, CopyKeepsTheBytes) {
 }
 
 TEST_F(S3StoreAgainstGateway, MultipartUploadGivesTheS3Etag) {
-  const std::string part1 = pattern_bytes(5 << 20, 3);
-  const std::string part2 = pattern_bytes(1000, 4);
+  const std::string part1 = make_bytes(5 << 20, 3);
+  const std::string part2 = make_bytes(1000, 4);
   auto id = store_->create_multipart_upload("processed", "multi/big.bin", {});
   ASSERT_TRUE(id) << id.error().to_string();
   storage::StringSource s1(part1);
@@ -144,24 +135,8 @@ TEST_F(S3StoreAgainstGateway, MultipartUploadGivesTheS3Etag) {
   EXPECT_EQ(*store_->get_string("processed", "multi/big.bin"), part1 + part2);
 }
 
-// Hands out a body in uneven reads, as a socket does, and fails at `fail_at` if set.
-class ChoppySource final : public storage::ByteSource {
- public:
-  explicit ChoppySource(std::string_view data, std::size_t fail_at = SIZE_MAX)
-      : data_(data), fail_at_(fail_at) {}
-  core::Result<std::size_t> read(char* buf, std::size_t n) override {
-    if (pos_ >= fail_at_) return core::fail(core::ErrorCode::kUnavailable, "client went away");
-    const std::size_t got = std::min({n, std::size_t{300'007}, data_.size() - pos_});
-    std::copy_n(data_.data() + pos_, got, buf);
-    pos_ += got;
-    return got;
-  }
-
- private:
-  std::string_view data_;
-  std::size_t fail_at_;
-  std::size_t pos_ = 0;
-};
+// Reads of an odd size, as a socket hands a body over.
+constexpr std::size_t kUnevenRead = 300'007;
 
 std::size_t uploads_left(storage::ObjectStore& store, const std::string& prefix) {
   storage::ListUploadsOptions options;
@@ -173,8 +148,8 @@ std::size_t uploads_left(storage::ObjectStore& store, const std::string& prefix)
 
 TEST_F(S3StoreAgainstGateway, LargePutGoesUpInPartsAndRoundTrips) {
   // Over S3Store's 8 MiB limit: three 8 MiB parts, no length given; the GET spools.
-  const std::string body = pattern_bytes(20 << 20, 5);
-  ChoppySource source(body);
+  const std::string body = make_bytes(20 << 20, 5);
+  ChunkedSource source(body, kUnevenRead);
   storage::PutOptions options;
   options.content_type = "application/x-big";
   options.content_md5 = core::base64_encode(core::md5(body));
@@ -194,13 +169,13 @@ TEST_F(S3StoreAgainstGateway, LargePutGoesUpInPartsAndRoundTrips) {
 }
 
 TEST_F(S3StoreAgainstGateway, FailedLargePutLeavesNoObjectAndNoUpload) {
-  const std::string body = pattern_bytes(20 << 20, 6);
-  ChoppySource dropped(body, 12 << 20);  // after the first part went up
+  const std::string body = make_bytes(20 << 20, 6);
+  ChunkedSource dropped(body, kUnevenRead, 12 << 20);  // after the first part went up
   auto cut = store_->put("processed", "aborted/a.bin", dropped, {});
   ASSERT_FALSE(cut);
   EXPECT_EQ(cut.error().message, "client went away");
 
-  ChoppySource whole(body);
+  ChunkedSource whole(body, kUnevenRead);
   storage::PutOptions options;
   options.content_md5 = core::base64_encode(core::md5("not the body"));
   auto bad = store_->put("processed", "aborted/b.bin", whole, options);

@@ -49,11 +49,6 @@ void render_histogram(std::string& out, const std::string& name, const std::stri
   out += name + "_count" + labels + " " + std::to_string(s.count) + "\n";
 }
 
-const char* type_name(bool counter, bool gauge) {
-  if (counter) return "counter";
-  return gauge ? "gauge" : "histogram";
-}
-
 }  // namespace
 
 Histogram::Histogram(std::vector<double> upper_bounds)
@@ -103,6 +98,18 @@ std::string render_labels(const Labels& labels) {
   return out;
 }
 
+const char* MetricsRegistry::type_name(Type type) {
+  switch (type) {
+    case Type::kCounter:
+      return "counter";
+    case Type::kGauge:
+      return "gauge";
+    case Type::kHistogram:
+      return "histogram";
+  }
+  return "untyped";
+}
+
 MetricsRegistry::Family& MetricsRegistry::family(std::string_view name, std::string_view help,
                                                  Type type) {
   auto it = families_.find(name);
@@ -144,8 +151,7 @@ std::string MetricsRegistry::render() const {
   std::string out;
   for (const auto& [name, f] : families_) {
     out += "# HELP " + name + " " + f.help + "\n";
-    out +=
-        "# TYPE " + name + " " + type_name(f.type == Type::kCounter, f.type == Type::kGauge) + "\n";
+    out += "# TYPE " + name + " " + type_name(f.type) + "\n";
     for (const auto& [labels, c] : f.counters) {
       out += name + labels + " " + std::to_string(c->value()) + "\n";
     }

@@ -89,6 +89,7 @@ class MetricsRegistry {
     std::map<std::string, std::unique_ptr<Histogram>> histograms;
   };
   Family& family(std::string_view name, std::string_view help, Type type);
+  static const char* type_name(Type type);
 
   mutable std::mutex mu_;
   std::map<std::string, Family, std::less<>> families_;

@@ -136,7 +136,7 @@ struct Handler::Instruments {
   core::Counter& source_bytes;
   core::Counter& output_bytes;
   std::array<core::Histogram*, kStages> stages{};
-  std::array<core::Counter*, 7> outcomes{};
+  std::array<core::Counter*, static_cast<std::size_t>(OutcomeKind::kFailed) + 1> outcomes{};
 };
 
 std::string_view to_string(Failure failure) {
@@ -302,13 +302,8 @@ class Handler::Run {
   }
 
   Step<void> check_still_current(const ObjectInfo& checked) const {
-    auto now = h_.source_.head(record_.bucket, record_.key);
-    if (!now) {
-      if (now.error().code == ErrorCode::kNotFound) {
-        return skip(OutcomeKind::kSkippedStale, "source was deleted while it was processed");
-      }
-      return fail_storage("head source", now.error());
-    }
+    auto now = head_source();
+    if (!now) return Stop(std::move(now.error()));
     if (unquoted(now->etag) != unquoted(checked.etag)) {
       return skip(OutcomeKind::kSkippedStale, "source was overwritten while it was processed");
     }

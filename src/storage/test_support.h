@@ -47,12 +47,16 @@ inline std::string make_bytes(std::size_t size, unsigned seed = 1) {
   return out;
 }
 
-// Hands out a string in fixed-size chunks, so stores see a body arrive in pieces.
+// Hands out a string in fixed-size chunks, so stores see a body arrive in pieces. With
+// `fail_at`, reads fail (kUnavailable) once that many bytes were handed out: a client that
+// went away mid-body.
 class ChunkedSource final : public ByteSource {
  public:
-  ChunkedSource(std::string_view data, std::size_t chunk) : data_(data), chunk_(chunk) {}
+  ChunkedSource(std::string_view data, std::size_t chunk, std::size_t fail_at = SIZE_MAX)
+      : data_(data), chunk_(chunk), fail_at_(fail_at) {}
   core::Result<std::size_t> read(char* buf, std::size_t n) override {
-    const std::size_t count = std::min({n, chunk_, data_.size() - pos_});
+    if (pos_ >= fail_at_) return core::fail(core::ErrorCode::kUnavailable, "client went away");
+    const std::size_t count = std::min({n, chunk_, fail_at_ - pos_, data_.size() - pos_});
     std::copy_n(data_.data() + pos_, count, buf);
     pos_ += count;
     return count;
@@ -61,6 +65,7 @@ class ChunkedSource final : public ByteSource {
  private:
   std::string_view data_;
   std::size_t chunk_;
+  std::size_t fail_at_;
   std::size_t pos_ = 0;
 };
 

@@ -9,12 +9,14 @@
 #include "core/digest.h"
 #include "http/fake_http_client.h"
 #include "sigv4/verifier.h"
+#include "storage/test_support.h"
 
 namespace imgflow::storage::s3 {
 namespace {
 
 using core::ErrorCode;
 using std::chrono::milliseconds;
+using testing::ChunkedSource;
 
 constexpr std::string_view kKeyId = "AKIDEXAMPLE";
 constexpr std::string_view kSecret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
@@ -136,25 +138,6 @@ TEST_F(S3StoreTest, VirtualHostedStyleAndSessionToken) {
   EXPECT_EQ(all[1].request.url, "https://s3.eu-west-1.amazonaws.com/my.dotted.bucket/k");
 }
 
-// Hands out its bytes, then fails: a client connection that dropped half way.
-class FailingSource final : public ByteSource {
- public:
-  FailingSource(std::string data, std::size_t fail_at)
-      : data_(std::move(data)), fail_at_(fail_at) {}
-  core::Result<std::size_t> read(char* buf, std::size_t n) override {
-    if (pos_ >= fail_at_) return core::fail(ErrorCode::kUnavailable, "client went away");
-    const std::size_t got = std::min({n, fail_at_ - pos_, data_.size() - pos_});
-    std::copy_n(data_.data() + pos_, got, buf);
-    pos_ += got;
-    return got;
-  }
-
- private:
-  std::string data_;
-  std::size_t fail_at_;
-  std::size_t pos_ = 0;
-};
-
 std::string bytes_of(std::size_t n) {
   std::string out(n, '\0');
   for (std::size_t i = 0; i < n; ++i) out[i] = static_cast<char>('a' + i % 23);
@@ -222,7 +205,8 @@ TEST_F(S3StoreTest, FailedLargePutAbortsItsUpload) {
   fake_.push(200, std::string(kInitiated));
   fake_.push(200, "", {{"ETag", "\"e1\""}});
   fake_.push(204);
-  FailingSource dropped(bytes_of(100), 60);
+  const std::string body = bytes_of(100);
+  ChunkedSource dropped(body, body.size(), 60);
   const auto info = store->put("uploads", "k", dropped, {});
   ASSERT_FALSE(info.has_value());
   EXPECT_EQ(info.error().message, "client went away");
