@@ -1,7 +1,6 @@
 #include "dlq_command.h"
 
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -35,11 +34,9 @@ int usage_error(const std::string& message) {
 
 // The admin pair: from the environment, else from the data dir's credentials file.
 core::Result<gateway::KeyPair> admin_credentials(const fs::path& data_dir) {
-  const char* id = std::getenv("IMGFLOW_ACCESS_KEY_ID");
-  const char* secret = std::getenv("IMGFLOW_SECRET_ACCESS_KEY");
-  if (id != nullptr && *id != '\0' && secret != nullptr && *secret != '\0') {
-    return gateway::KeyPair{id, secret};
-  }
+  auto from_env = gateway::admin_from_environment();
+  if (!from_env) return core::fail(from_env.error());
+  if (*from_env) return **from_env;
   const fs::path file = data_dir / "credentials";
   std::error_code ec;
   if (!fs::exists(file, ec)) {

@@ -6,7 +6,6 @@
 #include <atomic>
 #include <charconv>
 #include <cstdio>
-#include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <thread>
@@ -52,20 +51,6 @@ std::optional<std::pair<std::string, std::uint16_t>> parse_listen(std::string_vi
     return std::nullopt;
   }
   return std::pair{host, static_cast<std::uint16_t>(port)};
-}
-
-// Both variables or neither: half a key pair is a configuration mistake.
-core::Result<std::optional<gateway::KeyPair>> admin_from_env() {
-  const char* id = std::getenv("IMGFLOW_ACCESS_KEY_ID");
-  const char* secret = std::getenv("IMGFLOW_SECRET_ACCESS_KEY");
-  const bool has_id = id != nullptr && *id != '\0';
-  const bool has_secret = secret != nullptr && *secret != '\0';
-  if (has_id != has_secret) {
-    return core::fail(core::ErrorCode::kInvalidArgument,
-                      "set both IMGFLOW_ACCESS_KEY_ID and IMGFLOW_SECRET_ACCESS_KEY, or neither");
-  }
-  if (!has_id) return std::optional<gateway::KeyPair>{};
-  return std::optional<gateway::KeyPair>{gateway::KeyPair{id, secret}};
 }
 
 core::Status ensure_bucket(storage::ObjectStore& store, const std::string& bucket) {
@@ -197,7 +182,7 @@ int run_serve(const ServeOptions& options) {
   auto recipe =
       options.config.empty() ? recipe::default_recipe() : recipe::load_recipe(options.config);
   if (!recipe) return usage_error(recipe.error().message);
-  auto env_admin = admin_from_env();
+  auto env_admin = gateway::admin_from_environment();
   if (!env_admin) return usage_error(env_admin.error().message);
 
   sigset_t signals;

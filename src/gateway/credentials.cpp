@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <map>
@@ -147,6 +148,19 @@ sigv4::CredentialsLookup make_lookup(const Credentials& credentials) {
     }
     return std::nullopt;
   };
+}
+
+core::Result<std::optional<KeyPair>> admin_from_environment() {
+  const char* id = std::getenv("IMGFLOW_ACCESS_KEY_ID");
+  const char* secret = std::getenv("IMGFLOW_SECRET_ACCESS_KEY");
+  const bool has_id = id != nullptr && *id != '\0';
+  const bool has_secret = secret != nullptr && *secret != '\0';
+  if (has_id != has_secret) {
+    return core::fail(core::ErrorCode::kInvalidArgument,
+                      "set both IMGFLOW_ACCESS_KEY_ID and IMGFLOW_SECRET_ACCESS_KEY, or neither");
+  }
+  if (!has_id) return std::optional<KeyPair>{};
+  return std::optional<KeyPair>{KeyPair{id, secret}};
 }
 
 }  // namespace imgflow::gateway

@@ -39,6 +39,10 @@ struct LoadedCredentials {
 core::Result<LoadedCredentials> load_or_create_credentials(
     const std::filesystem::path& path, const std::optional<KeyPair>& admin_override);
 
+// The admin pair from IMGFLOW_ACCESS_KEY_ID and IMGFLOW_SECRET_ACCESS_KEY: nullopt when neither
+// is set, kInvalidArgument when only one is (half a key pair is a configuration mistake).
+core::Result<std::optional<KeyPair>> admin_from_environment();
+
 // A sigv4 lookup over the two pairs: principal "admin" or "function". The returned function
 // keeps its own copy of the keys.
 sigv4::CredentialsLookup make_lookup(const Credentials& credentials);
