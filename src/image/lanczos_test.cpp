@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <random>
+#include <string>
 #include <vector>
 
 #include "image/image.h"
@@ -122,6 +125,78 @@ TEST_F(Lanczos, FourBandsWithoutAlphaAndTinyInputsFallBackCleanly) {
   EXPECT_GT(psnr(ours, vips_resize(cmyk, 90, 50)), 40.0);
   const VImage tiny = testing::solid(3, 5, {1, 2, 3});
   EXPECT_EQ(resize_exact(tiny, 1, 5).width(), 1);
+}
+
+// Random bytes with runs of 0 and 255 in them, so the filter's lobes over- and undershoot and
+// the clamps to 0..255 are exercised as well as the sums.
+std::vector<std::uint8_t> noisy_bytes(std::size_t size, unsigned seed) {
+  std::mt19937 random(seed);
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::vector<std::uint8_t> out(size);
+  for (std::size_t i = 0; i < size; ++i) {
+    const int phase = static_cast<int>(i / 29 % 4);  // 29: not a multiple of the band count
+    out[i] = static_cast<std::uint8_t>(phase == 1 ? 0 : phase == 3 ? 255 : byte(random));
+  }
+  return out;
+}
+
+// Reduces `rows` rows of `in` with one kernel. The input ends right after the last row's last
+// pixel (with ASan, a read past the end of a row fails there); the output has a margin after
+// each row, which must come back untouched.
+std::vector<std::uint8_t> reduce_with(RowKernel kernel, const std::vector<std::uint8_t>& in,
+                                      std::size_t in_stride, int rows, int bands,
+                                      const Lanczos3Taps& taps) {
+  constexpr std::size_t kMargin = 5;
+  constexpr std::uint8_t kUntouched = 0xa5;
+  const std::size_t row_bytes = static_cast<std::size_t>(taps.out_size) * bands;
+  const std::size_t out_stride = row_bytes + kMargin;
+  std::vector<std::uint8_t> out(out_stride * rows, kUntouched);
+  reduce_rows_with(kernel, in.data(), in_stride, rows, bands, taps, out.data(), out_stride);
+  for (int y = 0; y < rows; ++y) {
+    for (std::size_t i = row_bytes; i < out_stride; ++i)
+      EXPECT_EQ(out[y * out_stride + i], kUntouched) << "written past the end of row " << y;
+  }
+  return out;
+}
+
+// Compares `kernel` with the scalar loop, bit for bit. Sizes: tap counts odd (7, 9, 13, 21, 31)
+// and even (8, 10, 14, 16); odd and even output widths; inputs so narrow that every pixel is too
+// near the row end for the vector loops (7 -> 7, 8 -> 7) or nearly so (13 -> 12). The taps must
+// fit in the input, so outputs are at least 7 pixels: there is no 1-pixel output to test, but
+// odd widths leave the vector loops a last single pixel.
+void expect_matches_scalar(RowKernel kernel) {
+  const std::vector<std::pair<int, int>> sizes = {
+      {7, 7},     {8, 7},      {13, 12},    {21, 15},    {20, 9},   {41, 16},
+      {50, 40},   {64, 48},    {37, 11},    {99, 98},    {100, 20}, {333, 217},
+      {640, 611}, {1601, 800}, {1600, 320}, {2560, 1600}};
+  unsigned seed = 1;
+  for (int bands : {3, 4}) {
+    for (const auto& [in_size, out_size] : sizes) {
+      const Lanczos3Taps taps = lanczos3_taps(in_size, out_size);
+      SCOPED_TRACE(std::to_string(bands) + " bands, " + std::to_string(in_size) + " -> " +
+                   std::to_string(out_size) + ", " + std::to_string(taps.count) + " taps");
+      const int rows = 3;
+      const std::size_t row_bytes = static_cast<std::size_t>(in_size) * bands;
+      const std::size_t in_stride = row_bytes + 7;  // rows apart by more than their pixels
+      const std::vector<std::uint8_t> in = noisy_bytes(in_stride * (rows - 1) + row_bytes, seed++);
+      const std::vector<std::uint8_t> ours = reduce_with(kernel, in, in_stride, rows, bands, taps);
+      const std::vector<std::uint8_t> scalar =
+          reduce_with(RowKernel::kScalar, in, in_stride, rows, bands, taps);
+      ASSERT_EQ(ours, scalar);
+    }
+  }
+}
+
+TEST_F(Lanczos, Avx2RowsMatchScalarBitForBit) {
+  if (!row_kernel_available(RowKernel::kAvx2))
+    GTEST_SKIP() << "this CPU (or build) has no AVX2, so the AVX2 row loop cannot run here";
+  expect_matches_scalar(RowKernel::kAvx2);
+}
+
+TEST_F(Lanczos, Sse2RowsMatchScalarBitForBit) {
+  if (!row_kernel_available(RowKernel::kSse2))
+    GTEST_SKIP() << "this build has no SSE2 row loop (not an x86-64 build)";
+  expect_matches_scalar(RowKernel::kSse2);
 }
 
 }  // namespace
