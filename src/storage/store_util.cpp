@@ -4,10 +4,17 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
 #include <stdexcept>
+#include <thread>
 
 namespace imgflow::storage::internal {
 namespace {
@@ -215,22 +222,169 @@ core::Status BodyDigest::verify(const std::optional<core::Md5Digest>& expected_m
   return {};
 }
 
-core::Status pump(ByteSource& source, BodyDigest& digest, std::uint64_t max_size,
-                  const std::function<core::Status(std::string_view)>& write) {
-  std::string buf(kChunkSize, '\0');
-  while (true) {
-    auto n = source.read(buf.data(), buf.size());
+namespace {
+
+// Fills `buf` from `source` until it is full or the source ends; returns the bytes read.
+core::Result<std::size_t> fill(ByteSource& source, char* buf, std::size_t size) {
+  std::size_t got = 0;
+  while (got < size) {
+    auto n = source.read(buf + got, size - got);
     if (!n) return core::fail(n.error());
-    if (*n == 0) return {};
-    const std::string_view chunk(buf.data(), *n);
-    if (digest.size() + chunk.size() > max_size) {
-      return core::fail(make_error(
-          ErrorDetail::kEntityTooLarge,
-          "the body is larger than the maximum of " + std::to_string(max_size) + " bytes"));
+    if (*n == 0) break;
+    got += *n;
+  }
+  return got;
+}
+
+// Feeds a BodyDigest on its own thread, chunk by chunk in submission order. MD5 hashes about
+// as fast as a socket delivers and a file takes bytes (~0.75 GB/s), so hashing one chunk while
+// the next is received and written takes the hash off a large upload's critical path. The
+// caller keeps each submitted chunk's bytes unchanged until it is hashed (wait_pending_below).
+class DigestThread {
+ public:
+  explicit DigestThread(BodyDigest& digest) : digest_(digest), thread_([this] { run(); }) {}
+  DigestThread(const DigestThread&) = delete;
+  DigestThread& operator=(const DigestThread&) = delete;
+  ~DigestThread() {
+    {
+      std::lock_guard lock(mu_);
+      closing_ = true;
     }
+    wake_.notify_all();
+    thread_.join();
+  }
+
+  void submit(std::string_view chunk) {
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(chunk);
+      ++submitted_;
+    }
+    wake_.notify_all();
+  }
+
+  // Blocks until fewer than `count` submitted chunks wait to be hashed.
+  void wait_pending_below(std::uint64_t count) {
+    std::unique_lock lock(mu_);
+    wake_.wait(lock, [&] { return submitted_ - hashed_ < count; });
+  }
+  void wait_all() { wait_pending_below(1); }
+
+ private:
+  void run() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      wake_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // closing, nothing left
+      const std::string_view chunk = queue_.front();
+      queue_.pop_front();
+      lock.unlock();
+      digest_.update(chunk);
+      lock.lock();
+      ++hashed_;
+      wake_.notify_all();
+    }
+  }
+
+  BodyDigest& digest_;
+  std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<std::string_view> queue_;
+  std::uint64_t submitted_ = 0;
+  std::uint64_t hashed_ = 0;
+  bool closing_ = false;
+  std::thread thread_;  // last: starts after the members it uses exist
+};
+
+core::Status too_large(std::uint64_t max_size) {
+  return core::fail(
+      make_error(ErrorDetail::kEntityTooLarge,
+                 "the body is larger than the maximum of " + std::to_string(max_size) + " bytes"));
+}
+
+// Pieces small enough that receiving, writing and hashing one stays in the core's cache: with
+// 1 MiB pieces the digest thread read each one back from memory and the overlap was lost.
+constexpr std::size_t kPieceSize = 128 << 10;
+constexpr std::size_t kPieces = 4;  // in flight between this thread and the digest thread
+
+// Bodies being pumped right now in this process (each overlapped one keeps two threads busy).
+std::atomic<int> bodies_in_flight{0};
+
+bool core_to_spare() {
+  static const int cores = static_cast<int>(std::max(1U, std::thread::hardware_concurrency()));
+  return 2 * bodies_in_flight.load(std::memory_order_relaxed) <= cores;
+}
+
+class CountedInFlight {
+ public:
+  CountedInFlight() { bodies_in_flight.fetch_add(1, std::memory_order_relaxed); }
+  CountedInFlight(const CountedInFlight&) = delete;
+  CountedInFlight& operator=(const CountedInFlight&) = delete;
+  ~CountedInFlight() { bodies_in_flight.fetch_sub(1, std::memory_order_relaxed); }
+};
+
+// Hashes and writes each read as it arrives, on the caller's thread.
+core::Status pump_inline(ByteSource& source, BodyDigest& digest, std::uint64_t max_size,
+                         const std::function<core::Status(std::string_view)>& write) {
+  const std::unique_ptr<char[]> buffer(new char[kChunkSize]);  // uninitialised: read() fills it
+  std::uint64_t total = 0;
+  for (;;) {
+    auto got = source.read(buffer.get(), kChunkSize);
+    if (!got) return core::fail(got.error());
+    if (*got == 0) return {};
+    total += *got;
+    if (total > max_size) return too_large(max_size);
+    const std::string_view chunk(buffer.get(), *got);
     digest.update(chunk);
     if (auto st = write(chunk); !st) return st;
   }
+}
+
+// Reads pieces into a ring of buffers and writes each as it fills; once the body is longer
+// than one piece, a digest thread hashes each written piece while the next is received. A
+// buffer is reused only once its piece is hashed.
+core::Status pump_overlapped(ByteSource& source, BodyDigest& digest, std::uint64_t max_size,
+                             const std::function<core::Status(std::string_view)>& write) {
+  std::array<std::unique_ptr<char[]>, kPieces> buffers;  // allocated on first use, uninitialised
+  std::optional<DigestThread> hasher;  // declared after the buffers: joins before they go
+  std::uint64_t total = 0;
+  std::size_t slot = 0;  // the buffer the next piece goes into
+  for (;;) {
+    auto& buffer = buffers[slot];
+    if (!buffer) buffer.reset(new char[kPieceSize]);
+    // The pieces still waiting for the hasher sit in the buffers before `slot`.
+    if (hasher) hasher->wait_pending_below(kPieces);
+    auto got = fill(source, buffer.get(), kPieceSize);
+    if (!got) return core::fail(got.error());
+    if (*got == 0) break;
+    total += *got;
+    if (total > max_size) return too_large(max_size);
+    const std::string_view piece(buffer.get(), *got);
+    if (auto st = write(piece); !st) return st;
+    const bool last = *got < kPieceSize;  // fill() stops short only at the end of the source
+    if (!hasher && !last) hasher.emplace(digest);
+    if (!hasher) {
+      digest.update(piece);  // the whole body fit one piece
+      break;
+    }
+    hasher->submit(piece);
+    slot = (slot + 1) % kPieces;
+    if (last) break;
+  }
+  if (hasher) hasher->wait_all();
+  return {};
+}
+
+}  // namespace
+
+// The digest thread pays only when a core would otherwise idle: with more bodies in flight
+// than half the cores, it measured 10-15% slower than hashing inline (and inline, writing each
+// read as it arrives beat gathering fixed pieces).
+core::Status pump(ByteSource& source, BodyDigest& digest, std::uint64_t max_size,
+                  const std::function<core::Status(std::string_view)>& write) {
+  const CountedInFlight counted;
+  if (core_to_spare()) return pump_overlapped(source, digest, max_size, write);
+  return pump_inline(source, digest, max_size, write);
 }
 
 core::Result<ResolvedRange> resolve_range(const std::optional<ByteRange>& range,

@@ -61,8 +61,9 @@ core::Result<PreparedBody> prepare_body(const std::optional<std::string>& conten
                                         const std::optional<Checksum>& checksum,
                                         std::optional<std::uint64_t> content_length);
 
-// Reads `source` to its end, feeding `digest` and `write`; kEntityTooLarge past `max_size`.
-// Returns the number of bytes read. Does not verify the digest.
+// Reads `source` to its end in chunks of kChunkSize, feeding `digest` and `write`;
+// kEntityTooLarge past `max_size`. Does not verify the digest. A body longer than one chunk
+// is hashed on a second thread while the next chunk is read and written.
 inline constexpr std::size_t kChunkSize = 1 << 20;
 core::Status pump(ByteSource& source, BodyDigest& digest, std::uint64_t max_size,
                   const std::function<core::Status(std::string_view)>& write);
