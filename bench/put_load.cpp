@@ -1,11 +1,12 @@
 // put_load: a closed-loop PUT load generator for the gateway benchmark (bench/run-gateway).
 //
-//   put_load HOST:PORT BODY_FILE CONNECTIONS SECONDS [PATH_PREFIX]
+//   put_load [--keys N] HOST:PORT BODY_FILE CONNECTIONS SECONDS [PATH_PREFIX]
 //
 // Each connection is one thread with one keep-alive socket that sends anonymous PutObject
 // requests back to back, each to a fresh key (PATH_PREFIX<connection>-<n>.jpg, default
-// /uploads/bench/), and waits for the response before the next. The body is read once and
-// sent from the same buffer every time (writev of header + body), so the client's cost per
+// /uploads/bench/), and waits for the response before the next. With --keys N a connection
+// cycles through N keys, overwriting, so a long soak's data stays bounded on disk. The body is read
+// once and sent from the same buffer every time (writev of header + body), so the client's cost per
 // request is the kernel's copy, not building a request: wrk's Lua `request()` path builds a
 // new string holding the whole body for every request, which for 5 MB bodies on a two-core
 // machine costs the server a noticeable share of its CPU.
@@ -38,6 +39,7 @@ struct Target {
   sockaddr_in address{};
   std::string host_header;
   std::string path_prefix;
+  long keys_per_connection = 0;  // 0: every request a fresh key
 };
 
 struct ConnectionResult {
@@ -164,15 +166,24 @@ double percentile(const std::vector<double>& sorted, double p) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  long keys = 0;
+  if (argc > 2 && std::string(argv[1]) == "--keys") {
+    keys = std::atol(argv[2]);
+    argc -= 2;
+    argv += 2;
+  }
   if (argc < 5) {
-    std::fprintf(stderr, "usage: put_load HOST:PORT BODY_FILE CONNECTIONS SECONDS [PATH_PREFIX]\n");
+    std::fprintf(
+        stderr,
+        "usage: put_load [--keys N] HOST:PORT BODY_FILE CONNECTIONS SECONDS [PATH_PREFIX]\n");
     return 2;
   }
-  const auto target = parse_target(argv[1], argc > 5 ? argv[5] : "/uploads/bench/");
+  auto target = parse_target(argv[1], argc > 5 ? argv[5] : "/uploads/bench/");
   if (!target) {
     std::fprintf(stderr, "put_load: '%s' is not IPv4-ADDRESS:PORT\n", argv[1]);
     return 2;
   }
+  target->keys_per_connection = keys;
   std::ifstream file(argv[2], std::ios::binary);
   if (!file) {
     std::fprintf(stderr, "put_load: cannot read %s\n", argv[2]);
