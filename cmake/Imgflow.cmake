@@ -83,24 +83,33 @@ endfunction()
 # imgflow_link_order(<target>): puts the shared libraries listed in cmake/link-order.txt first
 # in the target's DT_NEEDED list, in that order. Start-up is mostly the dynamic loader looking
 # symbols up through ~105 libraries in that order; the most-bound first makes each walk short
-# (scripts/link-order explains and regenerates the list). Libraries not installed here are
-# skipped, so the list only ever changes speed, never what links. Off for sanitizer builds,
-# whose runtime must come first.
+# (scripts/link-order explains and regenerates the list). The list is of one platform (Debian 12's
+# libvips and its dependencies): if any library in it is not installed, this is another platform
+# and the list could name libraries imgflow does not need there, so none is added. Off for
+# sanitizer builds, whose runtime must come first.
 function(imgflow_link_order target)
   if(NOT IMGFLOW_LINK_ORDER OR CMAKE_CXX_FLAGS MATCHES "-fsanitize")
     return()
   endif()
   file(STRINGS ${PROJECT_SOURCE_DIR}/cmake/link-order.txt sonames REGEX "^[^#]")
   set(paths "")
+  set(missing "")
   foreach(soname IN LISTS sonames)
     find_library(path NAMES ${soname} NO_CACHE)
     if(path)
       list(APPEND paths ${path})
+    else()
+      list(APPEND missing ${soname})
     endif()
     unset(path)
   endforeach()
-  list(LENGTH sonames wanted)
+  if(missing)
+    list(JOIN missing ", " missing_text)
+    message(STATUS "imgflow: link order not applied (not installed: ${missing_text}); "
+                   "scripts/link-order writes one for this platform")
+    return()
+  endif()
   list(LENGTH paths found)
-  message(STATUS "imgflow: link order for ${target}: ${found} of ${wanted} libraries found")
+  message(STATUS "imgflow: ${target} links its ${found} shared libraries most-bound first")
   target_link_options(${target} PRIVATE "LINKER:--push-state,--no-as-needed" ${paths} "LINKER:--pop-state")
 endfunction()
