@@ -326,7 +326,7 @@ class CountedInFlight {
 // Hashes and writes each read as it arrives, on the caller's thread.
 core::Status pump_inline(ByteSource& source, BodyDigest& digest, std::uint64_t max_size,
                          const std::function<core::Status(std::string_view)>& write) {
-  const std::unique_ptr<char[]> buffer(new char[kChunkSize]);  // uninitialised: read() fills it
+  const auto buffer = std::make_unique_for_overwrite<char[]>(kChunkSize);  // read() fills it
   std::uint64_t total = 0;
   for (;;) {
     auto got = source.read(buffer.get(), kChunkSize);
@@ -351,7 +351,7 @@ core::Status pump_overlapped(ByteSource& source, BodyDigest& digest, std::uint64
   std::size_t slot = 0;  // the buffer the next piece goes into
   for (;;) {
     auto& buffer = buffers[slot];
-    if (!buffer) buffer.reset(new char[kPieceSize]);
+    if (!buffer) buffer = std::make_unique_for_overwrite<char[]>(kPieceSize);
     // The pieces still waiting for the hasher sit in the buffers before `slot`.
     if (hasher) hasher->wait_pending_below(kPieces);
     auto got = fill(source, buffer.get(), kPieceSize);
