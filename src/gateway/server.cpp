@@ -40,7 +40,7 @@ using SteadyClock = std::chrono::steady_clock;
 
 constexpr std::uint64_t kMaxBodyBytes = 6ULL << 30;  // above any object; the store enforces S3's
 constexpr std::size_t kMaxDrainBytes = 1 << 20;      // unread body we discard to keep a connection
-constexpr std::size_t kStreamChunk = 64 * 1024;
+constexpr std::size_t kStreamChunk = std::size_t{64} << 10;
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -115,8 +115,7 @@ class SocketBody final : public storage::ByteSource {
 
   // Bytes that arrived with the header come first, then the socket, up to the body's end.
   core::Result<std::size_t> read_direct(char* buf, std::size_t n) {
-    const std::size_t want =
-        static_cast<std::size_t>(std::min<std::uint64_t>(n, *direct_remaining_));
+    const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(n, *direct_remaining_));
     std::size_t got = 0;
     if (buffer_.size() > 0) {
       got = asio::buffer_copy(asio::buffer(buf, want), buffer_.data());
