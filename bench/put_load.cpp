@@ -137,8 +137,9 @@ ConnectionResult run_connection(const Target& target, const std::string& body, i
   }
   std::string buffer;
   for (long n = 0; Clock::now() < end; ++n) {
+    const long key = target.keys_per_connection > 0 ? n % target.keys_per_connection : n;
     const std::string header =
-        "PUT " + target.path_prefix + std::to_string(id) + "-" + std::to_string(n) +
+        "PUT " + target.path_prefix + std::to_string(id) + "-" + std::to_string(key) +
         ".jpg HTTP/1.1\r\nHost: " + target.host_header +
         "\r\nContent-Type: image/jpeg\r\nContent-Length: " + std::to_string(body.size()) +
         "\r\n\r\n";
