@@ -20,7 +20,7 @@ OpResult list_buckets(const Call& call) {
   auto buckets = call.ctx.store.list_buckets();
   if (!buckets) return tl::unexpected(from_core_error(buckets.error()));
   XmlWriter xml;
-  xml.open("ListAllMyBucketsResult", true);
+  xml.open("ListAllMyBucketsResult", kS3Namespace);
   xml.open("Owner");
   xml.element("ID", "imgflow");
   xml.element("DisplayName", "imgflow");
@@ -58,7 +58,7 @@ OpResult get_bucket_location(const Call& call) {
     return tl::unexpected(from_core_error(info.error()));
   }
   XmlWriter xml;
-  xml.open("LocationConstraint", true);
+  xml.open("LocationConstraint", kS3Namespace);
   // us-east-1 is spelled as an empty constraint, as S3 does.
   xml.close("LocationConstraint");
   std::string body = xml.take();
@@ -94,7 +94,7 @@ OpResult list_objects(const Call& call, bool v2) {
   };
 
   XmlWriter xml;
-  xml.open("ListBucketResult", true);
+  xml.open("ListBucketResult", kS3Namespace);
   xml.element("Name", r.bucket);
   xml.element("Prefix", enc(options.prefix));
   if (v2) {
@@ -146,7 +146,7 @@ OpResult delete_objects(const Call& call) {
                "The XML you provided was not well-formed: " + request.error().message);
   }
   XmlWriter xml;
-  xml.open("DeleteResult", true);
+  xml.open("DeleteResult", kS3Namespace);
   for (const auto& key : request->keys) {
     auto done = call.ctx.store.delete_object(call.s3.bucket, key);
     if (done) {

@@ -16,7 +16,7 @@ OpResult create_multipart(const Call& call) {
   auto id = call.ctx.store.create_multipart_upload(call.s3.bucket, call.s3.key, options);
   if (!id) return tl::unexpected(from_core_error(id.error()));
   XmlWriter xml;
-  xml.open("InitiateMultipartUploadResult", true);
+  xml.open("InitiateMultipartUploadResult", kS3Namespace);
   xml.element("Bucket", call.s3.bucket);
   xml.element("Key", call.s3.key);
   xml.element("UploadId", *id);
@@ -62,7 +62,7 @@ OpResult complete_multipart(const Call& call) {
                                                        *call.s3.param("uploadId"), *parts, options);
   if (!info) return tl::unexpected(from_core_error(info.error()));
   XmlWriter xml;
-  xml.open("CompleteMultipartUploadResult", true);
+  xml.open("CompleteMultipartUploadResult", kS3Namespace);
   xml.element("Location", "http://" + call.http.host + "/" + call.s3.bucket + "/" +
                               sigv4::uri_encode(call.s3.key, true));
   xml.element("Bucket", call.s3.bucket);
@@ -137,7 +137,7 @@ OpResult list_parts(const Call& call) {
   if (!parts) return tl::unexpected(from_core_error(parts.error()));
   const PartsPage page = page_parts(std::move(*parts), *marker, *max_parts);
   XmlWriter xml;
-  xml.open("ListPartsResult", true);
+  xml.open("ListPartsResult", kS3Namespace);
   xml.element("Bucket", call.s3.bucket);
   xml.element("Key", call.s3.key);
   xml.element("UploadId", upload_id);
@@ -176,7 +176,7 @@ OpResult list_multipart_uploads(const Call& call) {
   };
 
   XmlWriter xml;
-  xml.open("ListMultipartUploadsResult", true);
+  xml.open("ListMultipartUploadsResult", kS3Namespace);
   xml.element("Bucket", r.bucket);
   xml.element("KeyMarker", enc(options.key_marker));
   xml.element("UploadIdMarker", options.upload_id_marker);

@@ -8,15 +8,15 @@
 #include <cstdint>
 #include <string>
 
+#include "core/xml.h"
 #include "http/fake_http_client.h"
 #include "storage/s3/s3_store.h"
-#include "storage/s3/xml_reader.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace imgflow;
   if (size < 1) return 0;
   const std::string body(reinterpret_cast<const char*>(data + 1), size - 1);
-  (void)storage::s3::parse_xml(body);
+  (void)core::parse_xml(body);
 
   http::FakeHttpClient fake;
   storage::s3::S3Config config;

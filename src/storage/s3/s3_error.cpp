@@ -2,8 +2,8 @@
 
 #include <array>
 
+#include "core/xml.h"
 #include "storage/object_store.h"
-#include "storage/s3/xml_reader.h"
 
 namespace imgflow::storage::s3 {
 namespace {
@@ -78,7 +78,8 @@ ErrorCode code_for_status(int status) {
 }  // namespace
 
 S3ErrorBody parse_error_body(std::string_view body) {
-  auto doc = parse_xml(body, XmlLimits{.max_bytes = 1 << 20, .max_elements = 1000, .max_depth = 8});
+  auto doc = core::parse_xml(
+      body, core::XmlLimits{.max_bytes = 1 << 20, .max_elements = 1000, .max_depth = 8});
   if (!doc || doc->name != "Error") return {};
   return {doc->child_text("Code"), doc->child_text("Message"), doc->child_text("RequestId")};
 }

@@ -6,12 +6,12 @@
 #include <utility>
 
 #include "core/digest.h"
+#include "core/xml.h"
 #include "sigv4/encoding.h"
 #include "storage/s3/s3_call.h"
 #include "storage/s3/s3_codec.h"
 #include "storage/s3/s3_error.h"
 #include "storage/s3/spool.h"
-#include "storage/s3/xml_reader.h"
 #include "storage/store_util.h"
 
 namespace imgflow::storage::s3 {
@@ -227,14 +227,14 @@ core::Result<http::Response> S3Store::execute(const Call& call, Spool& body) {
   return core::fail(std::move(last));
 }
 
-core::Result<XmlElement> S3Store::execute_xml(const Call& call, std::string_view root) {
+core::Result<core::XmlElement> S3Store::execute_xml(const Call& call, std::string_view root) {
   Spool spool(kMaxXmlBody);
   auto response = execute(call, spool);
   if (!response) return core::fail(response.error());
   if (spool.size() > kMaxXmlBody) return core::fail(corrupt_response("XML body over 16 MiB"));
   auto text = spool.text(kMaxXmlBody);
   if (!text) return core::fail(text.error());
-  auto doc = parse_xml(*text);
+  auto doc = core::parse_xml(*text);
   if (!doc) return core::fail(corrupt_response(doc.error().message));
   if (doc->name != root)
     return core::fail(corrupt_response("expected <" + std::string(root) + ">"));
@@ -285,7 +285,7 @@ core::Status S3Store::create_bucket(std::string_view bucket) {
     body =
         "<CreateBucketConfiguration xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
         "<LocationConstraint>" +
-        xml_escape(config_.region) + "</LocationConstraint></CreateBucketConfiguration>";
+        core::xml_escape(config_.region) + "</LocationConstraint></CreateBucketConfiguration>";
     call.body = body;
   }
   Spool spool(kMaxErrorBody);
@@ -308,8 +308,8 @@ core::Result<std::vector<BucketInfo>> S3Store::list_buckets() {
   auto doc = execute_xml(call, "ListAllMyBucketsResult");
   if (!doc) return core::fail(doc.error());
   std::vector<BucketInfo> out;
-  if (const XmlElement* buckets = doc->child("Buckets")) {
-    for (const XmlElement* b : buckets->all("Bucket")) {
+  if (const core::XmlElement* buckets = doc->child("Buckets")) {
+    for (const core::XmlElement* b : buckets->all("Bucket")) {
       BucketInfo info{b->child_text("Name"), {}};
       if (auto t = parse_xml_time(b->child_text("CreationDate"))) info.created = *t;
       out.push_back(std::move(info));
@@ -441,7 +441,7 @@ core::Result<ListResult> S3Store::list(std::string_view bucket, const ListOption
     return encoded ? sigv4::percent_decode(value, true) : value;
   };
   ListResult result;
-  for (const XmlElement* c : doc->all("Contents")) {
+  for (const core::XmlElement* c : doc->all("Contents")) {
     ObjectInfo info;
     info.key = text(c->child_text("Key"));
     const auto size = parse_u64(c->child_text("Size"));
@@ -452,7 +452,7 @@ core::Result<ListResult> S3Store::list(std::string_view bucket, const ListOption
     if (auto t = parse_xml_time(c->child_text("LastModified"))) info.last_modified = *t;
     result.objects.push_back(std::move(info));
   }
-  for (const XmlElement* p : doc->all("CommonPrefixes")) {
+  for (const core::XmlElement* p : doc->all("CommonPrefixes")) {
     result.common_prefixes.push_back(text(p->child_text("Prefix")));
   }
   result.is_truncated = doc->child_text("IsTruncated") == "true";

@@ -16,11 +16,12 @@
 #include "sigv4/signer.h"
 #include "storage/object_store.h"
 
-namespace imgflow::storage::s3 {
-
-class Spool;
+namespace imgflow::core {
 struct XmlElement;
+}  // namespace imgflow::core
 
+namespace imgflow::storage::s3 {
+class Spool;
 }  // namespace imgflow::storage::s3
 
 namespace imgflow::storage::internal {
@@ -138,7 +139,7 @@ class S3Store final : public ObjectStore {
   // Signs and sends `call`, retrying per policy; the response body lands in `body`.
   core::Result<http::Response> execute(const Call& call, Spool& body);
   // execute() for calls answered with a small XML document; returns its root.
-  core::Result<XmlElement> execute_xml(const Call& call, std::string_view root);
+  core::Result<core::XmlElement> execute_xml(const Call& call, std::string_view root);
   core::Result<http::Request> build(const Call& call, std::string_view payload_hash) const;
   std::chrono::milliseconds backoff(int retry);
   // A put() body over max_buffered_body, of which `first` was already read: a multipart upload,

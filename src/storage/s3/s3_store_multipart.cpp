@@ -4,13 +4,13 @@
 #include <string>
 #include <vector>
 
+#include "core/xml.h"
 #include "sigv4/encoding.h"
 #include "storage/s3/s3_call.h"
 #include "storage/s3/s3_codec.h"
 #include "storage/s3/s3_error.h"
 #include "storage/s3/s3_store.h"
 #include "storage/s3/spool.h"
-#include "storage/s3/xml_reader.h"
 #include "storage/store_util.h"
 
 namespace imgflow::storage::s3 {
@@ -28,7 +28,7 @@ std::string complete_body(const std::vector<CompletedPart>& parts) {
   std::string body = "<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">";
   for (const auto& p : parts) {
     body += "<Part><PartNumber>" + std::to_string(p.part_number) + "</PartNumber><ETag>\"" +
-            xml_escape(strip_quotes(p.etag)) + "\"</ETag></Part>";
+            core::xml_escape(strip_quotes(p.etag)) + "\"</ETag></Part>";
   }
   body += "</CompleteMultipartUpload>";
   return body;
@@ -237,7 +237,7 @@ core::Result<std::vector<PartInfo>> S3Store::list_parts(std::string_view bucket,
     if (!marker.empty()) call.query.emplace_back("part-number-marker", marker);
     auto doc = execute_xml(call, "ListPartsResult");
     if (!doc) return core::fail(doc.error());
-    for (const XmlElement* p : doc->all("Part")) {
+    for (const core::XmlElement* p : doc->all("Part")) {
       PartInfo part;
       const auto number = parse_u64(p->child_text("PartNumber"));
       const auto size = parse_u64(p->child_text("Size"));
@@ -285,7 +285,7 @@ core::Result<ListUploadsResult> S3Store::list_multipart_uploads(std::string_view
     return encoded ? sigv4::percent_decode(value, true) : value;
   };
   ListUploadsResult result;
-  for (const XmlElement* u : doc->all("Upload")) {
+  for (const core::XmlElement* u : doc->all("Upload")) {
     UploadInfo upload{text(u->child_text("Key")), u->child_text("UploadId"), {}};
     if (upload.key.empty() || upload.upload_id.empty()) {
       return core::fail(corrupt_response("an <Upload> without Key or UploadId"));
