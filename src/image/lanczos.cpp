@@ -97,10 +97,15 @@ const std::uint8_t* window(const std::uint8_t* in, const Lanczos3Taps& taps, int
   return in + static_cast<std::ptrdiff_t>(taps.first[static_cast<std::size_t>(x)]) * kBands;
 }
 
-// Output x's weight pairs in taps.pairs: a 128-bit half of each 256-bit row of its output pair.
+// Where output x's first weight pair starts in taps.pairs (`pairs` pairs per output): a 128-bit
+// half of each 256-bit row of its output pair (the layout is in lanczos.h).
+std::size_t pairs_offset(int x, int pairs) {
+  return static_cast<std::size_t>(x / 2) * static_cast<std::size_t>(pairs) * 8 +
+         static_cast<std::size_t>(x % 2) * 4;
+}
+
 const std::int32_t* pairs_of(const Lanczos3Taps& taps, int x) {
-  const std::size_t rows = static_cast<std::size_t>(x / 2) * pair_count(taps);
-  return &taps.pairs[rows * 8 + static_cast<std::size_t>(x % 2) * 4];
+  return &taps.pairs[pairs_offset(x, pair_count(taps))];
 }
 
 // The vector loops read 8 bytes from each pixel of a pair of taps, so past the end of the window
@@ -126,6 +131,7 @@ template <int kBands>
 int reduce_row_sse2(const std::uint8_t* in, const Lanczos3Taps& taps, int x_begin,
                     std::uint8_t* out) {
   static_assert(kBands == 3 || kBands == 4);
+  constexpr std::ptrdiff_t kPairBytes = std::ptrdiff_t{2} * kBands;  // a pair of taps: two pixels
   const int pairs = pair_count(taps);
   const __m128i zero = _mm_setzero_si128();
   const __m128i round = _mm_set1_epi32(kWeightOne / 2);
@@ -134,7 +140,7 @@ int reduce_row_sse2(const std::uint8_t* in, const Lanczos3Taps& taps, int x_begi
     const std::uint8_t* p = window<kBands>(in, taps, x);
     const std::int32_t* w = pairs_of(taps, x);
     __m128i sum = round;
-    for (int i = 0; i < pairs; ++i, p += 2 * kBands, w += 8) {
+    for (int i = 0; i < pairs; ++i, p += kPairBytes, w += 8) {
       const __m128i a = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p));
       const __m128i b = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(p + kBands));
       const __m128i pixels = _mm_unpacklo_epi8(_mm_unpacklo_epi8(a, b), zero);
@@ -193,6 +199,7 @@ template <int kBands>
 __attribute__((target("avx2"))) int reduce_row_avx2(const std::uint8_t* in,
                                                     const Lanczos3Taps& taps, std::uint8_t* out) {
   static_assert(kBands == 3 || kBands == 4);
+  constexpr std::ptrdiff_t kPairBytes = std::ptrdiff_t{2} * kBands;  // a pair of taps: two pixels
   const int pairs = pair_count(taps);
   const __m256i interleave = interleave_pair_control<kBands>();
   const __m256i round = _mm256_set1_epi32(kWeightOne / 2);
@@ -202,7 +209,7 @@ __attribute__((target("avx2"))) int reduce_row_avx2(const std::uint8_t* in,
     const std::uint8_t* q = window<kBands>(in, taps, x + 1);
     const std::int32_t* w = pairs_of(taps, x);
     __m256i sum = round;
-    for (int i = 0; i < pairs; ++i, p += 2 * kBands, q += 2 * kBands, w += 8) {
+    for (int i = 0; i < pairs; ++i, p += kPairBytes, q += kPairBytes, w += 8) {
       const __m256i pixels = _mm256_shuffle_epi8(load_two_lanes(p, q), interleave);
       const __m256i weights = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(w));
       sum = _mm256_add_epi32(sum, _mm256_madd_epi16(pixels, weights));
@@ -268,7 +275,7 @@ std::vector<std::int32_t> replicated_pairs(const Lanczos3Taps& taps) {
   std::vector<std::int32_t> out(static_cast<std::size_t>(out_pairs) * pairs * 8, 0);
   for (int x = 0; x < taps.out_size; ++x) {
     const std::int16_t* w = &taps.weights[static_cast<std::size_t>(x) * taps.count];
-    std::int32_t* row = &out[static_cast<std::size_t>(x / 2) * pairs * 8 + (x % 2) * 4];
+    std::int32_t* row = &out[pairs_offset(x, pairs)];
     for (int k = 0; k < taps.count; k += 2, row += 8) {
       std::fill_n(row, 4, weight_pair(w[k], k + 1 < taps.count ? w[k + 1] : std::int16_t{0}));
     }
