@@ -152,10 +152,19 @@ VImage to_srgb8(VImage image) {
   return image;
 }
 
-// Upright images skip autorot, which would only copy them (and the master is copied to memory
-// next: an image already there is kept as it is).
+// Upright images skip autorot, which would only copy them.
 bool needs_rotation(const VImage& image) {
   return image.get_typeof(VIPS_META_ORIENTATION) != 0 && image.get_int(VIPS_META_ORIENTATION) != 1;
+}
+
+// Every rotation and every vertical flip reads its source out of order (the bottom row first, or
+// a column at a time), which a sequentially decoding loader refuses ("out of order read"). So the
+// image is rotated only once it is in memory: after our own reduction it already is (copy_memory
+// keeps it as it is); when no reduction was needed it is still the decoder, and is copied first.
+VImage upright(const VImage& image, Deadline deadline) {
+  if (!needs_rotation(image)) return image;
+  detail::attach_deadline(image, deadline.at_ms);  // the copy may run the whole decode
+  return image.copy_memory().autorot();
 }
 
 // The single decode: shrink-on-load, then resize to the largest size any variant needs,
@@ -193,8 +202,8 @@ VImage decode_master(std::string_view bytes, const SourceInfo& info,
   image = detail::resize_exact(image, stored_target.width, stored_target.height * frames);
   if (frames > 1) {
     image.set("page-height", stored_target.height);
-  } else if (needs_rotation(image)) {
-    image = image.autorot();  // after resize: rotating fewer pixels
+  } else {
+    image = upright(image, deadline);  // after resize: rotating fewer pixels
   }
   image = to_srgb8(image);
   detail::attach_deadline(image, deadline.at_ms);

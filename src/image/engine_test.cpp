@@ -96,6 +96,74 @@ TEST_F(Engine, AllEightExifOrientationsEndUpright) {
   }
 }
 
+// Phone photos at web sizes take other paths than a small card: whether the JPEG decoder
+// shrinks on load (by 1, 2, 4 or 8) decides whether the reduction runs before the rotation, and
+// a card small enough to sit in the decoder's line buffer never shows an out-of-order read.
+struct RotationCase {
+  int shrink;  // the decoder's shrink-on-load factor for an 800x800 box
+  bool progressive;
+};
+
+class EngineRotation : public Engine, public ::testing::WithParamInterface<RotationCase> {};
+
+// Blue, with a red marker top-left and a green one top-right, each a sixth of the width.
+VImage marked_photo(int width, int height) {
+  const int m = width / 6;
+  VImage card = solid(width, height, {0, 0, 255});
+  card = card.insert(solid(m, m, {255, 0, 0}), 0, 0);
+  return card.insert(solid(m, m, {0, 255, 0}), width - m, 0);
+}
+
+// The box is 800x800: an image of more rows than libvips' sequential line cache keeps (about
+// 500), or the out-of-order read never shows.
+TEST_P(EngineRotation, EveryOrientationEndsUprightAtItsSize) {
+  const auto [shrink, progressive] = GetParam();
+  const VImage display = marked_photo(800 * shrink, 600 * shrink).copy_memory();
+  for (int orientation = 1; orientation <= 8; ++orientation) {
+    VImage stored = stored_for(display, orientation).copy_memory();
+    stored.set("orientation", orientation);
+    const std::string jpeg =
+        save(stored, ".jpg",
+             VImage::option()->set("Q", 90)->set("strip", false)->set("interlace", progressive));
+
+    auto result = process(jpeg, one_variant(800, 800, Fit::kInside, Format::kJpeg));
+    ASSERT_TRUE(result) << "orientation " << orientation << ": " << result.error().to_string();
+    const VImage img = decode(result->renditions.at(0).bytes);
+    ASSERT_EQ(img.width(), 800) << "orientation " << orientation;
+    ASSERT_EQ(img.height(), 600) << "orientation " << orientation;
+    EXPECT_GT(pixel(img, 40, 40)[0], 200) << "red not top-left, orientation " << orientation;
+    EXPECT_GT(pixel(img, 760, 40)[1], 200) << "green not top-right, orientation " << orientation;
+    EXPECT_GT(pixel(img, 40, 560)[2], 200) << "bottom-left not blue, orientation " << orientation;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(ShrinkOnLoad, EngineRotation,
+                         ::testing::Values(RotationCase{1, false}, RotationCase{1, true},
+                                           RotationCase{2, false}, RotationCase{2, true},
+                                           RotationCase{4, false}, RotationCase{4, true},
+                                           RotationCase{8, false}, RotationCase{8, true}),
+                         [](const auto& info) {
+                           return "Shrink" + std::to_string(info.param.shrink) +
+                                  (info.param.progressive ? "Progressive" : "Baseline");
+                         });
+
+// The sizes users reported, through the default recipe (its largest box is 1600): each is
+// either left at its size or reduced by a factor the decoder cannot take on load.
+TEST_F(Engine, RotatedPhotosAtReportedSizesProcessWithTheDefaultRecipe) {
+  for (const auto& [w, h] :
+       {std::pair{1024, 768}, std::pair{1200, 800}, std::pair{1280, 960}, std::pair{1440, 1080},
+        std::pair{1600, 1000}, std::pair{1600, 1200}, std::pair{3200, 2400}}) {
+    VImage stored = stored_for(marked_photo(w, h).copy_memory(), 6).copy_memory();
+    stored.set("orientation", 6);
+    const std::string jpeg = save(stored, ".jpg", VImage::option()->set("strip", false));
+    auto result = process(jpeg, recipe::default_recipe());
+    ASSERT_TRUE(result) << w << "x" << h << ": " << result.error().to_string();
+    const Rendition& large = result->renditions.at(0);
+    EXPECT_EQ(large.width, std::min(w, 1600)) << w << "x" << h;
+    EXPECT_EQ(large.height, w > 1600 ? 1200 : h) << w << "x" << h;
+  }
+}
+
 // --- colour --------------------------------------------------------------------------------
 
 TEST_F(Engine, CmykJpegBecomesSrgbCloseToTheOriginal) {
