@@ -13,6 +13,7 @@
 #include "image/encode.h"
 #include "image/geometry.h"
 #include "image/image.h"
+#include "image/vips_errors.h"
 #include "image/vips_util.h"
 #include "image/watermark.h"
 
@@ -376,6 +377,7 @@ std::string libvips_version() { return vips_version_string(); }
 void set_threads_per_image(int threads) { vips_concurrency_set(std::max(1, threads)); }
 
 core::Result<Processed> process(std::string_view bytes, const recipe::Recipe& recipe) {
+  detail::OperationErrors errors;  // every message below is about these bytes only
   const Deadline deadline{now_ms() + recipe.limits.time_limit_ms};
   auto info = inspect(bytes, recipe.limits);  // header only: limits hold before any pixel
   if (!info) return core::fail(info.error());

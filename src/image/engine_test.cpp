@@ -1,6 +1,9 @@
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "core/digest.h"
 #include "image/image.h"
@@ -12,6 +15,8 @@ namespace {
 using core::ErrorCode;
 using recipe::Fit;
 using recipe::Format;
+using ::testing::HasSubstr;
+using ::testing::Not;
 using vips::VImage;
 using namespace imgflow::image::testing;
 
@@ -162,6 +167,58 @@ TEST_F(Engine, RotatedPhotosAtReportedSizesProcessWithTheDefaultRecipe) {
     EXPECT_EQ(large.width, std::min(w, 1600)) << w << "x" << h;
     EXPECT_EQ(large.height, w > 1600 ? 1200 : h) << w << "x" << h;
   }
+}
+
+// --- error messages ------------------------------------------------------------------------
+// libvips keeps one error buffer for the whole process; every message imgflow reports must be
+// about its own image, whatever ran before it or beside it.
+
+std::string truncated(const std::string& bytes) { return bytes.substr(0, bytes.size() / 2); }
+
+std::string error_of(const std::string& bytes, const recipe::Recipe& recipe) {
+  auto result = process(bytes, recipe);
+  return result ? "(processed)" : result.error().message;
+}
+
+TEST_F(Engine, ErrorsLeftBehindBySuccessfulDecodesDoNotReachTheNextImage) {
+  // libheif reads past the end of a valid file while probing it, and libvips records an error
+  // for every such read although the decode succeeds.
+  const std::string heic = save(test_card(640, 480), ".heic", VImage::option()->set("effort", 0));
+  const recipe::Recipe recipe = one_variant(320, 320, Fit::kInside, Format::kJpeg);
+  ASSERT_TRUE(process(heic, recipe));
+
+  const std::string message = error_of(truncated(to_jpeg(test_card(1280, 960))), recipe);
+  EXPECT_THAT(message, HasSubstr("Premature end of input file"));
+  EXPECT_THAT(message, Not(HasSubstr("seek")));
+}
+
+TEST_F(Engine, ConcurrentFailuresEachReportOnlyTheirOwnError) {
+  const recipe::Recipe recipe = one_variant(320, 320, Fit::kInside, Format::kJpeg);
+  const std::string jpeg = truncated(to_jpeg(test_card(1280, 960)));
+  const std::string png = truncated(to_png(test_card(1280, 960)));
+  std::vector<std::string> jpeg_messages(20);
+  std::vector<std::string> png_messages(20);
+  std::thread other([&] {
+    for (std::string& m : png_messages) m = error_of(png, recipe);
+  });
+  for (std::string& m : jpeg_messages) m = error_of(jpeg, recipe);
+  other.join();
+  for (const std::string& m : jpeg_messages) {
+    EXPECT_THAT(m, HasSubstr("Premature end of input file"));
+    EXPECT_THAT(m, Not(HasSubstr("png")));
+  }
+  for (const std::string& m : png_messages) {
+    EXPECT_THAT(m, HasSubstr("png"));
+    EXPECT_THAT(m, Not(HasSubstr("Premature")));
+  }
+}
+
+TEST_F(Engine, ADecodeErrorRaisedOnLibvipsWorkerThreadsIsReported) {
+  // Under the 1600 box nothing is reduced: libvips' own threads run the decode, and their
+  // errors must still reach this image's message.
+  const std::string message =
+      error_of(truncated(to_jpeg(test_card(1200, 800))), recipe::default_recipe());
+  EXPECT_THAT(message, HasSubstr("Premature end of input file"));
 }
 
 // --- colour --------------------------------------------------------------------------------

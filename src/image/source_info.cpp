@@ -3,6 +3,7 @@
 #include <string>
 
 #include "image/image.h"
+#include "image/vips_errors.h"
 #include "image/vips_util.h"
 
 namespace imgflow::image {
@@ -67,6 +68,7 @@ core::Result<SourceInfo> inspect(std::string_view bytes, const recipe::Limits& l
   SourceInfo info;
   info.format = *format;
   info.bytes = bytes.size();
+  detail::OperationErrors errors;  // messages about these bytes only
   try {
     // Opening an image reads only its header; pixels are decoded on demand later.
     VImage header = detail::load_source(bytes, *format, VImage::option()->set("fail_on", "error"));

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "image/lanczos.h"
+#include "image/vips_errors.h"
 
 namespace imgflow::image::detail {
 
@@ -161,8 +162,8 @@ class RowSource {
       rows_ = std::min(height_ - first, std::max(kStripRows, count));
       region_.prepare(0, top_, width_, rows_);
       if (deadline_unix_ms_ > 0 && now_unix_ms() > deadline_unix_ms_) {
-        vips_error("imgflow", "%s", "killed: time limit passed");  // to_error's kTimeout
-        throw vips::VError();
+        OperationErrors::mark_deadline_passed();  // to_error's kTimeout
+        throw vips::VError("time limit passed");
       }
     }
     return region_.addr() + static_cast<std::size_t>(first - top_) * region_.stride();
@@ -231,7 +232,10 @@ namespace {
 // the image goes away.
 void on_eval(VipsImage* image, VipsProgress* /*progress*/, void* deadline) {
   // NOLINTNEXTLINE(performance-no-int-to-ptr): the pointer is only ever a number here.
-  if (now_unix_ms() > reinterpret_cast<std::intptr_t>(deadline)) vips_image_set_kill(image, TRUE);
+  if (now_unix_ms() > reinterpret_cast<std::intptr_t>(deadline)) {
+    OperationErrors::mark_deadline_passed();  // libvips reports the kill as a plain error
+    vips_image_set_kill(image, TRUE);
+  }
 }
 
 }  // namespace
@@ -255,9 +259,10 @@ core::Error to_error(const vips::VError& error, std::string_view during, core::E
     if (c == '\n') c = ';';
   }
   vips_error_clear();
-  if (message.find("killed") != std::string::npos) {
+  if (const OperationErrors* op = OperationErrors::current(); op && op->deadline_passed()) {
     return {core::ErrorCode::kTimeout, std::string(during) + ": time limit exceeded"};
   }
+  if (message.empty()) message = "libvips failed without saying why";
   return {code, std::string(during) + ": " + message};
 }
 

@@ -69,8 +69,9 @@ void attach_deadline(const vips::VImage& image, std::int64_t deadline_unix_ms);
 void record_deadline(const vips::VImage& image, std::int64_t deadline_unix_ms);
 
 // Turns a libvips exception into an Error with `code` (the caller knows whether it was decoding
-// untrusted bytes, kCorrupt, or encoding its own pixels, kInternal); a pipeline killed by its
-// deadline becomes kTimeout.
+// untrusted bytes, kCorrupt, or encoding its own pixels, kInternal); a pipeline stopped by its
+// deadline becomes kTimeout. Call it inside the OperationErrors that collected the errors
+// (vips_errors.h): its text is the message, and it is cleared.
 core::Error to_error(const vips::VError& error, std::string_view during, core::ErrorCode code);
 
 }  // namespace imgflow::image::detail
