@@ -228,8 +228,6 @@ TEST(FormUrl, EncodeDecode) {
   EXPECT_FALSE(form_url_decode("%").has_value());
   EXPECT_FALSE(form_url_decode("%C3").has_value());        // truncated UTF-8
   EXPECT_FALSE(form_url_decode("%ED%A0%80").has_value());  // a surrogate
-  EXPECT_TRUE(is_valid_utf8("\xF0\x9F\x98\x80"));
-  EXPECT_FALSE(is_valid_utf8("\xC0\x80"));  // overlong NUL
 }
 
 TEST(Classify, Kinds) {

@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "core/text.h"
+
 namespace imgflow::events {
 namespace {
 
@@ -17,15 +19,6 @@ int hex_value(char c) {
   if (c >= 'a' && c <= 'f') return c - 'a' + 10;
   if (c >= 'A' && c <= 'F') return c - 'A' + 10;
   return -1;
-}
-
-// Length of the UTF-8 sequence starting at `lead` and the minimum code point it may encode.
-bool utf8_lead(unsigned char lead, int& extra, std::uint32_t& cp) {
-  if (lead < 0x80) return extra = 0, cp = lead, true;
-  if (lead >= 0xC2 && lead <= 0xDF) return extra = 1, cp = lead & 0x1FU, true;
-  if (lead >= 0xE0 && lead <= 0xEF) return extra = 2, cp = lead & 0x0FU, true;
-  if (lead >= 0xF0 && lead <= 0xF4) return extra = 3, cp = lead & 0x07U, true;
-  return false;
 }
 
 }  // namespace
@@ -69,30 +62,10 @@ core::Result<std::string> form_url_decode(std::string_view text) {
       i += 2;
     }
   }
-  if (!is_valid_utf8(out)) {
+  if (!core::is_valid_utf8(out)) {
     return core::fail(core::ErrorCode::kInvalidArgument, "decoded key is not valid UTF-8");
   }
   return out;
-}
-
-bool is_valid_utf8(std::string_view bytes) {
-  for (std::size_t i = 0; i < bytes.size();) {
-    int extra = 0;
-    std::uint32_t cp = 0;
-    if (!utf8_lead(static_cast<unsigned char>(bytes[i]), extra, cp)) return false;
-    if (bytes.size() - i <= static_cast<std::size_t>(extra)) return false;  // truncated
-    for (int k = 1; k <= extra; ++k) {
-      const auto b = static_cast<unsigned char>(bytes[i + static_cast<std::size_t>(k)]);
-      if ((b & 0xC0U) != 0x80U) return false;
-      cp = (cp << 6) | (b & 0x3FU);
-    }
-    if ((extra == 2 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (extra == 3 && (cp < 0x10000 || cp > 0x10FFFF))) {
-      return false;
-    }
-    i += static_cast<std::size_t>(extra) + 1;
-  }
-  return true;
 }
 
 }  // namespace imgflow::events

@@ -17,7 +17,4 @@ std::string form_url_encode(std::string_view bytes);
 // Pure; thread-safe.
 core::Result<std::string> form_url_decode(std::string_view text);
 
-// True if `bytes` is well-formed UTF-8 (no overlongs, surrogates or values over U+10FFFF).
-bool is_valid_utf8(std::string_view bytes);
-
 }  // namespace imgflow::events

@@ -16,6 +16,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "core/text.h"
+
 namespace imgflow::storage::internal {
 namespace {
 
@@ -37,45 +39,6 @@ bool is_ipv4(std::string_view name) {
 }
 
 bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-
-// Length of the UTF-8 sequence starting at `s[i]`, or 0 if it is not a valid one
-// (overlong forms, surrogates and code points above U+10FFFF are invalid).
-std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  if (b0 < 0x80) return 1;
-  std::size_t len = 0;
-  std::uint32_t cp = 0;
-  if ((b0 & 0xE0) == 0xC0) {
-    len = 2;
-    cp = b0 & 0x1FU;
-  } else if ((b0 & 0xF0) == 0xE0) {
-    len = 3;
-    cp = b0 & 0x0FU;
-  } else if ((b0 & 0xF8) == 0xF0) {
-    len = 4;
-    cp = b0 & 0x07U;
-  } else {
-    return 0;
-  }
-  if (i + len > s.size()) return 0;
-  for (std::size_t k = 1; k < len; ++k) {
-    const auto b = static_cast<unsigned char>(s[i + k]);
-    if ((b & 0xC0) != 0x80) return 0;
-    cp = (cp << 6U) | (b & 0x3FU);
-  }
-  constexpr std::array<std::uint32_t, 5> kMinForLength = {0, 0, 0x80, 0x800, 0x10000};
-  if (cp < kMinForLength[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return 0;
-  return len;
-}
-
-bool is_valid_utf8(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    const std::size_t len = utf8_sequence_length(s, i);
-    if (len == 0) return false;
-    i += len;
-  }
-  return true;
-}
 
 std::size_t digest_size(ChecksumAlgorithm algorithm) {
   return algorithm == ChecksumAlgorithm::kSha256 ? 32 : 4;
@@ -131,7 +94,7 @@ core::Status validate_key(std::string_view key) {
         ErrorDetail::kKeyTooLongError,
         "object keys are at most 1024 bytes; this one has " + std::to_string(key.size())));
   }
-  if (!is_valid_utf8(key)) {
+  if (!core::is_valid_utf8(key)) {
     return core::fail(
         make_error(ErrorDetail::kInvalidArgument, "the object key is not valid UTF-8"));
   }
