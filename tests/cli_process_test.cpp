@@ -58,7 +58,7 @@ TEST_F(CliProcess, WritesEveryVariantAndAManifestPerFile) {
   const fs::path b = make_jpeg("b.jpg", 640, 480);
   const auto r = run_command({IMGFLOW_BINARY, "process", a, b, "--out", dir_ / "out"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const char* name : {"a", "b"}) {
+  for (const char* name : {"a.jpg", "b.jpg"}) {
     auto manifest = function::parse_manifest(read(dir_ / "out" / name / "manifest.json"));
     ASSERT_TRUE(manifest) << manifest.error().to_string();
     ASSERT_EQ(manifest->variants.size(), 3U);
@@ -70,11 +70,11 @@ TEST_F(CliProcess, WritesEveryVariantAndAManifestPerFile) {
       EXPECT_EQ(img.width(), v.width);
       EXPECT_EQ(img.height(), v.height);
     }
-    EXPECT_EQ(manifest->source.key, std::string(name) + ".jpg");
+    EXPECT_EQ(manifest->source.key, name);
     EXPECT_EQ(manifest->source.sha256.size(), 64U);
     EXPECT_EQ(manifest->recipe_hash.size(), 64U);
   }
-  auto a_manifest = function::parse_manifest(read(dir_ / "out" / "a" / "manifest.json"));
+  auto a_manifest = function::parse_manifest(read(dir_ / "out" / "a.jpg" / "manifest.json"));
   EXPECT_EQ(a_manifest->variants[0].width, 1600);  // large: 1600 inside
   EXPECT_EQ(a_manifest->variants[0].height, 800);
 }
@@ -90,9 +90,9 @@ TEST_F(CliProcess, ABadFileGetsOneLineAndTheOthersStillProcess) {
   const auto r = run_command({IMGFLOW_BINARY, "process", text, good, truncated, "--out",
                               dir_ / "out", "--jobs", "2", "--quiet"});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_TRUE(fs::exists(dir_ / "out" / "good" / "manifest.json"));
-  EXPECT_FALSE(fs::exists(dir_ / "out" / "notes"));
-  EXPECT_FALSE(fs::exists(dir_ / "out" / "truncated" / "manifest.json"));
+  EXPECT_TRUE(fs::exists(dir_ / "out" / "good.jpg" / "manifest.json"));
+  EXPECT_FALSE(fs::exists(dir_ / "out" / "notes.jpg"));
+  EXPECT_FALSE(fs::exists(dir_ / "out" / "truncated.jpg" / "manifest.json"));
   std::istringstream lines(r.err);
   std::string line;
   int count = 0;
@@ -137,8 +137,85 @@ TEST_F(CliProcess, OutputsAreIdenticalOnARerun) {
   const fs::path a = make_jpeg("same.jpg", 900, 600);
   ASSERT_EQ(run_command({IMGFLOW_BINARY, "process", a, "--out", dir_ / "o1", "-q"}).exit_code, 0);
   ASSERT_EQ(run_command({IMGFLOW_BINARY, "process", a, "--out", dir_ / "o2", "-q"}).exit_code, 0);
-  EXPECT_EQ(read(dir_ / "o1" / "same" / "manifest.json"),
-            read(dir_ / "o2" / "same" / "manifest.json"));
+  EXPECT_EQ(read(dir_ / "o1" / "same.jpg" / "manifest.json"),
+            read(dir_ / "o2" / "same.jpg" / "manifest.json"));
+}
+
+TEST_F(CliProcess, AMissingPathFailsAloneAndASummaryClosesTheRun) {
+  const fs::path good = make_jpeg("good.jpg", 400, 300);
+  const auto r =
+      run_command({IMGFLOW_BINARY, "process", dir_ / "missing.jpg", good, "--out", dir_ / "out"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_TRUE(fs::exists(dir_ / "out" / "good.jpg" / "manifest.json"));
+  EXPECT_NE(r.err.find("missing.jpg: not found"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("imgflow: 1 processed, 1 failed in "), std::string::npos) << r.err;
+}
+
+TEST_F(CliProcess, DirectoriesKeepTheirStructureAndRecurseOnlyWhenAsked) {
+  fs::create_directories(dir_ / "album" / "2024");
+  make_jpeg("album/a.jpg", 300, 200);
+  make_jpeg("album/2024/b.JPG", 300, 200);
+  write(dir_ / "album" / "notes.txt", "not an image\n");
+  write(dir_ / "album" / ".hidden.jpg", "not an image either\n");
+
+  const auto flat = run_command({IMGFLOW_BINARY, "process", dir_ / "album", "--out", dir_ / "o1"});
+  EXPECT_EQ(flat.exit_code, 0) << flat.err;
+  EXPECT_TRUE(fs::exists(dir_ / "o1" / "a.jpg" / "manifest.json"));
+  EXPECT_FALSE(fs::exists(dir_ / "o1" / "2024"));
+
+  const auto deep =
+      run_command({IMGFLOW_BINARY, "process", dir_ / "album", "-r", "--out", dir_ / "o2"});
+  EXPECT_EQ(deep.exit_code, 0) << deep.err;
+  EXPECT_TRUE(fs::exists(dir_ / "o2" / "a.jpg" / "manifest.json"));
+  auto nested = function::parse_manifest(read(dir_ / "o2" / "2024" / "b.JPG" / "manifest.json"));
+  ASSERT_TRUE(nested) << deep.err;
+  EXPECT_EQ(nested->source.key, "2024/b.JPG");
+  EXPECT_NE(deep.err.find("2 processed, 0 failed"), std::string::npos) << deep.err;
+}
+
+TEST_F(CliProcess, NamesThatDifferInExtensionBothProcessAndTheSameNameTwiceIsRefused) {
+  fs::create_directories(dir_ / "x");
+  const fs::path jpg = make_jpeg("photo.jpg", 300, 200);
+  const fs::path png = dir_ / "photo.png";
+  vips::VImage::new_from_file(jpg.c_str()).pngsave(png.c_str());
+  const fs::path again = make_jpeg("x/photo.jpg", 300, 200);
+
+  const auto r =
+      run_command({IMGFLOW_BINARY, "process", jpg, png, again, "--out", dir_ / "out", "-q"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_TRUE(fs::exists(dir_ / "out" / "photo.jpg" / "manifest.json"));
+  EXPECT_TRUE(fs::exists(dir_ / "out" / "photo.png" / "manifest.json"));
+  EXPECT_NE(r.err.find("x/photo.jpg: invalid argument: has the same name below --out"),
+            std::string::npos)
+      << r.err;
+}
+
+TEST_F(CliProcess, BadJobsAndAnOutThatIsAFileAreUsageErrors) {
+  const fs::path image = make_jpeg("i.jpg", 100, 100);
+  const auto jobs = run_command({IMGFLOW_BINARY, "process", image, "--jobs", "-1"});
+  EXPECT_EQ(jobs.exit_code, 2);
+  EXPECT_NE(jobs.err.find("1 to 256"), std::string::npos) << jobs.err;
+  EXPECT_LT(jobs.err.size(), 200U) << jobs.err;
+
+  const auto out = run_command({IMGFLOW_BINARY, "process", image, "--out", image});
+  EXPECT_EQ(out.exit_code, 2);
+  EXPECT_NE(out.err.find("is a file; give a directory"), std::string::npos) << out.err;
+}
+
+// The first thing many users try: a phone photo at a web size, rotated by its EXIF tag.
+TEST_F(CliProcess, ARotatedPhonePhotoAtAWebSizeComesOutUpright) {
+  const fs::path stored = make_jpeg("stored.jpg", 1000, 1600);
+  vips::VImage image = vips::VImage::new_from_file(stored.c_str()).copy_memory();
+  image.set("orientation", 6);
+  const fs::path rotated = dir_ / "rotated.jpg";
+  image.jpegsave(rotated.c_str(), vips::VImage::option()->set("strip", false));
+
+  const auto r = run_command({IMGFLOW_BINARY, "process", rotated, "--out", dir_ / "out"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto manifest = function::parse_manifest(read(dir_ / "out" / "rotated.jpg" / "manifest.json"));
+  ASSERT_TRUE(manifest);
+  EXPECT_EQ(manifest->variants.at(0).width, 1600);
+  EXPECT_EQ(manifest->variants.at(0).height, 1000);
 }
 
 }  // namespace

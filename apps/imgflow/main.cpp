@@ -20,24 +20,31 @@ constexpr const char* kDescription =
 void add_process(CLI::App& app, imgflow::cli::ProcessOptions& options) {
   CLI::App* cmd = app.add_subcommand(
       "process",
-      "Run the image engine on local files, no server: writes OUT/<name>/<variant>.<ext> and "
-      "OUT/<name>/manifest.json for each FILE.");
-  cmd->add_option("files", options.files,
-                  "Images to process (JPEG, PNG, WebP, GIF, TIFF, HEIF, AVIF)")
-      ->required()
-      ->check(CLI::ExistingFile);
+      "Run the image engine on local files, no server: for each image writes "
+      "OUT/<file>/<variant>.<ext> and then OUT/<file>/manifest.json (for the default key "
+      "template; output.key_template in the recipe changes it).");
+  cmd->add_option("inputs", options.inputs,
+                  "Images (JPEG, PNG, WebP, GIF, TIFF, HEIF, AVIF; decided by their bytes, not "
+                  "their names) and directories of them (files with those extensions; the folder "
+                  "structure is kept under OUT)")
+      ->required();
   cmd->add_option("-c,--config", options.config,
                   "Recipe file (default: $IMGFLOW_CONFIG, else the built-in recipe, the same as "
                   "imgflow.example.yaml)")
       ->envname("IMGFLOW_CONFIG")
       ->check(CLI::ExistingFile);
-  cmd->add_option("-o,--out", options.out, "Output directory")->capture_default_str();
-  cmd->add_option("-j,--jobs", options.jobs, "Images processed in parallel (default: one per core)")
-      ->check(CLI::NonNegativeNumber);
-  cmd->add_flag("-q,--quiet", options.quiet, "No progress lines; errors are still printed");
+  cmd->add_option("-o,--out", options.out, "Output directory (created if missing)")
+      ->capture_default_str();
+  cmd->add_option("-j,--jobs", options.jobs,
+                  "Images processed in parallel, 1..256 (default: one per core)")
+      ->check(CLI::Range(1, 256));
+  cmd->add_flag("-r,--recursive", options.recursive, "Also process the subdirectories of DIRs");
+  cmd->add_flag("-q,--quiet", options.quiet,
+                "No progress lines and no summary; errors are still printed");
   cmd->footer(
-      "Exit status: 0 all files processed, 1 some files failed (each named on stderr), 2 bad "
-      "usage or configuration.");
+      "Each image that fails gets one line on stderr (a missing file too); the others are still "
+      "processed, and a summary line closes the run.\n"
+      "Exit status: 0 all images processed, 1 some failed, 2 bad usage or configuration.");
 }
 
 void add_serve(CLI::App& app, imgflow::cli::ServeOptions& options) {

@@ -11,6 +11,7 @@
 #include "events/event_parser.h"
 #include "events/form_url.h"
 #include "function/manifest.h"
+#include "function/output_layout.h"
 #include "image/image.h"
 
 namespace imgflow::function {
@@ -23,8 +24,6 @@ using storage::ObjectInfo;
 template <typename T>
 using Step = tl::expected<T, RecordOutcome>;
 using Stop = tl::unexpected<RecordOutcome>;
-
-constexpr std::string_view kManifestTemplate = "{dir}/{name}/manifest.json";
 
 // ETags are compared without the quotes S3 puts around them on the wire.
 std::string_view unquoted(std::string_view etag) {
@@ -72,8 +71,7 @@ std::vector<std::string> hash_variants(const recipe::Recipe& recipe) {
 }
 
 std::string generator_of(const HandlerConfig& config) {
-  if (!config.generator.empty()) return config.generator;
-  return std::string("imgflow ") + IMGFLOW_VERSION + " (libvips " + image::libvips_version() + ")";
+  return config.generator.empty() ? default_generator() : config.generator;
 }
 
 void tally(InvocationResult& result, const RecordOutcome& outcome) {
@@ -179,7 +177,8 @@ class Handler::Run {
       : h_(handler),
         record_(record),
         request_id_(request_id),
-        parts_(split_key(record.key)),
+        layout_(handler.config_.recipe.output.key_template, handler.config_.destination_prefix,
+                record.key),
         started_(handler.clock_.now()),
         record_start_(std::chrono::steady_clock::now()),
         lap_start_(record_start_) {}
@@ -338,11 +337,12 @@ class Handler::Run {
                             const ObjectInfo& source) const {
     if (!previous) return {};
     if (previous->source.key != record_.key) {
-      // Two sources that differ only in extension ("cat.jpg", "cat.png") share output keys;
-      // as `imgflow process` does, the first keeps them rather than being silently replaced.
-      return fail(Failure::kPermanent, "outputs", ErrorCode::kFailedPrecondition,
-                  "output name '" + parts_.name + "' is already used by " + previous->source.key +
-                      "; rename one of them");
+      // Only a manifest written under an older layout, in which "cat.jpg" and "cat.png" shared
+      // a folder, can belong to another source: the old set is replaced, never this upload
+      // refused for its name.
+      note(core::LogLevel::kWarn, "checked", "", 0,
+           "replacing outputs that an older key layout made for " + previous->source.key);
+      return {};
     }
     if (unquoted(previous->source.etag) == unquoted(source.etag) &&
         previous->recipe_hash == h_.recipe_hash_) {
@@ -419,30 +419,20 @@ class Handler::Run {
 
   Step<ManifestVariant> store_variant(const ObjectInfo& source, const image::Rendition& r,
                                       const std::string& variant_hash) const {
-    const std::string ext(recipe::extension(r.format));
-    const std::string key =
-        output_key(h_.config_.recipe.output.key_template, r.variant, ext, variant_hash);
+    const std::string sha256 = core::to_hex(core::sha256(r.bytes));
+    const std::string key = layout_.variant_key(r.variant, recipe::extension(r.format), sha256);
     storage::PutOptions options;
-    options.content_type = std::string(recipe::mime_type(r.format));
-    options.cache_control = h_.config_.recipe.output.cache_control;
+    options.content_type = std::string(recipe::mime_type(r.format));  // as the manifest says
+    options.cache_control = h_.config_.recipe.output.variant_cache_control();
     options.user_metadata = stamps(source.etag, variant_hash);
     options.user_metadata.emplace(kStampVariant, r.variant);
     auto stored = h_.destination_.put(h_.config_.destination_bucket, key, r.bytes, options);
     if (!stored) return fail_storage("put " + key, stored.error());
     note(core::LogLevel::kInfo, "stored", r.variant, r.bytes.size());
     if (h_.instruments_) h_.instruments_->output_bytes.add(r.bytes.size());
-    return ManifestVariant{r.variant,
-                           key,
-                           std::string(recipe::to_string(r.format)),
-                           options.content_type,
-                           r.width,
-                           r.height,
-                           r.frames,
-                           r.bytes.size(),
-                           core::to_hex(core::sha256(r.bytes)),
-                           std::string(unquoted(stored->etag)),
-                           r.watermarked,
-                           variant_hash};
+    ManifestVariant entry = manifest_variant(r, key, sha256, variant_hash);
+    entry.etag = std::string(unquoted(stored->etag));
+    return entry;
   }
 
   Step<void> store_manifest(const Manifest& manifest) const {
@@ -488,14 +478,7 @@ class Handler::Run {
     return key.starts_with(prefix);
   }
 
-  // The prefix joins the template with a '/', which render_key collapses when either is empty.
-  std::string output_key(std::string_view key_template, std::string_view variant,
-                         std::string_view ext, std::string_view hash) const {
-    const std::string full = h_.config_.destination_prefix + "/" + std::string(key_template);
-    return render_key(full, parts_.dir, parts_.name, variant, ext, hash);
-  }
-
-  std::string manifest_key() const { return output_key(kManifestTemplate, "", "", ""); }
+  std::string manifest_key() const { return layout_.manifest_key(); }
 
   // Marks an output as imgflow's (the loop guard) and records what it was made from. S3
   // metadata travels as HTTP headers, which are ASCII: the source key is form-URL-encoded.
@@ -573,7 +556,7 @@ class Handler::Run {
   const Handler& h_;
   const events::EventRecord& record_;
   std::string_view request_id_;
-  KeyParts parts_;
+  OutputLayout layout_;
   core::Clock::TimePoint started_;  // the clock's, for the log's "ms"
   std::chrono::steady_clock::time_point record_start_;
   std::chrono::steady_clock::time_point lap_start_;

@@ -25,6 +25,7 @@ namespace {
 using image::testing::decode;
 using image::testing::test_card;
 using image::testing::to_jpeg;
+using image::testing::to_png;
 using storage::FaultPlan;
 
 // Two small variants keep every test fast: one JPEG bounded by width, one WebP square crop.
@@ -146,7 +147,7 @@ TEST_F(HandlerTest, FreshUploadWritesEveryVariantAndAManifestThatMatchesThem) {
   EXPECT_EQ(result.processed, 1);
   EXPECT_FALSE(result.should_retry());
 
-  const Manifest m = manifest_at("photos/cat/manifest.json");
+  const Manifest m = manifest_at("photos/cat.jpg/manifest.json");
   EXPECT_EQ(m.source.key, "photos/cat.jpg");
   EXPECT_EQ(m.source.etag, source.etag);
   EXPECT_EQ(m.source.bytes, photo_.size());
@@ -164,7 +165,7 @@ TEST_F(HandlerTest, FreshUploadWritesEveryVariantAndAManifestThatMatchesThem) {
     ASSERT_TRUE(stored) << v.key;
     EXPECT_EQ(stored->etag, v.etag) << v.key;
     EXPECT_EQ(stored->content_type, v.content_type);
-    EXPECT_EQ(stored->cache_control, config_.recipe.output.cache_control);
+    EXPECT_EQ(stored->cache_control, "public, no-cache");  // keys a re-upload rewrites
     EXPECT_EQ(stored->user_metadata.at("imgflow-variant"), v.name);
     EXPECT_EQ(stored->user_metadata.at("imgflow-source-etag"), source.etag);
     EXPECT_EQ(stored->user_metadata.at("imgflow-recipe-hash"), v.recipe_hash);
@@ -176,9 +177,9 @@ TEST_F(HandlerTest, FreshUploadWritesEveryVariantAndAManifestThatMatchesThem) {
     EXPECT_EQ(v.width, decoded.width());
     EXPECT_EQ(v.height, decoded.height());
   }
-  EXPECT_EQ(m.variants[0].key, "photos/cat/small.jpg");
-  EXPECT_EQ(m.variants[1].key, "photos/cat/thumb.webp");
-  EXPECT_EQ(dest_mem_.head("processed", "photos/cat/manifest.json")->content_type,
+  EXPECT_EQ(m.variants[0].key, "photos/cat.jpg/small.jpg");
+  EXPECT_EQ(m.variants[1].key, "photos/cat.jpg/thumb.webp");
+  EXPECT_EQ(dest_mem_.head("processed", "photos/cat.jpg/manifest.json")->content_type,
             "application/json");
 
   const std::string log = log_text();
@@ -203,7 +204,7 @@ TEST_F(HandlerTest, MinioEventWithEncodedSlashesWorks) {
       R"(","sequencer":")" + source.sequencer + R"("}}}]})";
   const InvocationResult result = handle(json);
   ASSERT_EQ(result.processed, 1) << (result.records.empty() ? "" : result.records[0].reason);
-  EXPECT_EQ(manifest_at("photos/summer trip/IMG 0001/manifest.json").source.key, source.key);
+  EXPECT_EQ(manifest_at("photos/summer trip/IMG 0001.jpg/manifest.json").source.key, source.key);
 }
 
 TEST_F(HandlerTest, TestEventDoesNothing) {
@@ -258,7 +259,7 @@ TEST_F(HandlerTest, ChangedRecipeReprocesses) {
   config_.recipe.variants[0].encode.quality = 60;
   handler_.reset();
   EXPECT_EQ(handle(event).processed, 1);
-  EXPECT_EQ(manifest_at("cat/manifest.json").recipe_hash, config_.recipe.hash());
+  EXPECT_EQ(manifest_at("cat.jpg/manifest.json").recipe_hash, config_.recipe.hash());
 }
 
 TEST_F(HandlerTest, StaleEventIsSkipped) {
@@ -275,7 +276,7 @@ TEST_F(HandlerTest, EventsOutOfOrderLeaveTheNewestVersionsOutputs) {
   ASSERT_EQ(handle(aws_event(created(newer))).processed, 1);
   const InvocationResult late = handle(aws_event(created(older)));  // delivered after
   EXPECT_EQ(late.skipped_stale, 1);
-  const Manifest manifest = manifest_at("cat/manifest.json");
+  const Manifest manifest = manifest_at("cat.jpg/manifest.json");
   EXPECT_EQ(manifest.source.etag, newer.etag);
   EXPECT_EQ(manifest.source.bytes, newer.size);
   EXPECT_EQ(manifest.source.width, 320);
@@ -323,10 +324,10 @@ TEST_F(HandlerTest, LoopGuardSkipsTheDestinationPrefixInASharedBucket) {
 
   const auto source = upload("cat.jpg", photo_);
   ASSERT_EQ(handle(aws_event(created(source))).processed, 1);
-  auto manifest = source_mem_.get_string("uploads", "out/cat/manifest.json");
+  auto manifest = source_mem_.get_string("uploads", "out/cat.jpg/manifest.json");
   ASSERT_TRUE(manifest);
 
-  const auto output = source_mem_.head("uploads", "out/cat/small.jpg");
+  const auto output = source_mem_.head("uploads", "out/cat.jpg/small.jpg");
   ASSERT_TRUE(output);
   EXPECT_EQ(handle(aws_event(created(*output))).skipped_loop_guard, 1);
 }
@@ -361,11 +362,11 @@ TEST_F(HandlerTest, UnavailableDestinationIsTransientAndLeavesNoManifest) {
   ASSERT_EQ(result.records.size(), 1U);
   EXPECT_EQ(result.records[0].failure, Failure::kTransient);
   EXPECT_TRUE(result.should_retry());
-  EXPECT_FALSE(dest_mem_.head("processed", "cat/manifest.json"));
+  EXPECT_FALSE(dest_mem_.head("processed", "cat.jpg/manifest.json"));
 
   dest_.set_plan({});
   EXPECT_EQ(handle(event).processed, 1);  // the retry the host makes completes the set
-  EXPECT_TRUE(dest_mem_.head("processed", "cat/manifest.json"));
+  EXPECT_TRUE(dest_mem_.head("processed", "cat.jpg/manifest.json"));
 }
 
 TEST_F(HandlerTest, ObjectRemovedDeletesVariantsAndManifest) {
@@ -400,7 +401,7 @@ TEST_F(HandlerTest, KeysWithSpacesAndUnicodeWorkEndToEnd) {
   ASSERT_EQ(event.find("caf\u00e9"), std::string::npos) << "the key travels encoded";
 
   ASSERT_EQ(handle(event).processed, 1);
-  const std::string base = "fotos/caf\u00e9 au lait/\u00fcber \u65e5\u672c+1/";
+  const std::string base = "fotos/caf\u00e9 au lait/\u00fcber \u65e5\u672c+1.jpg/";
   const Manifest m = manifest_at(base + "manifest.json");
   EXPECT_EQ(m.source.key, key);
   auto small = dest_mem_.head("processed", base + "small.jpg");
@@ -419,7 +420,7 @@ TEST_F(HandlerTest, CephEventWithStringSizeWorks) {
   swap("37b51d194a7513e45b56f6524f2d51f2", source.etag);
   swap("\"2048\"", "\"" + std::to_string(source.size) + "\"");
   EXPECT_EQ(handle(json).processed, 1);
-  EXPECT_EQ(manifest_at("caf\u00e9/cr\u00e8me br\u00fbl\u00e9e/manifest.json").source.key,
+  EXPECT_EQ(manifest_at("caf\u00e9/cr\u00e8me br\u00fbl\u00e9e.webp/manifest.json").source.key,
             source.key);
 }
 
@@ -451,13 +452,52 @@ TEST_F(HandlerTest, UnavailableSourceIsTransient) {
   EXPECT_TRUE(destination_objects().empty());
 }
 
-TEST_F(HandlerTest, SameNameWithAnotherExtensionIsRefusedNotOverwritten) {
+// A phone uploads IMG_0001.HEIC and IMG_0001.JPG; a user uploads photo.jpg, then photo.png.
+TEST_F(HandlerTest, SourcesThatDifferOnlyInExtensionKeepTheirOwnOutputs) {
+  const auto jpg = upload("cat.jpg", photo_);
+  const auto png = upload("cat.png", to_png(test_card(320, 240)));
+  ASSERT_EQ(handle(aws_event(created(jpg))).processed, 1);
+  ASSERT_EQ(handle(aws_event(created(png))).processed, 1);
+  EXPECT_EQ(manifest_at("cat.jpg/manifest.json").source.etag, jpg.etag);
+  EXPECT_EQ(manifest_at("cat.png/manifest.json").source.etag, png.etag);
+  EXPECT_EQ(manifest_at("cat.png/manifest.json").source.width, 320);
+  EXPECT_EQ(destination_objects().size(), 6U);  // two variants and a manifest each
+}
+
+// Before outputs were kept under the whole source key, "cat.jpg" wrote cat/manifest.json; a
+// later upload named "cat" lands in that folder and replaces the old set instead of failing.
+TEST_F(HandlerTest, AManifestLeftByTheOldLayoutForAnotherSourceIsReplaced) {
+  const auto legacy = upload("cat.jpg", photo_);
+  ASSERT_EQ(handle(aws_event(created(legacy))).processed, 1);
+  auto moved = dest_mem_.get_string("processed", "cat.jpg/manifest.json");
+  ASSERT_TRUE(moved);
+  ASSERT_TRUE(dest_mem_.put("processed", "cat/manifest.json", *moved, {}));
+
+  const InvocationResult result = handle(aws_event(created(upload("cat", photo_))));
+  ASSERT_EQ(result.processed, 1) << result.records.at(0).reason;
+  EXPECT_EQ(manifest_at("cat/manifest.json").source.key, "cat");
+  EXPECT_NE(log_text().find("older key layout made for cat.jpg"), std::string::npos);
+}
+
+// {hash} makes every key name its bytes: a re-upload gets new keys, caches may keep old ones
+// for ever, and the previous set is removed once the new manifest is in place.
+TEST_F(HandlerTest, HashedKeysAreImmutableAndTheOldSetIsRemovedAfterAReupload) {
+  config_.recipe.output.key_template = "{dir}/{file}/{variant}-{hash}.{ext}";
+  handler_.reset();
   ASSERT_EQ(handle(aws_event(created(upload("cat.jpg", photo_)))).processed, 1);
-  const InvocationResult result =
-      handle(aws_event(created(upload("cat.png", to_jpeg(test_card(320, 240))))));
-  ASSERT_EQ(result.failed_permanent, 1);
-  EXPECT_NE(result.records[0].reason.find("cat.jpg"), std::string::npos);
-  EXPECT_EQ(manifest_at("cat/manifest.json").source.key, "cat.jpg");
+  const Manifest first = manifest_at("cat.jpg/manifest.json");
+  const ManifestVariant& small = first.variants.at(0);
+  EXPECT_EQ(small.key, "cat.jpg/small-" + small.sha256.substr(0, 16) + ".jpg");
+  EXPECT_EQ(dest_mem_.head("processed", small.key)->cache_control,
+            "public, max-age=31536000, immutable");
+  EXPECT_EQ(dest_mem_.head("processed", "cat.jpg/manifest.json")->cache_control, "no-cache");
+
+  ASSERT_EQ(handle(aws_event(created(upload("cat.jpg", to_jpeg(test_card(320, 240)))))).processed,
+            1);
+  const Manifest second = manifest_at("cat.jpg/manifest.json");
+  EXPECT_NE(second.variants.at(0).key, small.key);
+  EXPECT_FALSE(dest_mem_.head("processed", small.key));
+  EXPECT_EQ(destination_objects().size(), 3U);
 }
 
 TEST_F(HandlerTest, VariantsTheNewRecipeNoLongerMakesArePruned) {
@@ -466,8 +506,8 @@ TEST_F(HandlerTest, VariantsTheNewRecipeNoLongerMakesArePruned) {
   config_.recipe.variants[1].name = "square";
   handler_.reset();
   ASSERT_EQ(handle(event).processed, 1);
-  EXPECT_FALSE(dest_mem_.head("processed", "cat/thumb.webp"));
-  EXPECT_TRUE(dest_mem_.head("processed", "cat/square.webp"));
+  EXPECT_FALSE(dest_mem_.head("processed", "cat.jpg/thumb.webp"));
+  EXPECT_TRUE(dest_mem_.head("processed", "cat.jpg/square.webp"));
   EXPECT_EQ(destination_objects().size(), 3U);
 }
 
@@ -504,7 +544,7 @@ TEST_F(HandlerTest, OneHandlerServesSeveralThreadsAtOnce) {
   for (std::thread& t : workers) t.join();
   EXPECT_EQ(done, std::vector<int>(3, 6));
   for (int i = 0; i < 6; ++i) {
-    const Manifest m = manifest_at("batch/" + std::to_string(i) + "/manifest.json");
+    const Manifest m = manifest_at("batch/" + std::to_string(i) + ".jpg/manifest.json");
     ASSERT_EQ(m.variants.size(), 2U);
     EXPECT_EQ(dest_mem_.head("processed", m.variants[0].key)->etag, m.variants[0].etag);
   }

@@ -41,6 +41,10 @@ ordered_json variant_json(const ManifestVariant& v) {
 
 }  // namespace
 
+std::string default_generator() {
+  return std::string("imgflow ") + IMGFLOW_VERSION + " (libvips " + image::libvips_version() + ")";
+}
+
 Manifest manifest_for(const image::Processed& processed, std::string_view source_key,
                       std::string_view source_bytes, std::string_view source_etag,
                       std::string_view recipe_hash, std::string_view generator) {
@@ -57,6 +61,23 @@ Manifest manifest_for(const image::Processed& processed, std::string_view source
   m.placeholder = processed.placeholder;
   m.generator = std::string(generator);
   return m;
+}
+
+ManifestVariant manifest_variant(const image::Rendition& rendition, std::string key,
+                                 std::string sha256, std::string_view recipe_hash) {
+  ManifestVariant v;
+  v.name = rendition.variant;
+  v.key = std::move(key);
+  v.format = std::string(recipe::to_string(rendition.format));
+  v.content_type = std::string(recipe::mime_type(rendition.format));
+  v.width = rendition.width;
+  v.height = rendition.height;
+  v.frames = rendition.frames;
+  v.bytes = rendition.bytes.size();
+  v.sha256 = std::move(sha256);
+  v.watermarked = rendition.watermarked;
+  v.recipe_hash = std::string(recipe_hash);
+  return v;
 }
 
 std::string to_json(const Manifest& m) {
@@ -112,52 +133,6 @@ core::Result<Manifest> parse_manifest(std::string_view json) {
     return core::fail(core::ErrorCode::kCorrupt,
                       std::string("not an imgflow manifest: ") + e.what());
   }
-}
-
-std::string render_key(std::string_view key_template, std::string_view dir, std::string_view name,
-                       std::string_view variant, std::string_view ext, std::string_view hash) {
-  std::string raw;
-  for (std::size_t i = 0; i < key_template.size(); ++i) {
-    const std::size_t close =
-        key_template[i] == '{' ? key_template.find('}', i) : std::string_view::npos;
-    if (close == std::string_view::npos) {
-      raw += key_template[i];
-      continue;
-    }
-    const std::string_view field = key_template.substr(i + 1, close - i - 1);
-    if (field == "dir")
-      raw += dir;
-    else if (field == "name")
-      raw += name;
-    else if (field == "variant")
-      raw += variant;
-    else if (field == "ext")
-      raw += ext;
-    else if (field == "hash")
-      raw += hash;
-    else
-      raw += key_template.substr(i, close - i + 1);  // the recipe validated placeholders
-    i = close;
-  }
-  std::string key;
-  for (char c : raw) {
-    if (c == '/' && (key.empty() || key.back() == '/')) continue;  // collapse empty segments
-    key += c;
-  }
-  return key;
-}
-
-KeyParts split_key(std::string_view key) {
-  const std::size_t slash = key.rfind('/');
-  KeyParts parts;
-  std::string_view file = key;
-  if (slash != std::string_view::npos) {
-    parts.dir = std::string(key.substr(0, slash));
-    file = key.substr(slash + 1);
-  }
-  const std::size_t dot = file.rfind('.');
-  parts.name = std::string(dot == std::string_view::npos || dot == 0 ? file : file.substr(0, dot));
-  return parts;
 }
 
 }  // namespace imgflow::function

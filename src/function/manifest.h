@@ -48,6 +48,9 @@ struct Manifest {
   std::string generator;  // "imgflow 0.1.0 (libvips 8.14.1)"
 };
 
+// The manifest's "generator" for this build: "imgflow <version> (libvips <version>)".
+std::string default_generator();
+
 // A manifest for `processed`, made from `source_bytes` stored as `source_key` (with its ETag; ""
 // for local files): source, recipe hash, placeholder and generator filled in, no variants yet.
 // Shared by `imgflow process` and the handler so the two write the same shape.
@@ -55,23 +58,15 @@ Manifest manifest_for(const image::Processed& processed, std::string_view source
                       std::string_view source_bytes, std::string_view source_etag,
                       std::string_view recipe_hash, std::string_view generator);
 
+// The manifest's entry for one rendition stored under `key` (`sha256`: its bytes' hex digest,
+// `recipe_hash`: the variant's). The ETag is left empty for the caller that stored it.
+ManifestVariant manifest_variant(const image::Rendition& rendition, std::string key,
+                                 std::string sha256, std::string_view recipe_hash);
+
 // Pretty-printed JSON with a stable field order (so identical work yields identical bytes).
 std::string to_json(const Manifest& manifest);
 
 // Parses a manifest written by to_json. kCorrupt with the reason if it is not one.
 core::Result<Manifest> parse_manifest(std::string_view json);
-
-// Renders an output key template. Placeholders: {dir} {name} {variant} {ext} {hash}. Empty
-// path segments (e.g. {dir} of a root-level key) collapse, so "{dir}/{name}/x" with dir ""
-// gives "name/x".
-std::string render_key(std::string_view key_template, std::string_view dir, std::string_view name,
-                       std::string_view variant, std::string_view ext, std::string_view hash);
-
-// Splits a source key "a/b/photo.jpg" into dir "a/b" and name "photo".
-struct KeyParts {
-  std::string dir;
-  std::string name;
-};
-KeyParts split_key(std::string_view key);
 
 }  // namespace imgflow::function

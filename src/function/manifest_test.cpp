@@ -37,22 +37,5 @@ TEST(Manifest, GarbageIsCorrupt) {
   EXPECT_EQ(parse_manifest("[1,2]").error().code, core::ErrorCode::kCorrupt);
 }
 
-TEST(RenderKey, FillsPlaceholdersAndCollapsesEmptySegments) {
-  EXPECT_EQ(render_key("{dir}/{name}/{variant}.{ext}", "a/b", "cat", "large", "jpg", "h"),
-            "a/b/cat/large.jpg");
-  EXPECT_EQ(render_key("{dir}/{name}/{variant}.{ext}", "", "cat", "thumb", "webp", "h"),
-            "cat/thumb.webp");
-  EXPECT_EQ(render_key("v/{hash}/{name}-{variant}.{ext}", "", "x", "m", "png", "0123"),
-            "v/0123/x-m.png");
-}
-
-TEST(SplitKey, SeparatesDirectoryAndStem) {
-  EXPECT_EQ(split_key("a/b/photo.final.jpg").dir, "a/b");
-  EXPECT_EQ(split_key("a/b/photo.final.jpg").name, "photo.final");
-  EXPECT_EQ(split_key("photo.jpg").dir, "");
-  EXPECT_EQ(split_key("photo").name, "photo");
-  EXPECT_EQ(split_key(".hidden").name, ".hidden");
-}
-
 }  // namespace
 }  // namespace imgflow::function

@@ -215,4 +215,11 @@ std::string_view to_string(Position position) {
   return internal::name_of<Position>(internal::kPositionNames, position);
 }
 
+bool Output::immutable_keys() const { return key_template.find("{hash}") != std::string::npos; }
+
+std::string Output::variant_cache_control() const {
+  if (!cache_control.empty()) return cache_control;
+  return immutable_keys() ? "public, max-age=31536000, immutable" : "public, no-cache";
+}
+
 }  // namespace imgflow::recipe

@@ -116,13 +116,27 @@ struct Metadata {
 };
 
 struct Output {
-  // Destination key of each variant. Placeholders: {dir} (source key's directory, "" at the
-  // root), {name} (file name without extension), {variant}, {ext}, {hash} (variant recipe hash).
-  std::string key_template = "{dir}/{name}/{variant}.{ext}";
-  std::string cache_control = "public, max-age=31536000, immutable";
+  // Destination key of each variant, below the destination prefix. Placeholders: {dir} (the
+  // source key's directory; with the '/' after it, nothing at the root), {file} (the source's
+  // file name with its extension), {name} (file name without extension), {variant}, {ext} (of
+  // the output's format), {hash} (16 hex digits of the output's SHA-256). The folder part must
+  // end in {dir}/{file}, the source key itself, so that two sources never share outputs
+  // (photo.jpg and photo.png both upload); manifest.json is written in that folder.
+  std::string key_template = "{dir}/{file}/{variant}.{ext}";
+  // Cache-Control of every variant; "" (`auto` in YAML) = chosen by immutable_keys().
+  std::string cache_control;
   Rgb background{255, 255, 255};       // alpha is flattened onto this for formats without alpha
   Format auto_opaque = Format::kJpeg;  // what `format: auto` picks for images without alpha
   Format auto_alpha = Format::kPng;    // what `format: auto` picks for images with alpha
+
+  // Whether every variant key names its bytes ({hash} in key_template): a key then never changes
+  // what it serves, and caches may keep it forever.
+  bool immutable_keys() const;
+
+  // The Cache-Control stored with each variant: cache_control if set; otherwise a year and
+  // `immutable` for immutable keys, and for keys a re-upload rewrites "public, no-cache" (caches
+  // keep the bytes but ask again each time, which costs a 304 while nothing changed).
+  std::string variant_cache_control() const;
 };
 
 struct Recipe {

@@ -87,7 +87,8 @@ TEST(RecipeExample, LoadsWithTheDocumentedVariants) {
   EXPECT_EQ(mark.position, Position::kBottomRight);
   EXPECT_DOUBLE_EQ(mark.opacity, 0.6);
   EXPECT_EQ(recipe->limits.max_input_bytes, 50ULL << 20U);
-  EXPECT_EQ(recipe->output.key_template, "{dir}/{name}/{variant}.{ext}");
+  EXPECT_EQ(recipe->output.key_template, "{dir}/{file}/{variant}.{ext}");
+  EXPECT_EQ(recipe->output.variant_cache_control(), "public, no-cache");
 }
 
 TEST(RecipeExample, DefaultRecipeIsTheExampleFile) {
@@ -193,7 +194,8 @@ watermark: {text: "hi", color: "#102030", position: top-left, opacity: 0.25, sca
 limits: {max_pixels: 1000, max_input_bytes: 10MB, max_frames: 1}
 metadata: {keep_copyright: true, keep_icc: true}
 output:
-  key_template: "{hash}.{ext}"
+  key_template: "v2/{dir}/{file}/{variant}-{hash}.{ext}"
+  cache_control: "public, max-age=600"
   background: black
   auto_opaque: webp
   auto_alpha: avif
@@ -209,7 +211,8 @@ output:
   EXPECT_EQ(recipe.limits.max_frames, 1);
   EXPECT_TRUE(recipe.metadata.keep_copyright);
   EXPECT_TRUE(recipe.metadata.keep_icc);
-  EXPECT_EQ(recipe.output.key_template, "{hash}.{ext}");
+  EXPECT_EQ(recipe.output.key_template, "v2/{dir}/{file}/{variant}-{hash}.{ext}");
+  EXPECT_EQ(recipe.output.variant_cache_control(), "public, max-age=600");
   EXPECT_EQ(recipe.output.background, (Rgb{0, 0, 0}));
   EXPECT_EQ(recipe.output.auto_opaque, Format::kWebp);
   EXPECT_EQ(recipe.output.auto_alpha, Format::kAvif);
@@ -397,13 +400,35 @@ INSTANTIATE_TEST_SUITE_P(
         ErrorCase{"UnknownPlaceholder",
                   kOk + "output:\n  key_template: \"{dir}/{size}/{variant}.{ext}\"\n",
                   {"imgflow.yaml:3:17: unknown placeholder '{size}' in key_template; allowed: "
-                   "{dir}, {name}, {variant}, {ext}, {hash}"}},
+                   "{dir}, {file}, {name}, {variant}, {ext}, {hash}"}},
         ErrorCase{"UnclosedPlaceholder",
                   kOk + "output:\n  key_template: \"{dir}/{variant}.{ext\"\n",
                   {"imgflow.yaml:3:17: key_template has an unclosed '{'"}},
         ErrorCase{"TemplateWhereVariantsCollide",
-                  kOk + "output:\n  key_template: \"{dir}/{name}.{ext}\"\n",
-                  {"imgflow.yaml:3:17: key_template must contain {variant} or {hash}"}},
+                  kOk + "output:\n  key_template: \"{dir}/{file}/{name}.{ext}\"\n",
+                  {"imgflow.yaml:3:17: key_template's file name (after the last '/') must "
+                   "contain {variant}"}},
+        ErrorCase{"TemplateWhereSourcesCollideByExtension",
+                  kOk + "output:\n  key_template: \"{dir}/{name}/{variant}.{ext}\"\n",
+                  {"imgflow.yaml:3:17: key_template's folder must end in {dir}/{file} (the "
+                   "source key)"}},
+        ErrorCase{"TemplateThatPutsEverySourceInOnePlace",
+                  kOk + "output:\n  key_template: \"{variant}.{ext}\"\n",
+                  {"imgflow.yaml:3:17: key_template's folder must end in {dir}/{file}"}},
+        ErrorCase{"TemplateWithAFlatLayout",
+                  kOk + "output:\n  key_template: \"{dir}/{file}-{variant}.{ext}\"\n",
+                  {"imgflow.yaml:3:17: key_template's folder must end in {dir}/{file}"}},
+        ErrorCase{"TemplateWithAPlaceholderBeforeTheSource",
+                  kOk + "output:\n  key_template: \"{variant}/{dir}/{file}/x.{ext}\"\n",
+                  {"imgflow.yaml:3:17: key_template's folder must end in {dir}/{file}"}},
+        ErrorCase{"TemplateWithoutAnExtension",
+                  kOk + "output:\n  key_template: \"{dir}/{file}/{variant}\"\n",
+                  {"imgflow.yaml:3:17: key_template's file name (after the last '/') must "
+                   "contain {ext}"}},
+        ErrorCase{"ImmutableCacheForKeysThatChange",
+                  kOk + "output:\n  cache_control: \"public, max-age=31536000, immutable\"\n",
+                  {"imgflow.yaml:3:18: cache_control says immutable, but key_template has no "
+                   "{hash}"}},
         ErrorCase{"CacheControlHeaderInjection",
                   kOk + "output:\n  cache_control: \"public\\r\\nX-Evil: 1\"\n",
                   {"imgflow.yaml:3:18: cache_control contains a control"}},
@@ -516,7 +541,8 @@ TEST(RecipeHash, IsStableForAFixedRecipe) {
   const Recipe recipe = parse_ok(kSmall);
   EXPECT_EQ(recipe.variant_hash(recipe.variants[0]),
             "a0035f8b7097d39c8110f9b00bc464d5d22c77257d23f575d4cb506481ebedc9");
-  EXPECT_EQ(recipe.hash(), "3cc254ed084bdb3e07d0ea29e1d03868e1d6df01215c7ba874c8f6674b4b3f9f");
+  // Changed on purpose when the default key_template became "{dir}/{file}/{variant}.{ext}".
+  EXPECT_EQ(recipe.hash(), "de5131f08523298f6fb7e47b3ac61a907fddc6cb13d3b6e34eec060eac5b3f8d");
   EXPECT_EQ(recipe.hash().size(), 64U);
 }
 
@@ -528,7 +554,10 @@ TEST(RecipeHash, ChangesWithOutputAffectingFields) {
   EXPECT_NE(parse_ok(std::string(kSmall) + "metadata: {keep_icc: true}\n").hash(), base);
   EXPECT_NE(parse_ok(std::string(kSmall) + "output: {background: black}\n").hash(), base);
   EXPECT_NE(parse_ok(std::string(kSmall) + "output: {auto_alpha: webp}\n").hash(), base);
-  EXPECT_NE(parse_ok(std::string(kSmall) + "output: {key_template: \"{hash}\"}\n").hash(), base);
+  EXPECT_NE(parse_ok(std::string(kSmall) +
+                     "output: {key_template: \"{dir}/{file}/{variant}-{hash}.{ext}\"}\n")
+                .hash(),
+            base);
 }
 
 TEST(RecipeHash, IgnoresKeyOrderCommentsStyleSpellingAndExplicitDefaults) {

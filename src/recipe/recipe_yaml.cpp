@@ -21,6 +21,7 @@
 #include <system_error>
 #include <utility>
 
+#include "core/text.h"
 #include "recipe/names.h"
 #include "recipe/recipe.h"
 
@@ -88,30 +89,6 @@ std::string format_number(double value) {
   std::array<char, 32> buf{};
   const auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), value);
   return ec == std::errc() ? std::string(buf.data(), end) : "?";
-}
-
-// Strict UTF-8 (no overlong forms, surrogates or code points past U+10FFFF), as GLib checks it
-// before Pango renders a text watermark.
-bool is_valid_utf8(std::string_view text) {
-  for (std::size_t i = 0; i < text.size();) {
-    const auto lead = static_cast<unsigned char>(text[i]);
-    const std::size_t length = lead < 0x80                   ? 1
-                               : lead >= 0xc2 && lead < 0xe0 ? 2
-                               : lead >= 0xe0 && lead < 0xf0 ? 3
-                               : lead >= 0xf0 && lead < 0xf5 ? 4
-                                                             : 0;
-    if (length == 0 || i + length > text.size()) return false;
-    for (std::size_t k = 1; k < length; ++k) {
-      if ((static_cast<unsigned char>(text[i + k]) & 0xc0U) != 0x80) return false;
-    }
-    const auto second = length > 1 ? static_cast<unsigned char>(text[i + 1]) : 0x80;
-    if ((lead == 0xe0 && second < 0xa0) || (lead == 0xed && second >= 0xa0) ||
-        (lead == 0xf0 && second < 0x90) || (lead == 0xf4 && second >= 0x90)) {
-      return false;
-    }
-    i += length;
-  }
-  return true;
 }
 
 // Reads a whole file of at most `max_bytes`. kNotFound if absent; special files are refused so a
@@ -268,7 +245,7 @@ void Reader::string(const Entry& e, std::size_t max_bytes, std::string& out) {
     error(e, e.key + " is empty" + allowed);
   } else if (text->size() > max_bytes) {
     error(e, e.key + " is " + std::to_string(text->size()) + " bytes long" + allowed);
-  } else if (!is_valid_utf8(*text)) {
+  } else if (!core::is_valid_utf8(*text)) {
     error(e, e.key + " is not valid UTF-8" + allowed);
   } else if (std::any_of(text->begin(), text->end(),
                          [](char c) { return is_control(c) && c != '\n'; })) {
@@ -527,34 +504,71 @@ constexpr auto kMetadataFields = std::to_array<Field<Metadata>>({
     {"keep_icc", [](Reader& r, const Entry& e, Metadata& m) { r.boolean(e, m.keep_icc); }},
 });
 
-// What is wrong with a key template, or "" if nothing.
-std::string key_template_problem(std::string_view tpl) {
+constexpr std::string_view kKeyTemplateAllowed =
+    "; allowed: {dir}, {file}, {name}, {variant}, {ext}, {hash}, e.g. "
+    "\"{dir}/{file}/{variant}.{ext}\"";
+
+// What is wrong with the template's syntax (its braces and placeholder names), or "".
+std::string key_template_syntax_problem(std::string_view tpl) {
   static constexpr auto kPlaceholders =
-      std::to_array<std::string_view>({"dir", "name", "variant", "ext", "hash"});
-  const std::string allowed = "; allowed: {dir}, {name}, {variant}, {ext}, {hash}";
-  bool distinct = false;  // do variants of one source get different keys?
+      std::to_array<std::string_view>({"dir", "file", "name", "variant", "ext", "hash"});
   for (std::size_t i = 0; i < tpl.size();) {
     if (is_control(tpl[i])) {
       return "key_template contains a control character; allowed: printable text";
     }
-    if (tpl[i] == '}') return "key_template has an unmatched '}'" + allowed;
+    if (tpl[i] == '}')
+      return "key_template has an unmatched '}'" + std::string(kKeyTemplateAllowed);
     if (tpl[i] != '{') {
       ++i;
       continue;
     }
     const std::size_t close = tpl.find('}', i);
-    if (close == std::string_view::npos) return "key_template has an unclosed '{'" + allowed;
+    if (close == std::string_view::npos) {
+      return "key_template has an unclosed '{'" + std::string(kKeyTemplateAllowed);
+    }
     const std::string_view name = tpl.substr(i + 1, close - i - 1);
     if (std::find(kPlaceholders.begin(), kPlaceholders.end(), name) == kPlaceholders.end()) {
       return "unknown placeholder " + quote("{" + std::string(name) + "}") + " in key_template" +
-             allowed;
+             std::string(kKeyTemplateAllowed);
     }
-    distinct = distinct || name == "variant" || name == "hash";
     i = close + 1;
   }
-  if (!distinct) {
-    return "key_template must contain {variant} or {hash}, or variants overwrite each other" +
-           allowed;
+  return "";
+}
+
+// What is wrong with a key template, or "" if nothing. No two outputs may ever share a key: not
+// two variants of one source, and not two sources (an upload acknowledged with 200 must neither
+// lose its outputs to another nor be refused for its name). So the folder part (up to the last
+// '/') is a fixed prefix and then {dir}/{file}, which renders as the source key itself, and the
+// file part holds {variant} (one key per variant) and {ext} (an image extension, so that no
+// variant is ever named manifest.json), and nothing else of the source's key.
+std::string key_template_problem(std::string_view tpl) {
+  if (std::string problem = key_template_syntax_problem(tpl); !problem.empty()) return problem;
+  const std::size_t slash = tpl.rfind('/');
+  const std::string_view folder = slash == std::string_view::npos ? "" : tpl.substr(0, slash);
+  const std::string_view file = slash == std::string_view::npos ? tpl : tpl.substr(slash + 1);
+  const std::size_t dir_at = folder.find("{dir}/{file}");
+  const bool folder_is_source = dir_at != std::string_view::npos &&
+                                dir_at + std::string_view("{dir}/{file}").size() == folder.size() &&
+                                folder.substr(0, dir_at).find('{') == std::string_view::npos &&
+                                (dir_at == 0 || folder[dir_at - 1] == '/');
+  if (!folder_is_source) {
+    return "key_template's folder must end in {dir}/{file} (the source key), after an optional "
+           "fixed prefix such as \"thumbs/\": otherwise two uploads such as photo.jpg and "
+           "photo.png would write the same outputs; e.g. \"{dir}/{file}/{variant}.{ext}\"";
+  }
+  for (std::string_view needed : {"{variant}", "{ext}"}) {
+    if (file.find(needed) == std::string_view::npos) {
+      return "key_template's file name (after the last '/') must contain " + std::string(needed) +
+             ": {variant} gives each variant its own key and {ext} keeps them apart from "
+             "manifest.json; e.g. \"{dir}/{file}/{variant}.{ext}\"";
+    }
+  }
+  for (std::string_view source_part : {"{dir}", "{file}"}) {
+    if (file.find(source_part) != std::string_view::npos) {
+      return "key_template's file name (after the last '/') may not contain " +
+             std::string(source_part) + "; the source key is already its folder";
+    }
   }
   return "";
 }
@@ -570,15 +584,31 @@ void read_key_template(Reader& r, const Entry& e, Output& o) {
   }
 }
 
+// `auto` (the default) leaves the choice to Output::variant_cache_control.
 void read_cache_control(Reader& r, const Entry& e, Output& o) {
   std::string value;
   r.string(e, 1024, value);
-  if (value.empty()) return;
+  if (value.empty() || value == "auto") return;
   // It becomes an HTTP header: a CR or LF here would let the recipe inject headers.
   if (std::any_of(value.begin(), value.end(), [](char c) { return c < 0x20 || c > 0x7e; })) {
     r.error(e, "cache_control contains a control or non-ASCII character; allowed: printable ASCII");
   } else {
     o.cache_control = std::move(value);
+  }
+}
+
+// A key that a re-upload rewrites must not be cached as if it never changed.
+void check_cache_control(Reader& r, const std::vector<Entry>& seen, const Output& o) {
+  const Entry* entry = find_entry(seen, "cache_control");
+  if (entry == nullptr || o.immutable_keys()) return;
+  std::string lower = o.cache_control;
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  if (lower.find("immutable") != std::string::npos) {
+    r.error(*entry,
+            "cache_control says immutable, but key_template has no {hash}: uploading a source "
+            "again rewrites the same keys, which caches would keep serving; allowed: add {hash} "
+            "to key_template, or a validating policy such as \"public, no-cache\" (or auto)");
   }
 }
 
@@ -695,7 +725,9 @@ constexpr auto kRecipeFields = std::to_array<Field<Recipe>>({
      }},
     {"output",
      [](Reader& r, const Entry& e, Recipe& out) {
-       read_mapping<Output>(r, e.value, e.key_node.Mark(), kOutputFields, "in output", out.output);
+       const std::vector<Entry> seen = read_mapping<Output>(r, e.value, e.key_node.Mark(),
+                                                            kOutputFields, "in output", out.output);
+       check_cache_control(r, seen, out.output);
      }},
 });
 

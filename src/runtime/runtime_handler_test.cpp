@@ -55,10 +55,10 @@ TEST(RuntimeWithHandlerTest, AnUploadEventEndsInAManifest) {
 
   EXPECT_EQ(dispatcher.stats().succeeded, 1U);
   EXPECT_EQ(*source.count_dead_letters(), 0U);
-  auto manifest = destination.get_string("processed", "photos/cat/manifest.json");
+  auto manifest = destination.get_string("processed", "photos/cat.jpg/manifest.json");
   ASSERT_TRUE(manifest) << manifest.error().to_string();
   EXPECT_NE(manifest->find("photos/cat.jpg"), std::string::npos);
-  EXPECT_TRUE(destination.head("processed", "photos/cat/small.jpg"));
+  EXPECT_TRUE(destination.head("processed", "photos/cat.jpg/small.jpg"));
 }
 
 }  // namespace

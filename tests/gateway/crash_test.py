@@ -170,8 +170,7 @@ class CrashTest(unittest.TestCase):
         # that matches it; every output is listed by a manifest and reads back as listed.
         expected = set()
         for key, listed in uploads.items():
-            stem = key.rsplit(".", 1)[0]
-            manifest_key = f"{stem}/manifest.json"
+            manifest_key = f"{key}/manifest.json"
             self.assertIn(manifest_key, processed, f"no manifest for {key}")
             manifest = json.loads(admin.get_object(Bucket="processed",
                                                    Key=manifest_key)["Body"].read())

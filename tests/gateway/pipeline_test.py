@@ -71,7 +71,7 @@ class PipelineTest(unittest.TestCase):
         with open(os.path.join(SAMPLES, "landscape.jpg"), "rb") as f:
             self.admin.put_object(Bucket="uploads", Key="albums/summer trip/landscape.jpg",
                                   Body=f.read(), ContentType="image/jpeg")
-        manifest = self.wait_for_manifest("albums/summer trip/landscape/manifest.json")
+        manifest = self.wait_for_manifest("albums/summer trip/landscape.jpg/manifest.json")
         self.check_variants(manifest, "albums/summer trip/landscape.jpg")
         self.assertEqual(manifest["variants"][0]["width"], 1600)
         self.assertTrue(manifest["placeholder"].startswith("data:image/webp;base64,"))
@@ -81,7 +81,7 @@ class PipelineTest(unittest.TestCase):
             ["aws", "s3", "cp", os.path.join(SAMPLES, "logo.png"), "s3://uploads/logo.png",
              "--endpoint-url", self.server.endpoint, "--no-sign-request", "--only-show-errors"],
             env=self.env, check=True, timeout=120)
-        manifest = self.wait_for_manifest("logo/manifest.json")
+        manifest = self.wait_for_manifest("logo.png/manifest.json")
         self.check_variants(manifest, "logo.png")
         # The destination stays private.
         anonymous = subprocess.run(
@@ -113,12 +113,12 @@ class PipelineTest(unittest.TestCase):
         with open(os.path.join(SAMPLES, "spinner.gif"), "rb") as f:
             self.admin.put_object(Bucket="uploads", Key="after-poison.gif", Body=f.read(),
                                   ContentType="image/gif")
-        manifest = self.wait_for_manifest("after-poison/manifest.json")
+        manifest = self.wait_for_manifest("after-poison.gif/manifest.json")
         self.assertEqual(manifest["source"]["frames"], 3)
         self.wait_for_metric("imgflow_dlq_size", 1)
         self.assertEqual(self.server.metric("imgflow_dlq_size"), 1)
         with self.assertRaises(self.admin.exceptions.NoSuchKey):
-            self.admin.get_object(Bucket="processed", Key="poison/manifest.json")
+            self.admin.get_object(Bucket="processed", Key="poison.jpg/manifest.json")
 
         # The operator's view, through the running server's admin endpoint.
         [letter] = self.dead_letters()
@@ -178,13 +178,13 @@ class PipelineTest(unittest.TestCase):
         deadline = time.time() + WAIT_SECONDS
         while time.time() < deadline:
             try:
-                manifest = self.wait_for_manifest("twice/manifest.json")
+                manifest = self.wait_for_manifest("twice.img/manifest.json")
                 if manifest["source"]["etag"] == etag and self.server.pending_events() == 0:
                     break
             except AssertionError:
                 pass
             time.sleep(0.2)
-        manifest = self.wait_for_manifest("twice/manifest.json")
+        manifest = self.wait_for_manifest("twice.img/manifest.json")
         self.assertEqual(manifest["source"]["etag"], etag)
         self.assertEqual(manifest["source"]["format"], "png")
         self.check_variants(manifest, "twice.img")
@@ -192,7 +192,7 @@ class PipelineTest(unittest.TestCase):
     def test_metrics_measure_every_stage_and_ready_says_yes(self):
         with open(os.path.join(SAMPLES, "landscape.jpg"), "rb") as f:
             self.admin.put_object(Bucket="uploads", Key="measured.jpg", Body=f.read())
-        self.wait_for_manifest("measured/manifest.json")
+        self.wait_for_manifest("measured.jpg/manifest.json")
         with urllib.request.urlopen(self.server.endpoint + "/_imgflow/metrics") as r:
             text = r.read().decode()
         for stage in ("check", "fetch", "render", "store", "total"):
@@ -209,7 +209,7 @@ class PipelineTest(unittest.TestCase):
     def test_every_invocation_is_logged_like_lambda(self):
         with open(os.path.join(SAMPLES, "landscape.jpg"), "rb") as f:
             self.admin.put_object(Bucket="uploads", Key="logged.jpg", Body=f.read())
-        self.wait_for_manifest("logged/manifest.json")
+        self.wait_for_manifest("logged.jpg/manifest.json")
         log = self.server_log()
         self.assertRegex(log, r"START RequestId: [0-9a-f-]{36} Version: \$LATEST")
         self.assertRegex(log, r"END RequestId: [0-9a-f-]{36}")
