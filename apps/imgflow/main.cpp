@@ -68,9 +68,16 @@ void add_serve(CLI::App& app, imgflow::cli::ServeOptions& options) {
       ->delimiter(',');
   cmd->add_option("-w,--workers", options.workers,
                   "Images processed at once (default: two per core, so one image's fsyncs overlap "
-                  "another's CPU work; 0: record events only)")
+                  "another's CPU work, but no more than 3/4 of the memory holds at the recipe's "
+                  "limits.max_memory each; 0: record events only)")
       ->envname("IMGFLOW_WORKERS")
       ->check(CLI::Range(-1, 1024));
+  cmd->add_option("--log-format", options.log_format,
+                  "json: one JSON object per line on stderr, for jq and log shippers; text: "
+                  "readable lines for a terminal")
+      ->envname("IMGFLOW_LOG_FORMAT")
+      ->check(CLI::IsMember({"json", "text"}))
+      ->capture_default_str();
   cmd->footer(
       "Admin credentials come from IMGFLOW_ACCESS_KEY_ID and IMGFLOW_SECRET_ACCESS_KEY, else they "
       "are generated on first start into DATA_DIR/credentials (mode 0600) and printed once.\n"

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "core/log.h"
+#include "core/machine.h"
 #include "core/metrics.h"
 #include "function/handler.h"
 #include "gateway/credentials.h"
@@ -136,8 +137,11 @@ std::string runtime_metrics(const runtime::RuntimeStats& stats) {
        stats.retries);
   line("imgflow_dead_lettered_total", "counter", "Events moved to the dead-letter store.",
        stats.dead_lettered);
-  line("imgflow_invocation_seconds_total", "counter", "Time spent inside the function, in us.",
-       stats.invoke_micros);
+  text +=
+      "# HELP imgflow_invocation_seconds_total Time spent inside the function.\n"
+      "# TYPE imgflow_invocation_seconds_total counter\n"
+      "imgflow_invocation_seconds_total " +
+      std::to_string(double(stats.invoke_micros.load()) / 1e6) + "\n";
   return text;
 }
 
@@ -191,7 +195,9 @@ int run_serve(const ServeOptions& options) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  core::Logger log(stderr);
+  const auto log_format = core::parse_log_format(options.log_format);
+  if (!log_format) return usage_error("--log-format must be json or text");
+  core::Logger log(stderr, core::LogLevel::kInfo, *log_format);
   std::error_code ec;
   const fs::path data_dir = fs::absolute(options.data_dir, ec).lexically_normal();
   gateway::GatewayOptions gateway_options;
@@ -220,18 +226,16 @@ int run_serve(const ServeOptions& options) {
   const core::Clock& clock = core::SystemClock::instance();
   function::Handler handler(handler_config, local, local, log, clock, &registry);
   runtime::DispatcherOptions dispatch_options;
-  // Two per core by default: a worker spends about a quarter of each image waiting for its
-  // outputs' fsyncs and commits, and one per core left the cores idle that long (end-to-end
-  // throughput 0.92x of `imgflow process` with one per core, 1.13x with two; docs/benchmarks.md).
-  dispatch_options.workers =
-      options.workers > 0 ? static_cast<std::size_t>(options.workers)
-                          : 2 * std::max<std::size_t>(1, std::thread::hardware_concurrency());
+  dispatch_options.workers = options.workers > 0 ? static_cast<std::size_t>(options.workers) : 0;
+  // The engine refuses, from the header, an image that would take more than this.
+  dispatch_options.invoker.memory_limit_mb =
+      static_cast<int>((recipe->limits.max_memory + (1U << 20U) - 1) >> 20U);
   runtime::Dispatcher dispatcher(local, local, runtime::handler_function(handler), log, clock,
                                  dispatch_options);
   // Workers share the cores between images; libvips fills only what they leave idle.
+  const core::MachineResources machine = core::machine_resources();
   image::set_threads_per_image(
-      std::max<int>(1, static_cast<int>(std::thread::hardware_concurrency()) /
-                           static_cast<int>(dispatcher.workers())));
+      std::max<int>(1, machine.cores / static_cast<int>(dispatcher.workers())));
   const runtime::DeadLetterApi dead_letter_api(
       local, [&dispatcher](std::int64_t id) { return dispatcher.redrive(id); });
   std::atomic<bool> accepting{false};
@@ -281,7 +285,12 @@ int run_serve(const ServeOptions& options) {
   const std::string endpoint = "http://" + host + ":" + std::to_string((*server)->port());
   print_banner(endpoint, data_dir, credentials_file, *credentials, env_admin->has_value(),
                gateway_options.roles);
-  log.info("serving", {{"endpoint", endpoint}, {"data_dir", data_dir.string()}});
+  log.info("serving", {{"endpoint", endpoint},
+                       {"data_dir", data_dir.string()},
+                       {"workers", options.workers == 0 ? 0 : dispatcher.workers()},
+                       {"cores", machine.cores},
+                       {"memory_mb", machine.memory_bytes >> 20U},
+                       {"memory_per_image_mb", dispatch_options.invoker.memory_limit_mb}});
   write_endpoint_file(data_dir / "endpoint", endpoint, log);
 
   // Events recorded before a crash or restart are still in the outbox: they are claimed first.

@@ -12,9 +12,11 @@ struct ServeOptions {
   std::filesystem::path data_dir = "./imgflow-data";
   std::filesystem::path config;           // empty: the built-in default recipe
   std::vector<std::string> cors_origins;  // browser origins allowed to upload; empty: no CORS
-  // Concurrent function invocations; -1: two per core; 0: none — the gateway only records
-  // events, for a deployment whose workers run elsewhere.
+  // Concurrent function invocations; -1: two per core, as many as the memory holds at the
+  // recipe's limits.max_memory each; 0: none — the gateway only records events, for a
+  // deployment whose workers run elsewhere.
   int workers = -1;
+  std::string log_format = "json";  // or "text", for people at a terminal
 };
 
 // Runs the embedded system until SIGTERM or SIGINT, then drains in-flight requests and returns

@@ -1,7 +1,10 @@
 #include "core/log.h"
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
+
+#include "core/text.h"
 
 namespace imgflow::core {
 namespace {
@@ -83,8 +86,14 @@ void append_json_string(std::string& out, std::string_view text) {
   out += '"';
 }
 
-void Logger::log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {
-  if (!enabled(level)) return;
+std::optional<LogFormat> parse_log_format(std::string_view text) {
+  if (text == "json") return LogFormat::kJson;
+  if (text == "text") return LogFormat::kText;
+  return std::nullopt;
+}
+
+std::string Logger::json_line(LogLevel level, std::string_view msg,
+                              std::initializer_list<LogField> fields) const {
   std::string line = "{\"ts\":\"" + timestamp_now() + "\",\"level\":\"";
   line += to_string(level);
   line += "\",\"msg\":";
@@ -95,16 +104,43 @@ void Logger::log(LogLevel level, std::string_view msg, std::initializer_list<Log
     line += ':';
     append_value(line, field.value);
   }
-  line += "}\n";
-  const std::lock_guard lock(mu_);
-  std::fwrite(line.data(), 1, line.size(), out_);
-  std::fflush(out_);
+  return line + "}\n";
 }
 
-void Logger::raw(std::string_view line) {
+std::string Logger::text_line(LogLevel level, std::string_view msg,
+                              std::initializer_list<LogField> fields) const {
+  std::string line = timestamp_now() + " " + std::string(to_string(level));
+  line.append(6 - std::min<std::size_t>(5, to_string(level).size()), ' ');
+  line += escape_for_terminal(msg);
+  for (const LogField& field : fields) {
+    const auto* text = std::get_if<std::string_view>(&field.value);
+    if (text != nullptr && text->empty()) continue;  // an empty field says nothing to a reader
+    line += ' ';
+    line += field.key;
+    line += '=';
+    if (text == nullptr) {
+      append_value(line, field.value);
+      continue;
+    }
+    const std::string shown = escape_for_terminal(*text);
+    const bool quote = shown.find_first_of(" \"=") != std::string::npos;
+    if (!quote) {
+      line += shown;
+      continue;
+    }
+    line += '"';
+    for (char c : shown) line += c == '"' ? std::string("\\\"") : std::string(1, c);
+    line += '"';
+  }
+  return line + "\n";
+}
+
+void Logger::log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {
+  if (!enabled(level)) return;
+  const std::string line =
+      format_ == LogFormat::kJson ? json_line(level, msg, fields) : text_line(level, msg, fields);
   const std::lock_guard lock(mu_);
   std::fwrite(line.data(), 1, line.size(), out_);
-  std::fputc('\n', out_);
   std::fflush(out_);
 }
 

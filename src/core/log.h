@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <initializer_list>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -30,12 +31,23 @@ struct LogField {
       : key(k), value(static_cast<std::int64_t>(v)) {}
 };
 
-// Writes one JSON object per line: {"ts":"…","level":"info","msg":"…",<fields>}.
-// Safe to call from any thread; each line is written whole.
+// How lines are written: JSON for tools (jq, log shippers, CloudWatch), text for people.
+enum class LogFormat {
+  kJson,  // {"ts":"2026-12-06T16:30:00.123Z","level":"info","msg":"stored","key":"a.jpg",...}
+  kText,  // 2026-12-06T16:30:00.123Z info  stored key=a.jpg bytes=42 reason="two words"
+};
+
+// Parses "json" or "text"; nullopt for anything else.
+std::optional<LogFormat> parse_log_format(std::string_view text);
+
+// Writes one line per call, every line in the same format: a JSON object (the default), or
+// logfmt-style text whose values are quoted when they hold spaces or quotes and whose control
+// characters are escaped. Safe to call from any thread; each line is written whole.
 class Logger {
  public:
-  explicit Logger(std::FILE* out = stderr, LogLevel min_level = LogLevel::kInfo)
-      : out_(out), min_level_(min_level) {}
+  explicit Logger(std::FILE* out = stderr, LogLevel min_level = LogLevel::kInfo,
+                  LogFormat format = LogFormat::kJson)
+      : out_(out), min_level_(min_level), format_(format) {}
 
   void log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields = {});
   void info(std::string_view msg, std::initializer_list<LogField> fields = {}) {
@@ -47,14 +59,17 @@ class Logger {
   void error(std::string_view msg, std::initializer_list<LogField> fields = {}) {
     log(LogLevel::kError, msg, fields);
   }
-  // Writes `line` verbatim plus a newline (Lambda's START/END/REPORT lines are not JSON).
-  void raw(std::string_view line);
-
   bool enabled(LogLevel level) const { return level >= min_level_; }
 
  private:
+  std::string json_line(LogLevel level, std::string_view msg,
+                        std::initializer_list<LogField> fields) const;
+  std::string text_line(LogLevel level, std::string_view msg,
+                        std::initializer_list<LogField> fields) const;
+
   std::FILE* out_;
   LogLevel min_level_;
+  LogFormat format_;
   std::mutex mu_;
 };
 

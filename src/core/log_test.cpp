@@ -32,6 +32,28 @@ TEST(Logger, WritesOneJsonObjectPerLineWithEscapedFields) {
   EXPECT_EQ(text.back(), '\n');
 }
 
+TEST(Logger, TextLinesAreForPeopleWithQuotedAndEscapedValues) {
+  std::FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  Logger logger(f, LogLevel::kInfo, LogFormat::kText);
+  logger.warn(
+      "failed",
+      {{"key", "my photo.jpg"}, {"bytes", 42}, {"reason", ""}, {"note", "a \"quote\"\x1b[31m"}});
+  const std::string text = read_all(f);
+  std::fclose(f);
+  EXPECT_NE(text.find(R"( warn  failed key="my photo.jpg" bytes=42 note="a \"quote\"\x1B[31m")"),
+            std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("reason"), std::string::npos) << "empty fields are left out";
+  EXPECT_EQ(text.front(), '2');  // the timestamp leads
+}
+
+TEST(Logger, ParsesTheFormatNames) {
+  EXPECT_EQ(parse_log_format("json"), LogFormat::kJson);
+  EXPECT_EQ(parse_log_format("text"), LogFormat::kText);
+  EXPECT_FALSE(parse_log_format("JSON"));
+}
+
 TEST(Logger, EscapesControlCharacters) {
   std::string out;
   append_json_string(out, std::string("\x01x", 2));

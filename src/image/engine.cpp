@@ -1,5 +1,6 @@
 // The pipeline: one decode per source, every variant derived from it.
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
@@ -42,13 +43,15 @@ struct Deadline {
   bool passed() const { return now_ms() > at_ms; }
 };
 
+// Whether a variant keeps an animated source's frames (format auto may pick an animated one).
+bool animates(const recipe::Variant& v) {
+  const bool can_animate =
+      v.encode.format == recipe::Format::kAuto || detail::supports_animation(v.encode.format);
+  return can_animate && v.encode.keep_animation;
+}
+
 bool wants_animation(const recipe::Recipe& recipe) {
-  for (const auto& v : recipe.variants) {
-    const bool can_animate =
-        v.encode.format == recipe::Format::kAuto || detail::supports_animation(v.encode.format);
-    if (can_animate && v.encode.keep_animation) return true;
-  }
-  return false;
+  return std::any_of(recipe.variants.begin(), recipe.variants.end(), animates);
 }
 
 std::vector<VariantPlan> plan_all(const recipe::Recipe& recipe, Size display) {
@@ -56,6 +59,56 @@ std::vector<VariantPlan> plan_all(const recipe::Recipe& recipe, Size display) {
   plans.reserve(recipe.variants.size());
   for (const auto& v : recipe.variants) plans.push_back(plan_variant(v.resize, display));
   return plans;
+}
+
+// The one decode's size: the display size reduced to what the largest variant needs.
+Size master_size(Size display, const std::vector<VariantPlan>& plans) {
+  const double scale = needed_scale(plans, display);
+  return {std::max(1, int(std::lround(display.width * scale))),
+          std::max(1, int(std::lround(display.height * scale)))};
+}
+
+std::uint64_t area(Size size) { return std::uint64_t(size.width) * std::uint64_t(size.height); }
+
+// Bytes one image holds at the peak of its processing, from its header alone: what the decoder
+// keeps at once, the master (every frame kept), and each variant resized from it. Pixels are
+// counted at 4 bytes (8-bit with alpha), so this bounds the usual 8-bit sources from above.
+std::uint64_t estimated_memory(const SourceInfo& info, Size master,
+                               const std::vector<VariantPlan>& plans, const recipe::Recipe& recipe,
+                               int frames) {
+  constexpr std::uint64_t kPixel = 4;
+  const std::uint64_t stored = area({info.width, info.height});
+  std::uint64_t decoder = 0;  // streaming decoders (baseline JPEG, PNG, TIFF) hold a few rows
+  switch (info.format) {
+    case SourceFormat::kJpeg:  // progressive: 2-byte coefficients of up to 3 full-size planes
+      decoder = info.progressive ? stored * 6 : 0;
+      break;
+    case SourceFormat::kPng:  // interlaced: the whole image, up to 16-bit RGBA
+      decoder = info.progressive ? stored * 8 : 0;
+      break;
+    case SourceFormat::kWebp:  // decodes whole frames, at the scale asked for
+      decoder = std::min(stored, area(master)) * kPixel;
+      break;
+    case SourceFormat::kGif:  // the canvas, and the previous one for frame disposal
+      decoder = stored * kPixel * 2;
+      break;
+    case SourceFormat::kHeif:
+    case SourceFormat::kAvif:  // libheif's planes, then their RGB conversion
+      decoder = stored * kPixel * 2;
+      break;
+    case SourceFormat::kTiff:
+      break;
+  }
+  std::uint64_t variants = 0;
+  for (std::size_t i = 0; i < plans.size(); ++i) {
+    const int kept = animates(recipe.variants[i]) ? frames : 1;
+    variants += area(plans[i].resized) * kPixel * std::uint64_t(kept);
+  }
+  return decoder + area(master) * kPixel * std::uint64_t(frames) + variants;
+}
+
+std::string megabytes(std::uint64_t bytes) {
+  return std::to_string((bytes + (1U << 20U) - 1) >> 20U) + " MiB";
 }
 
 // JPEG decoders can drop to 1/2, 1/4 or 1/8 scale almost for free: take the smallest that
@@ -170,12 +223,9 @@ VImage upright(const VImage& image, Deadline deadline) {
 
 // The single decode: shrink-on-load, then resize to the largest size any variant needs,
 // orient, convert to sRGB, and hold the result in memory for every variant to share.
-VImage decode_master(std::string_view bytes, const SourceInfo& info,
-                     const std::vector<VariantPlan>& plans, bool animated, Deadline deadline) {
-  const Size display{info.display_width(), info.display_height()};
-  const double scale = needed_scale(plans, display);
-  const Size master{std::max(1, int(std::lround(display.width * scale))),
-                    std::max(1, int(std::lround(display.height * scale)))};
+VImage decode_master(std::string_view bytes, const SourceInfo& info, Size master, bool animated,
+                     Deadline deadline) {
+  const double scale = double(master.width) / info.display_width();
   const bool swapped = info.orientation >= 5;
   const Size stored_target = swapped ? Size{master.height, master.width} : master;
 
@@ -256,8 +306,9 @@ class FullFrames {
   }
 
   // Keeps `resized` as a source for later variants when it shows the whole master (a stretched
-  // fill does not).
+  // fill does not, nor a variant that kept only the first frame of an animation).
   void add(const VImage& resized) {
+    if (detail::frame_count(resized) != detail::frame_count(master())) return;
     const double across = double(resized.width()) / master().width();
     const double down = double(detail::frame_height(resized)) / detail::frame_height(master());
     const bool same_aspect =
@@ -271,9 +322,11 @@ class FullFrames {
 };
 
 // Resizes the master, or a smaller full-frame image made from it, to the plan's size, in memory
-// (later variants may resize it again).
-VImage resize_for(const FullFrames& frames_made, const VariantPlan& plan) {
-  const VImage& source = frames_made.source_for(plan.resized);
+// (later variants may resize it again). A variant that will not animate resizes the first frame
+// only: an animation's other frames would cost time and memory for nothing.
+VImage resize_for(const FullFrames& frames_made, const VariantPlan& plan, bool animate) {
+  VImage source = frames_made.source_for(plan.resized);
+  if (!animate) source = detail::first_frame(source);
   const int frames = detail::frame_count(source);
   VImage resized = detail::resize_exact(source, plan.resized.width, plan.resized.height * frames);
   if (frames > 1) resized.set("page-height", plan.resized.height);
@@ -395,12 +448,25 @@ core::Result<Processed> process(std::string_view bytes, const recipe::Recipe& re
   const Size display{info->display_width(), info->display_height()};
   const std::vector<VariantPlan> plans = plan_all(recipe, display);
   const bool animated = info->frames > 1 && wants_animation(recipe);
+  const Size master_box = master_size(display, plans);
+  // A few kilobytes can declare a gigabyte of frames: refuse before decoding any.
+  const std::uint64_t memory =
+      estimated_memory(*info, master_box, plans, recipe, animated ? info->frames : 1);
+  if (memory > recipe.limits.max_memory) {
+    return core::fail(core::ErrorCode::kTooLarge,
+                      "processing would take about " + megabytes(memory) + " (" +
+                          std::to_string(display.width) + "x" + std::to_string(display.height) +
+                          (animated ? ", " + std::to_string(info->frames) + " frames" : "") +
+                          "); the limit is " + megabytes(recipe.limits.max_memory) +
+                          " (limits.max_memory)");
+  }
 
   Processed out;
   out.source = *info;
+  out.memory_estimate = memory;
   VImage master;
   try {
-    master = decode_master(bytes, *info, plans, animated, deadline);  // the one decode
+    master = decode_master(bytes, *info, master_box, animated, deadline);  // the one decode
     out.decoded_width = master.width();
     out.decoded_height = detail::frame_height(master);
   } catch (const vips::VError& error) {
@@ -414,7 +480,8 @@ core::Result<Processed> process(std::string_view bytes, const recipe::Recipe& re
                           "time limit of " + std::to_string(recipe.limits.time_limit_ms) +
                               " ms exceeded after " + std::to_string(i) + " variants");
       }
-      const VImage resized = resize_for(frames_made, plans[i]);  // from the smallest that serves
+      const VImage resized =  // from the smallest that serves
+          resize_for(frames_made, plans[i], animated && animates(recipe.variants[i]));
       if (resized.get_image() != frames_made.master().get_image()) {
         detail::attach_deadline(resized,
                                 deadline.at_ms);  // a new image: encoding it is watched too

@@ -147,9 +147,9 @@ INSTANTIATE_TEST_SUITE_P(ShrinkOnLoad, EngineRotation,
                                            RotationCase{2, false}, RotationCase{2, true},
                                            RotationCase{4, false}, RotationCase{4, true},
                                            RotationCase{8, false}, RotationCase{8, true}),
-                         [](const auto& info) {
-                           return "Shrink" + std::to_string(info.param.shrink) +
-                                  (info.param.progressive ? "Progressive" : "Baseline");
+                         [](const auto& test) {
+                           return "Shrink" + std::to_string(test.param.shrink) +
+                                  (test.param.progressive ? "Progressive" : "Baseline");
                          });
 
 // The sizes users reported, through the default recipe (its largest box is 1600): each is
@@ -350,6 +350,54 @@ TEST_F(Engine, TooManyFramesAreRefusedFromTheHeader) {
   ASSERT_FALSE(result);
   EXPECT_EQ(result.error().code, ErrorCode::kTooLarge);
   EXPECT_NE(result.error().message.find("5 frames"), std::string::npos);
+}
+
+// A GIF whose canvas is `width` x `height` and whose `frames` frames are each one pixel: a few
+// kilobytes that decode to canvas x frames x 4 bytes.
+std::string gif_of_tiny_frames(int width, int height, int frames) {
+  auto le16 = [](int v) { return std::string{char(v & 0xFF), char((v >> 8) & 0xFF)}; };
+  std::string gif = "GIF89a" + le16(width) + le16(height) + std::string("\xF0\x00\x00", 3);
+  gif += std::string("\x00\x00\x00\xFF\xFF\xFF", 6);                      // a 2-colour global table
+  gif += std::string("\x21\xFF\x0BNETSCAPE2.0\x03\x01\x00\x00\x00", 19);  // loop
+  for (int i = 0; i < frames; ++i) {
+    gif += std::string("\x21\xF9\x04\x00\x0A\x00\x00\x00", 8);  // 100 ms
+    gif += "\x2C" + le16(i % width) + le16(0) + le16(1) + le16(1) + std::string(1, '\0');
+    gif += std::string("\x02\x02\x44\x01\x00", 5);  // LZW: clear, pixel 0, end
+  }
+  return gif + "\x3B";
+}
+
+TEST_F(Engine, AnAnimationThatWouldTakeAGigabyteIsRefusedFromItsHeader) {
+  const std::string bomb = gif_of_tiny_frames(1000, 1000, 199);
+  ASSERT_LT(bomb.size(), 6000U);
+  auto result = process(bomb, recipe::default_recipe());
+  ASSERT_FALSE(result);
+  EXPECT_EQ(result.error().code, ErrorCode::kTooLarge);
+  EXPECT_THAT(result.error().message, HasSubstr("199 frames"));
+  EXPECT_THAT(result.error().message, HasSubstr("limits.max_memory"));
+}
+
+TEST_F(Engine, TheMemoryLimitAdmitsWhatItsEstimateAllows) {
+  // 200x200, 20 frames, one animated variant: about 6 MiB at most.
+  recipe::Recipe r = one_variant(200, 200, Fit::kInside, Format::kGif);
+  r.limits.max_memory = 1U << 20U;
+  const std::string gif = gif_of_tiny_frames(200, 200, 20);
+  ASSERT_FALSE(process(gif, r));
+  r.limits.max_memory = 16U << 20U;
+  const Processed out = process_ok(gif, r);
+  EXPECT_EQ(out.renditions.at(0).frames, 20);
+  EXPECT_GT(out.memory_estimate, 200U * 200U * 4U * 20U);
+  EXPECT_LE(out.memory_estimate, r.limits.max_memory);
+}
+
+TEST_F(Engine, VariantsThatDoNotAnimateTakeTheFirstFrameOnly) {
+  recipe::Recipe r = one_variant(24, 24, Fit::kInside, Format::kWebp);  // animated
+  r.variants.push_back(variant("still", 24, 24, Fit::kInside, Format::kJpeg));
+  r.variants.push_back(variant("small", 12, 12, Fit::kInside, Format::kWebp));
+  const Processed out = process_ok(animated_gif(5), r);
+  EXPECT_EQ(out.renditions.at(0).frames, 5);
+  EXPECT_EQ(out.renditions.at(1).frames, 1);
+  EXPECT_EQ(out.renditions.at(2).frames, 5);  // not made from the still one
 }
 
 // --- limits and bad input ------------------------------------------------------------------

@@ -41,6 +41,7 @@ struct SourceInfo {
   int frames = 1;       // pages / animation frames
   int orientation = 1;  // EXIF orientation 1..8
   bool has_alpha = false;
+  bool progressive = false;  // a progressive JPEG or interlaced PNG: decoded whole, not streamed
   std::uint64_t bytes = 0;
 
   // Dimensions after auto-orientation (orientations 5..8 swap the axes).
@@ -70,12 +71,15 @@ struct Processed {
   std::string placeholder;            // data: URI of a ~16 px blurred preview (WebP)
   int decoded_width = 0;              // the one decode's size, after shrink-on-load and the
   int decoded_height = 0;             // resize to the largest variant (display orientation)
+  std::uint64_t memory_estimate = 0;  // bytes, from the header, checked against max_memory
 };
 
 // Decodes `bytes` once, at the shrink-on-load factor the recipe's largest variant allows, and
 // derives every variant from that one image. Thread-safe; call from many workers at once.
-// Errors: everything inspect() returns; kCorrupt if pixels fail to decode (truncated file);
-// kTimeout past limits.time_limit_ms; kInternal for encoder failures.
+// Errors: everything inspect() returns; kTooLarge if the memory it would take, estimated from the
+// header (decoder, master with every frame kept, variants), passes limits.max_memory; kCorrupt
+// if pixels fail to decode (truncated file); kTimeout past limits.time_limit_ms; kInternal for
+// encoder failures.
 core::Result<Processed> process(std::string_view bytes, const recipe::Recipe& recipe);
 
 }  // namespace imgflow::image

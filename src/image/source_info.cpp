@@ -79,6 +79,7 @@ core::Result<SourceInfo> inspect(std::string_view bytes, const recipe::Limits& l
     info.orientation = vips_image_get_orientation(header.get_image());
     if (info.orientation < 1 || info.orientation > 8) info.orientation = 1;
     info.has_alpha = header.has_alpha();
+    info.progressive = header.get_typeof("interlaced") != 0 && header.get_int("interlaced") != 0;
   } catch (const vips::VError& error) {
     return core::fail(
         detail::to_error(error, "reading the image header", core::ErrorCode::kCorrupt));

@@ -108,6 +108,9 @@ struct Limits {
   int max_frames = 200;                          // animated inputs: frames beyond are refused
   std::uint64_t max_input_bytes = 50ULL << 20U;  // 50 MiB: larger uploads are refused unread
   int time_limit_ms = 30'000;                    // per image, decode + all variants
+  // Per image: what decoding and rendering would hold at once, estimated from the header (a
+  // 5 KB GIF can declare a gigabyte of frames). Workers x this must fit the machine.
+  std::uint64_t max_memory = 512ULL << 20U;
 };
 
 struct Metadata {

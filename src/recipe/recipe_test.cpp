@@ -115,6 +115,7 @@ TEST(RecipeExample, ExampleStatesTheStructDefaults) {
   EXPECT_EQ(recipe.limits.max_width, limits.max_width);
   EXPECT_EQ(recipe.limits.max_frames, limits.max_frames);
   EXPECT_EQ(recipe.limits.time_limit_ms, limits.time_limit_ms);
+  EXPECT_EQ(recipe.limits.max_memory, limits.max_memory);
   const Output output;
   EXPECT_EQ(recipe.output.key_template, output.key_template);
   EXPECT_EQ(recipe.output.cache_control, output.cache_control);

@@ -496,6 +496,8 @@ constexpr auto kLimitsFields = std::to_array<Field<Limits>>({
                            Limits& l) { r.byte_size(e, 1, 1ULL << 40U, l.max_input_bytes); }},
     {"time_limit_ms",
      [](Reader& r, const Entry& e, Limits& l) { r.integer(e, 1, 3'600'000, l.time_limit_ms); }},
+    {"max_memory", [](Reader& r, const Entry& e,
+                      Limits& l) { r.byte_size(e, 1ULL << 20U, 1ULL << 40U, l.max_memory); }},
 });
 
 constexpr auto kMetadataFields = std::to_array<Field<Metadata>>({

@@ -11,9 +11,10 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-std::size_t default_workers(std::size_t requested) {
-  if (requested > 0) return requested;
-  return std::max(1U, std::thread::hardware_concurrency());
+std::size_t workers_for(const DispatcherOptions& options) {
+  if (options.workers > 0) return options.workers;
+  return default_worker_count(core::machine_resources(),
+                              std::uint64_t(options.invoker.memory_limit_mb) << 20U);
 }
 
 std::uint64_t micros_since(SteadyClock::time_point start) {
@@ -39,6 +40,14 @@ std::string failed_reason(const function::InvocationResult& result, function::Fa
 
 }  // namespace
 
+std::size_t default_worker_count(const core::MachineResources& machine,
+                                 std::uint64_t memory_per_image) {
+  const std::size_t by_cores = 2 * std::size_t(std::max(1, machine.cores));
+  if (memory_per_image == 0) return by_cores;
+  const std::uint64_t by_memory = machine.memory_bytes / 4 * 3 / memory_per_image;
+  return std::max<std::size_t>(1, std::min<std::uint64_t>(by_cores, by_memory));
+}
+
 // What one invocation means for its event.
 struct Dispatcher::Verdict {
   enum class Action { kAck, kRetry, kDeadLetter } action = Action::kAck;
@@ -54,7 +63,7 @@ Dispatcher::Dispatcher(storage::Outbox& outbox, storage::DeadLetters& dead_lette
       logger_(logger),
       clock_(clock),
       options_(std::move(options)),
-      workers_(default_workers(options_.workers)),
+      workers_(workers_for(options_)),
       queue_capacity_(options_.queue_capacity > 0 ? options_.queue_capacity : 2 * workers_),
       visibility_timeout_(visibility_for(options_)),
       invoker_(std::move(function), logger, options_.invoker) {}

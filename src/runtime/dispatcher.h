@@ -12,6 +12,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/machine.h"
 #include "core/result.h"
 #include "runtime/invoker.h"
 #include "runtime/runtime_stats.h"
@@ -36,11 +37,20 @@
 // DeadLetters and calls dispatcher.redrive(id).
 namespace imgflow::runtime {
 
+// The pool size when none is configured: two workers per core (a worker spends about a quarter
+// of each image waiting for its outputs' fsyncs and commits, and one per core left the cores
+// idle that long: end-to-end 0.92x of `imgflow process` with one per core, 1.13x with two;
+// docs/benchmarks.md), but no more than three quarters of the memory holds at
+// `memory_per_image` each (the recipe's limits.max_memory); at least one.
+std::size_t default_worker_count(const core::MachineResources& machine,
+                                 std::uint64_t memory_per_image);
+
 struct DispatcherOptions {
-  std::size_t workers = 0;         // concurrent invocations; 0 = one per core
+  // Concurrent invocations; 0 = default_worker_count(this machine, invoker.memory_limit_mb).
+  std::size_t workers = 0;
   std::size_t queue_capacity = 0;  // claimed events waiting for a worker; 0 = 2 per worker.
                                    // Bounds memory under a burst: the rest stays on disk.
-  InvokerOptions invoker;          // timeout and the memory size REPORT prints
+  InvokerOptions invoker;          // timeout and the per-image memory limit REPORT prints
   // How long a claim hides an event. Longer than the invocation timeout, so an event is not
   // delivered twice at once while its first delivery may still run; it only matters after a
   // crash (the lease then expires and the event is claimed again). 0 = 2 × timeout + 60 s;

@@ -5,7 +5,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <future>
-#include <regex>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <stdexcept>
 
@@ -343,23 +343,30 @@ TEST_F(DispatcherTest, RedriveMovesADeadLetterBackAndItIsProcessed) {
   EXPECT_FALSE(d.redrive(letters->front().id));  // already redriven
 }
 
+TEST(DefaultWorkerCount, TwoPerCoreWhileTheMemoryHoldsThem) {
+  constexpr std::uint64_t kGiB = 1ULL << 30U;
+  EXPECT_EQ(default_worker_count({.cores = 2, .memory_bytes = 24 * kGiB}, 512ULL << 20U), 4U);
+  EXPECT_EQ(default_worker_count({.cores = 4, .memory_bytes = 4 * kGiB}, 512ULL << 20U), 6U);
+  EXPECT_EQ(default_worker_count({.cores = 8, .memory_bytes = 1 * kGiB}, 512ULL << 20U), 1U);
+  EXPECT_EQ(default_worker_count({.cores = 8, .memory_bytes = 256ULL << 20U}, 512ULL << 20U), 1U);
+}
+
 TEST_F(DispatcherTest, EveryInvocationLogsStartEndAndReport) {
   for (int i = 0; i < 5; ++i) upload("k" + std::to_string(i));
   auto& d = start([&](std::string_view, std::string_view) -> Output { return processed(); });
   ASSERT_TRUE(drained());
   d.stop();
-  const std::regex start_line(R"(START RequestId: ([0-9a-f-]{36}) Version: \$LATEST)");
-  const std::regex end_line(R"(END RequestId: ([0-9a-f-]{36}))");
-  const std::regex report_line(
-      R"(REPORT RequestId: ([0-9a-f-]{36})\tDuration: \d+\.\d\d ms\tBilled Duration: \d+ ms\tMemory Size: 1024 MB\tMax Memory Used: \d+ MB)");
   std::multiset<std::string> starts;
   std::multiset<std::string> ends;
   std::multiset<std::string> reports;
-  std::smatch m;
   for (const auto& line : log_.lines()) {
-    if (std::regex_match(line, m, start_line)) starts.insert(m[1]);
-    if (std::regex_match(line, m, end_line)) ends.insert(m[1]);
-    if (std::regex_match(line, m, report_line)) reports.insert(m[1]);
+    const auto j = nlohmann::json::parse(line);  // every line is JSON
+    const std::string msg = j["msg"];
+    if (msg == "START") starts.insert(j["request_id"].get<std::string>());
+    if (msg == "END") ends.insert(j["request_id"].get<std::string>());
+    if (msg == "REPORT" && j["memory_limit_mb"] == 512) {
+      reports.insert(j["request_id"].get<std::string>());
+    }
   }
   EXPECT_EQ(starts.size(), 5U);
   EXPECT_EQ(std::set<std::string>(starts.begin(), starts.end()).size(), 5U);  // unique ids

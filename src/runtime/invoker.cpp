@@ -53,8 +53,8 @@ void run_function(const Function& function, const std::string& event_json,
   state.cv.notify_all();
 }
 
-// Peak resident set size of the process in MB (Linux reports ru_maxrss in KB).
-long max_memory_used_mb() {
+// Peak resident set size of the whole process in MiB (Linux reports ru_maxrss in KiB).
+long process_peak_rss_mb() {
   rusage usage{};
   if (getrusage(RUSAGE_SELF, &usage) != 0) return 0;
   return usage.ru_maxrss / 1024;
@@ -108,7 +108,7 @@ Invoker::Invoker(Function function, core::Logger& logger, InvokerOptions options
 Invocation Invoker::invoke(std::string event_json) const {
   Invocation invocation;
   invocation.request_id = new_request_id();
-  logger_.raw("START RequestId: " + invocation.request_id + " Version: $LATEST");
+  logger_.info("START", {{"request_id", invocation.request_id}, {"version", "$LATEST"}});
 
   auto state = std::make_shared<CallState>();
   const auto start = Clock::now();
@@ -145,7 +145,7 @@ Invocation Invoker::invoke(std::string event_json) const {
     logger_.error("invocation timed out", {{"request_id", invocation.request_id},
                                            {"timeout_ms", options_.timeout.count()}});
   }
-  logger_.raw("END RequestId: " + invocation.request_id);
+  logger_.info("END", {{"request_id", invocation.request_id}});
   log_report(invocation);
   return invocation;
 }
@@ -154,12 +154,13 @@ void Invoker::log_report(const Invocation& invocation) const {
   const double ms = std::chrono::duration<double, std::milli>(invocation.duration).count();
   // Lambda bills whole milliseconds, rounded up, at least 1.
   const auto billed = std::max<long long>(1, static_cast<long long>(std::ceil(ms)));
-  std::string line = format(
-      "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %lld ms\tMemory Size: %d MB\t"
-      "Max Memory Used: %ld MB",
-      invocation.request_id.c_str(), ms, billed, options_.memory_size_mb, max_memory_used_mb());
-  if (invocation.status == InvokeStatus::kTimedOut) line += "\tStatus: timeout";
-  logger_.raw(line);
+  const bool timed_out = invocation.status == InvokeStatus::kTimedOut;
+  logger_.info("REPORT", {{"request_id", invocation.request_id},
+                          {"duration_ms", ms},
+                          {"billed_duration_ms", billed},
+                          {"memory_limit_mb", options_.memory_limit_mb},
+                          {"process_peak_rss_mb", process_peak_rss_mb()},
+                          {"status", timed_out ? "timeout" : ""}});
 }
 
 }  // namespace imgflow::runtime

@@ -26,9 +26,10 @@ struct InvokerOptions {
   // Lambda's per-invocation limit. A big image takes seconds; a hung decode must not hold a
   // worker's event forever.
   std::chrono::milliseconds timeout{60'000};
-  // Printed as REPORT's "Memory Size", as Lambda prints the configured size. Not enforced: the
-  // function shares the process (the image limits in the recipe bound its memory).
-  int memory_size_mb = 1024;
+  // REPORT's memory_limit_mb: the recipe's limits.max_memory, which the image engine enforces
+  // per image from the header before decoding. Invocations share the process, so unlike
+  // Lambda's Memory Size it is not a limit on the process.
+  int memory_limit_mb = 512;
 };
 
 enum class InvokeStatus {
@@ -54,13 +55,13 @@ struct Invocation {
 };
 
 // Runs one invocation at a time per call; invoke() may be called from many threads at once.
-// Log lines go through Logger::raw (they are not JSON, as in CloudWatch):
-//   START RequestId: <uuid> Version: $LATEST
-//   END RequestId: <uuid>
-//   REPORT RequestId: <uuid>\tDuration: 12.34 ms\tBilled Duration: 13 ms\t
-//          Memory Size: 1024 MB\tMax Memory Used: 87 MB            (one line, tab-separated)
-// On a timeout REPORT ends with "\tStatus: timeout" and an error line is logged first. "Max
-// Memory Used" is the process's peak RSS (getrusage), since invocations share the process.
+// Logs Lambda's three lines around each, in the logger's format (JSON by default):
+//   {"msg":"START","request_id":"<uuid>","version":"$LATEST"}
+//   {"msg":"END","request_id":"<uuid>"}
+//   {"msg":"REPORT","request_id":"<uuid>","duration_ms":12.345,"billed_duration_ms":13,
+//    "memory_limit_mb":512,"process_peak_rss_mb":87}
+// On a timeout REPORT adds "status":"timeout" and an error line is logged first.
+// process_peak_rss_mb is the whole process's peak RSS (getrusage): invocations share it.
 class Invoker {
  public:
   // `logger` must outlive the Invoker and any straggler.
