@@ -255,6 +255,14 @@ int run_process(const ProcessOptions& options) {
     std::fprintf(stderr, "imgflow: %s\n", started.error().to_string().c_str());
     return 2;
   }
+  auto warnings = image::check_recipe(*recipe);  // a bad watermark would fail every image
+  if (!warnings) {
+    std::fprintf(stderr, "imgflow: %s\n", warnings.error().message.c_str());
+    return 2;
+  }
+  for (const std::string& warning : *warnings) {
+    std::fprintf(stderr, "imgflow: warning: %s\n", warning.c_str());
+  }
   Run run{options, *recipe, collect_inputs(options), recipe->hash(), {}, "", {}, {}, {}, {},
           {},      {}};
   if (run.inputs.empty()) {

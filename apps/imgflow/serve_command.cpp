@@ -219,6 +219,9 @@ int run_serve(const ServeOptions& options) {
 
   // The function: the same handler every host runs, reading and writing this store directly.
   if (auto started = image::init(); !started) return usage_error(started.error().to_string());
+  auto warnings = image::check_recipe(*recipe);  // a bad watermark would fail every upload
+  if (!warnings) return usage_error(warnings.error().message);
+  for (const std::string& warning : *warnings) log.warn("recipe", {{"warning", warning}});
   function::HandlerConfig handler_config;
   handler_config.source_bucket = gateway_options.roles.source;
   handler_config.destination_bucket = gateway_options.roles.destination;

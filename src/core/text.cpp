@@ -41,6 +41,26 @@ bool is_valid_utf8(std::string_view bytes) {
   return true;
 }
 
+std::u32string utf8_code_points(std::string_view utf8) {
+  std::u32string out;
+  for (std::size_t i = 0; i < utf8.size();) {
+    const std::size_t length = utf8_sequence_length(utf8.substr(i));
+    if (length == 0) {
+      out += U'\uFFFD';
+      ++i;
+      continue;
+    }
+    constexpr std::array<unsigned, 5> kLeadBits = {0, 0x7F, 0x1F, 0x0F, 0x07};
+    auto cp = static_cast<char32_t>(static_cast<unsigned char>(utf8[i]) & kLeadBits[length]);
+    for (std::size_t k = 1; k < length; ++k) {
+      cp = (cp << 6U) | (static_cast<unsigned char>(utf8[i + k]) & 0x3FU);
+    }
+    out += cp;
+    i += length;
+  }
+  return out;
+}
+
 std::string escape_for_terminal(std::string_view text) {
   std::string out;
   out.reserve(text.size());

@@ -17,6 +17,9 @@ std::size_t utf8_sequence_length(std::string_view bytes);
 // characters are well-formed: refusing them is the caller's decision.
 bool is_valid_utf8(std::string_view bytes);
 
+// The code points of `utf8`; a byte that does not start a well-formed sequence becomes U+FFFD.
+std::u32string utf8_code_points(std::string_view utf8);
+
 // `text` made safe to print on a terminal or in a one-line-per-record listing: C0 controls (CR
 // and LF would forge rows, ESC would drive the terminal), DEL, C1 controls and bytes that are
 // not well-formed UTF-8 become \xNN; printable UTF-8 passes unchanged. For object keys and error

@@ -24,6 +24,11 @@ TEST(Utf8, RefusesEveryMalformedKind) {
   EXPECT_EQ(utf8_sequence_length(""), 0U);
 }
 
+TEST(Utf8, CodePointsOfWellFormedTextAndReplacementsForTheRest) {
+  EXPECT_EQ(utf8_code_points("a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80"), U"a\u00E9\u20AC\U0001F600");
+  EXPECT_EQ(utf8_code_points("x\xFFy"), U"x\uFFFDy");
+}
+
 TEST(EscapeForTerminal, KeepsPrintableTextAndEscapesWhatCouldForgeOrDrive) {
   EXPECT_EQ(escape_for_terminal("photos/caf\xC3\xA9 1.jpg"), "photos/caf\xC3\xA9 1.jpg");
   EXPECT_EQ(escape_for_terminal("a\r\nb"), "a\\x0D\\x0Ab");

@@ -20,6 +20,12 @@ constexpr std::string_view kKeptExif[] = {"exif-ifd0-Copyright", "exif-ifd0-Arti
 
 bool keeps_any(const recipe::Metadata& m) { return m.keep_copyright || m.keep_icc; }
 
+// libvips' built-in sRGB profile, loaded once and kept for the life of the process.
+const VipsBlob* srgb_profile() {
+  static VipsBlob* const profile = VImage::profile_load("srgb");
+  return profile;
+}
+
 }  // namespace
 
 bool supports_alpha(Format format) { return format != Format::kJpeg; }
@@ -52,6 +58,15 @@ VImage apply_metadata_policy(const VImage& image, const recipe::Metadata& metada
     }
   }
   for (const std::string& field : remove) out.remove(field.c_str());
+  // keep_icc promises an embedded profile: the outputs are sRGB, so a source that had none (or
+  // lost it) gets libvips' sRGB profile. Grey outputs have no sRGB profile to take.
+  const bool rgb = out.interpretation() == VIPS_INTERPRETATION_sRGB && out.bands() >= 3;
+  if (metadata.keep_icc && rgb && out.get_typeof(VIPS_META_ICC_NAME) == 0) {
+    const VipsBlob* srgb = srgb_profile();
+    std::size_t size = 0;
+    const void* data = vips_blob_get(const_cast<VipsBlob*>(srgb), &size);
+    vips_image_set_blob_copy(out.get_image(), VIPS_META_ICC_NAME, data, size);
+  }
   return out;
 }
 

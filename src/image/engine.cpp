@@ -364,12 +364,13 @@ Rendition render(const VImage& resized, const recipe::Variant& variant, const Va
   if (image.has_alpha() && !detail::supports_alpha(format)) {
     image = flatten_onto(image, recipe.output.background);  // transparent → background, not black
   }
-  const bool watermarked =
-      mark != nullptr && variant.watermark && image.width() >= recipe.watermark.min_width;
-  if (watermarked)
-    image = detail::apply_watermark(
-        image, *mark,
-        recipe.watermark);  // after resize: the mark keeps its size relative to the output
+  bool watermarked = false;  // only if the mark can be seen: the manifest says so
+  if (mark != nullptr && variant.watermark && image.width() >= recipe.watermark.min_width) {
+    // After resize: the mark keeps its size relative to the output.
+    detail::Marked marked = detail::apply_watermark(image, *mark, recipe.watermark);
+    image = std::move(marked.image);
+    watermarked = marked.visible;
+  }
   Rendition out;
   out.variant = variant.name;
   out.format = format;

@@ -1,6 +1,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -400,6 +403,53 @@ TEST_F(Engine, VariantsThatDoNotAnimateTakeTheFirstFrameOnly) {
   EXPECT_EQ(out.renditions.at(2).frames, 5);  // not made from the still one
 }
 
+// --- recipe checks ---------------------------------------------------------------------------
+// Mistakes in a recipe that would otherwise show only as every upload failing, or a quiet
+// substitution, are found once, at load, with their position.
+
+recipe::Recipe parsed(const std::string& yaml) {
+  auto r = recipe::parse_recipe(yaml, std::filesystem::path(IMGFLOW_SOURCE_DIR) / "check.yaml");
+  EXPECT_TRUE(r) << r.error().message;
+  return r ? *r : recipe::Recipe{};
+}
+
+constexpr std::string_view kOneVariant = "variants: [{name: a, width: 100}]\n";
+
+TEST_F(Engine, RecipeCheckRefusesAFontThatIsNotInstalled) {
+  auto checked = check_recipe(
+      parsed(std::string(kOneVariant) + "watermark:\n  text: hi\n  font: DejaVu Sanz Bold\n"));
+  ASSERT_FALSE(checked);
+  EXPECT_THAT(checked.error().message, HasSubstr("check.yaml:4:9: font family 'DejaVu Sanz'"));
+  EXPECT_THAT(checked.error().message, HasSubstr("would draw 'DejaVu Sans'"));
+}
+
+TEST_F(Engine, RecipeCheckWarnsOfCharactersNoFontCanDraw) {
+  // U+E000 is private use: no font the project installs has it.
+  auto checked =
+      check_recipe(parsed(std::string(kOneVariant) + "watermark:\n  text: \"ok \uE000\"\n"));
+  ASSERT_TRUE(checked) << checked.error().message;
+  ASSERT_EQ(checked->size(), 1U);
+  EXPECT_THAT(checked->front(), HasSubstr("check.yaml:3:9: no installed font can draw U+E000"));
+  auto plain = check_recipe(parsed(std::string(kOneVariant) + "watermark:\n  text: ok\n"));
+  ASSERT_TRUE(plain);
+  EXPECT_TRUE(plain->empty());
+}
+
+TEST_F(Engine, RecipeCheckRefusesAWatermarkFileThatIsNotAnImage) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("imgflow-mark-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "mark.png") << "these are not pixels\n";
+  auto recipe = recipe::parse_recipe(std::string(kOneVariant) + "watermark:\n  image: mark.png\n",
+                                     dir / "imgflow.yaml");
+  std::filesystem::remove_all(dir);
+  ASSERT_TRUE(recipe) << recipe.error().message;
+  auto checked = check_recipe(*recipe);
+  ASSERT_FALSE(checked);
+  EXPECT_THAT(checked.error().message, HasSubstr("imgflow.yaml:3:10: "));
+  EXPECT_THAT(checked.error().message, HasSubstr("mark.png cannot be used as the watermark"));
+}
+
 // --- limits and bad input ------------------------------------------------------------------
 
 std::string png_chunk(const std::string& type, const std::string& data) {
@@ -595,6 +645,37 @@ TEST_F(Engine, TextWatermarkRendersIntoTheCorner) {
   EXPECT_LT(opposite.max(), 5);
 }
 
+// The default mark is white text at 60%: alone it vanishes on a white image. It must show on
+// any background, and the manifest must not claim a mark nobody can see.
+TEST_F(Engine, TheDefaultTextMarkShowsOnWhiteAndOnBlack) {
+  const recipe::Recipe r = recipe::default_recipe();  // large 1600, watermarked, JPEG
+  for (const double level : {255.0, 0.0}) {
+    const Processed out = process_ok(to_jpeg(solid(1600, 1200, {level, level, level})), r);
+    const Rendition& large = out.renditions.at(0);
+    ASSERT_TRUE(large.watermarked) << level;
+    const VImage img = decode(large.bytes);
+    // The mark sits in the bottom-right corner, 20% of the width wide.
+    const VImage corner = img.extract_area(1200, 1000, 400, 200).extract_band(0);
+    const VImage far = img.extract_area(0, 0, 400, 200).extract_band(0);
+    if (level > 0) {
+      EXPECT_LT(corner.min(), 120) << "no dark halo around white text on white";
+      EXPECT_GT(far.min(), 245);
+    } else {
+      EXPECT_GT(corner.max(), 150) << "white text missing on black";
+      EXPECT_LT(far.max(), 10);
+    }
+  }
+}
+
+TEST_F(Engine, AMarkThatCannotBeSeenIsNotClaimed) {
+  recipe::Recipe r = one_variant(400, 400, Fit::kInside, Format::kPng);
+  r.watermark = white_mark();  // white, onto white
+  const Processed white = process_ok(to_png(solid(400, 400, {255, 255, 255})), r);
+  EXPECT_FALSE(white.renditions.at(0).watermarked);
+  const Processed grey = process_ok(to_png(solid(400, 400, {128, 128, 128})), r);
+  EXPECT_TRUE(grey.renditions.at(0).watermarked);
+}
+
 // --- encode and metadata -------------------------------------------------------------------
 
 TEST_F(Engine, EachOutputFormatEncodes) {
@@ -644,6 +725,39 @@ bool has_field(const VImage& img, const char* prefix) {
     found = found || std::string(*f).rfind(prefix, 0) == 0;
   g_strfreev(names);
   return found;
+}
+
+// keep_icc promises an embedded sRGB profile, whether or not the source had one.
+TEST_F(Engine, KeepIccEmbedsSrgbEvenWhenTheSourceHadNoProfile) {
+  VImage plain = test_card(200, 100).copy();
+  ASSERT_EQ(plain.get_typeof(VIPS_META_ICC_NAME), 0U);
+  recipe::Recipe r;
+  for (Format format : {Format::kJpeg, Format::kPng, Format::kWebp}) {
+    r.variants.push_back(
+        variant(std::string(recipe::extension(format)), 100, 100, Fit::kInside, format));
+  }
+  const std::string src = to_png(plain);
+  for (const Rendition& out : process_ok(src, r).renditions) {
+    EXPECT_EQ(decode(out.bytes).get_typeof(VIPS_META_ICC_NAME), 0U) << out.variant;
+  }
+  r.metadata.keep_icc = true;
+  for (const Rendition& out : process_ok(src, r).renditions) {
+    const VImage img = decode(out.bytes);
+    ASSERT_NE(img.get_typeof(VIPS_META_ICC_NAME), 0U) << out.variant;
+    std::size_t size = 0;
+    const void* icc = img.get_blob(VIPS_META_ICC_NAME, &size);
+    EXPECT_NE(std::string_view(static_cast<const char*>(icc), size).find("sRGB"),
+              std::string_view::npos)
+        << out.variant;
+  }
+}
+
+// A square thumbnail slot of a small source: not enlarged, but square (imgproxy's fill-down).
+TEST_F(Engine, CoverWithoutUpscaleKeepsTheBoxShapeForASmallSource) {
+  const Processed out =
+      process_ok(to_jpeg(test_card(160, 120)), one_variant(200, 200, Fit::kCover, Format::kPng));
+  EXPECT_EQ(out.renditions.at(0).width, 120);
+  EXPECT_EQ(out.renditions.at(0).height, 120);
 }
 
 TEST_F(Engine, MetadataIsStrippedByDefaultAndCopyrightKeptOnRequest) {

@@ -48,8 +48,13 @@ VariantPlan plan_variant(const recipe::Resize& resize, Size source) {
                       sy >= sx && s == sy ? box.height : scaled(source.height, s)};
       plan.canvas = plan.resized;
       if (resize.fit == Fit::kCover) {
-        plan.canvas = {std::min(box.width, plan.resized.width),
-                       std::min(box.height, plan.resized.height)};
+        // A source too small for the box is not enlarged, but is still cropped to the box's
+        // shape (imgproxy's fill-down): a 200x200 thumbnail of a 160x120 source is a 120x120
+        // square, as a square thumbnail slot expects, not 160x120.
+        const double f = std::min({1.0, double(plan.resized.width) / box.width,
+                                   double(plan.resized.height) / box.height});
+        plan.canvas = {std::min(plan.resized.width, scaled(box.width, f)),
+                       std::min(plan.resized.height, scaled(box.height, f))};
       }
       break;
     }

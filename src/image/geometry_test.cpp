@@ -41,10 +41,19 @@ TEST(PlanVariant, CoverFillsTheBoxThenCrops) {
   EXPECT_EQ(plan.canvas, (Size{200, 200}));
 }
 
-TEST(PlanVariant, CoverOfSmallSourceCropsWithoutEnlarging) {
-  const auto plan = plan_variant(box(200, 200, Fit::kCover), {150, 300});
-  EXPECT_EQ(plan.resized, (Size{150, 300}));
-  EXPECT_EQ(plan.canvas, (Size{150, 200}));
+// Without upscale a small source keeps its pixels but still takes the box's shape.
+TEST(PlanVariant, CoverOfSmallSourceCropsToTheBoxShapeWithoutEnlarging) {
+  const auto tall = plan_variant(box(200, 200, Fit::kCover), {150, 300});
+  EXPECT_EQ(tall.resized, (Size{150, 300}));
+  EXPECT_EQ(tall.canvas, (Size{150, 150}));
+  const auto small = plan_variant(box(200, 200, Fit::kCover), {160, 120});
+  EXPECT_EQ(small.resized, (Size{160, 120}));
+  EXPECT_EQ(small.canvas, (Size{120, 120}));
+  const auto wide_box = plan_variant(box(300, 200, Fit::kCover), {150, 300});
+  EXPECT_EQ(wide_box.canvas, (Size{150, 100}));
+  const auto one_side = plan_variant(box(200, 200, Fit::kCover), {1000, 150});  // short height
+  EXPECT_EQ(one_side.resized, (Size{1000, 150}));
+  EXPECT_EQ(one_side.canvas, (Size{150, 150}));
 }
 
 TEST(PlanVariant, ContainPadsToTheExactBox) {

@@ -74,6 +74,13 @@ struct Processed {
   std::uint64_t memory_estimate = 0;  // bytes, from the header, checked against max_memory
 };
 
+// Checks what only the engine can check of a recipe, once, when it loads: a watermark image
+// decodes; a text watermark's font family is installed (fontconfig would otherwise quietly
+// draw another) and its text renders. kInvalidArgument names the recipe's file:line:col.
+// Returns warnings, with their positions: characters of the text that no installed font can
+// draw (they render as boxes).
+core::Result<std::vector<std::string>> check_recipe(const recipe::Recipe& recipe);
+
 // Decodes `bytes` once, at the shrink-on-load factor the recipe's largest variant allows, and
 // derives every variant from that one image. Thread-safe; call from many workers at once.
 // Errors: everything inspect() returns; kTooLarge if the memory it would take, estimated from the

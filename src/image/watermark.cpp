@@ -1,5 +1,6 @@
 #include "image/watermark.h"
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <mutex>
@@ -48,15 +49,33 @@ core::Result<VImage> load_image_mark(const recipe::Watermark& w) {
   return to_rgba8(first_frame(mark.autorot()));
 }
 
+// One colour under an alpha mask, as sRGB 8-bit RGBA.
+VImage coloured(const VImage& alpha, const recipe::Rgb& colour) {
+  return alpha.new_from_image({double(colour.r), double(colour.g), double(colour.b)})
+      .cast(VIPS_FORMAT_UCHAR)
+      .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB))
+      .bandjoin(alpha);
+}
+
+// Text with a soft halo of the opposite brightness around its glyphs: white text alone vanishes
+// on a white image (every pixel under it is already 255), and the mark must show on any
+// background.
 VImage render_text_mark(const recipe::Watermark& w) {
+  constexpr double kHaloOpacity = 0.8;
   const int points = w.font_size > 0 ? w.font_size : kTextRenderPoints;
   VImage mask = VImage::text(w.text.c_str(),
                              VImage::option()
                                  ->set("font", (w.font + " " + std::to_string(points)).c_str())
                                  ->set("dpi", 72));
-  VImage colour = mask.new_from_image({double(w.color.r), double(w.color.g), double(w.color.b)})
-                      .copy(VImage::option()->set("interpretation", VIPS_INTERPRETATION_sRGB));
-  return colour.cast(VIPS_FORMAT_UCHAR).bandjoin(mask);
+  const int pad = std::max(2, points / 10);
+  mask = mask.embed(pad, pad, mask.width() + 2 * pad, mask.height() + 2 * pad);
+  // Blurred and then saturated: solid right at the glyphs' edges, fading within `pad`.
+  const VImage halo = (mask.gaussblur(pad / 2.0) * (4 * kHaloOpacity)).cast(VIPS_FORMAT_UCHAR);
+  const double luma = 0.299 * w.color.r + 0.587 * w.color.g + 0.114 * w.color.b;
+  const recipe::Rgb halo_colour = luma >= 128 ? recipe::Rgb{0, 0, 0} : recipe::Rgb{255, 255, 255};
+  return coloured(halo, halo_colour)
+      .composite2(coloured(mask, w.color), VIPS_BLEND_MODE_OVER)
+      .cast(VIPS_FORMAT_UCHAR);
 }
 
 // The mark sized for a canvas: `scale` of the canvas width, never wider than the canvas
@@ -74,8 +93,16 @@ VImage sized_mark(const VImage& mark, const recipe::Watermark& w, Size canvas) {
   return resize_exact(mark, mw, mh);
 }
 
+// A mark that changes no pixel by this many levels out of 255 cannot be seen: the manifest
+// must then not say the variant is watermarked.
+constexpr double kVisibleLevels = 8;
+
+bool changes_visibly(const VImage& before, const VImage& after) {
+  return (after.cast(VIPS_FORMAT_INT) - before.cast(VIPS_FORMAT_INT)).abs().max() >= kVisibleLevels;
+}
+
 // Composites `mark` over `image` at (x, y), touching only that region.
-VImage composite_region(const VImage& image, const VImage& mark, int x, int y) {
+Marked composite_region(const VImage& image, const VImage& mark, int x, int y) {
   VImage region = image.extract_area(x, y, mark.width(), mark.height());
   VImage base = region;
   const bool grey = image.bands() <= 2;
@@ -84,10 +111,10 @@ VImage composite_region(const VImage& image, const VImage& mark, int x, int y) {
   if (grey) blended = blended.colourspace(VIPS_INTERPRETATION_B_W);
   if (!image.has_alpha())
     blended = blended.extract_band(0, VImage::option()->set("n", blended.bands() - 1));
-  return image.insert(blended, x, y);
+  return {image.insert(blended, x, y), changes_visibly(region, blended)};
 }
 
-VImage tile_over(const VImage& image, const VImage& mark, int margin) {
+Marked tile_over(const VImage& image, const VImage& mark, int margin) {
   // Tiles are spaced by the margin so marks never touch.
   VImage cell = mark.embed(0, 0, mark.width() + margin, mark.height() + margin);
   const int across = image.width() / cell.width() + 1;
@@ -97,7 +124,7 @@ VImage tile_over(const VImage& image, const VImage& mark, int margin) {
   VImage out = base.composite2(tiled, VIPS_BLEND_MODE_OVER).cast(VIPS_FORMAT_UCHAR);
   if (image.bands() <= 2) out = out.colourspace(VIPS_INTERPRETATION_B_W);
   if (!image.has_alpha()) out = out.extract_band(0, VImage::option()->set("n", out.bands() - 1));
-  return out;
+  return {out, changes_visibly(image, out)};
 }
 
 }  // namespace
@@ -128,15 +155,21 @@ core::Result<VImage> prepared_mark(const recipe::Watermark& watermark) {
   return mark;
 }
 
-VImage apply_watermark(const VImage& image, const VImage& mark, const recipe::Watermark& w) {
-  return for_each_frame(image, [&](const VImage& frame) {
+Marked apply_watermark(const VImage& image, const VImage& mark, const recipe::Watermark& w) {
+  bool visible = false;
+  bool first = true;  // frames of an animation look alike: the first one answers for all
+  VImage out = for_each_frame(image, [&](const VImage& frame) {
     const Size canvas{frame.width(), frame.height()};
     if (canvas.width <= 2 * w.margin + 1 || canvas.height <= 2 * w.margin + 1) return frame;
     const VImage sized = sized_mark(mark, w, canvas);
-    if (w.tile) return tile_over(frame, sized, w.margin);
     const auto [x, y] = mark_origin(w.position, canvas, {sized.width(), sized.height()}, w.margin);
-    return composite_region(frame, sized, x, y);
+    const Marked marked =
+        w.tile ? tile_over(frame, sized, w.margin) : composite_region(frame, sized, x, y);
+    visible = visible || (first && marked.visible);
+    first = false;
+    return marked.image;
   });
+  return {out, visible};
 }
 
 }  // namespace imgflow::image::detail

@@ -19,7 +19,9 @@ namespace {
 
 // Prefix of every hashed serialization. Bump it when a field's meaning changes (not when one is
 // added: new fields change the serialization by themselves), so old outputs are re-made.
-constexpr std::string_view kHashVersion = "imgflow-recipe-v1";
+// v2: text watermarks gained a halo, cover without upscale keeps the box's shape, keep_icc
+// always embeds a profile (the same recipe makes different bytes).
+constexpr std::string_view kHashVersion = "imgflow-recipe-v2";
 
 // A canonical, unambiguous text form of values for hashing: one `key=value` line each, in the
 // order written, strings length-prefixed so no value can forge the next line. Independent of

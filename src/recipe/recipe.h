@@ -99,6 +99,12 @@ struct Watermark {
   double scale = 0.2;    // mark width as a fraction of the output width (0 = natural size)
   bool tile = false;     // repeat the mark across the whole image (ignores position)
   int min_width = 300;   // variants narrower than this get no mark: it would swamp a thumbnail
+
+  // Where `image`, `text` and `font` were given ("imgflow.yaml:14:10"), for messages about them
+  // from the checks only the image engine can make (image::check_recipe). Not hashed.
+  std::string image_location;
+  std::string text_location;
+  std::string font_location;
 };
 
 struct Limits {

@@ -696,6 +696,13 @@ void read_watermark(Reader& r, const Entry& e, Recipe& recipe) {
   Watermark& w = recipe.watermark;
   const std::vector<Entry> seen =
       read_mapping<Watermark>(r, e.value, e.key_node.Mark(), kWatermarkFields, "in watermark", w);
+  const auto location_of = [&](std::string_view key) {
+    const Entry* entry = find_entry(seen, key);
+    return entry == nullptr ? r.location(e.key_node.Mark()) : r.location(entry->value.Mark());
+  };
+  w.image_location = location_of("image");
+  w.text_location = location_of("text");
+  w.font_location = location_of("font");
   if (w.kind == Watermark::Kind::kNone) {
     r.error(e.key_node.Mark(),
             "watermark needs text or image; allowed: text: \"...\" or image: "
@@ -769,6 +776,26 @@ void check_single_document(Reader& r, const std::string& text) {
   }
 }
 
+// The first tab in the leading whitespace of a line, up to the line a syntax error was found
+// on: the likely cause of that error.
+std::optional<YAML::Mark> indentation_tab(std::string_view text, const YAML::Mark& error_at) {
+  int line = 0;
+  for (std::size_t start = 0; start <= text.size() && line <= error_at.line; ++line) {
+    const std::size_t end = std::min(text.find('\n', start), text.size());
+    const std::string_view row = text.substr(start, end - start);
+    const std::size_t indent = row.find_first_not_of(" \t");
+    const std::size_t tab = row.substr(0, indent).find('\t');
+    if (tab != std::string_view::npos) {
+      YAML::Mark mark;
+      mark.line = line;
+      mark.column = static_cast<int>(tab);
+      return mark;
+    }
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
 Recipe read_recipe(Reader& r, const YAML::Node& root) {
   Recipe recipe;
   const std::vector<Entry> seen =
@@ -804,6 +831,14 @@ Result<Recipe> parse_recipe(std::string_view yaml_text, const fs::path& file_nam
                       reader.location(e.mark) + ": YAML nested " + std::to_string(e.depth()) +
                           " levels deep; allowed: a recipe nests a few levels");
   } catch (const YAML::Exception& e) {
+    // yaml-cpp reports a tab in the indentation as "illegal block entry" or "illegal map
+    // value", which says nothing to someone whose editor inserted it.
+    if (std::optional<YAML::Mark> tab = indentation_tab(yaml_text, e.mark)) {
+      return core::fail(ErrorCode::kInvalidArgument,
+                        reader.location(*tab) +
+                            ": YAML forbids tabs in indentation; allowed: spaces (set your "
+                            "editor to indent with spaces)");
+    }
     // Syntax errors (ParserException, DeepRecursion) carry the position yaml-cpp stopped at.
     return core::fail(ErrorCode::kInvalidArgument,
                       reader.location(e.mark) + ": YAML syntax error: " + e.msg +
