@@ -1,6 +1,6 @@
 """The whole embedded pipeline through the real binary: upload with boto3 or awscli → event →
 worker → variants and manifest.json in the private bucket; poison images end in the dead-letter
-store without holding up the others; every invocation is logged START/END/REPORT."""
+store without holding up the others; every invocation is logged START/END/REPORT, as JSON."""
 
 import json
 import os
@@ -88,6 +88,34 @@ class PipelineTest(unittest.TestCase):
             ["aws", "s3", "ls", "s3://processed/", "--endpoint-url", self.server.endpoint,
              "--no-sign-request"], env=self.env, capture_output=True, text=True, timeout=120)
         self.assertNotEqual(anonymous.returncode, 0)
+
+    def test_names_that_differ_only_in_extension_keep_their_own_outputs(self):
+        # A phone's IMG_0001.HEIC and IMG_0001.JPG; a user's photo.jpg, then photo.png.
+        with open(os.path.join(SAMPLES, "landscape.jpg"), "rb") as f:
+            jpeg = f.read()
+        with open(os.path.join(SAMPLES, "logo.png"), "rb") as f:
+            png = f.read()
+        self.admin.put_object(Bucket="uploads", Key="IMG_0001.JPG", Body=jpeg)
+        self.admin.put_object(Bucket="uploads", Key="IMG_0001.PNG", Body=png)
+        first = self.wait_for_manifest("IMG_0001.JPG/manifest.json")
+        second = self.wait_for_manifest("IMG_0001.PNG/manifest.json")
+        self.check_variants(first, "IMG_0001.JPG")
+        self.check_variants(second, "IMG_0001.PNG")
+        self.assertEqual(first["source"]["format"], "jpeg")
+        self.assertEqual(second["source"]["format"], "png")
+        dead = [d for d in self.dead_letters() if d["event"]["key"].startswith("IMG_0001")]
+        self.assertEqual(dead, [])
+
+    def test_variants_are_revalidated_and_the_manifest_never_cached(self):
+        with open(os.path.join(SAMPLES, "landscape.jpg"), "rb") as f:
+            self.admin.put_object(Bucket="uploads", Key="cached.jpg", Body=f.read())
+        manifest = self.wait_for_manifest("cached.jpg/manifest.json")
+        for variant in manifest["variants"]:
+            head = self.admin.head_object(Bucket="processed", Key=variant["key"])
+            # A re-upload rewrites these keys: caches must ask again, never keep them a year.
+            self.assertEqual(head["CacheControl"], "public, no-cache")
+        head = self.admin.head_object(Bucket="processed", Key="cached.jpg/manifest.json")
+        self.assertEqual(head["CacheControl"], "no-cache")
 
     def imgflow(self, *args, check=True):
         """`imgflow ARGS` as an operator on the server's machine runs it."""
@@ -210,12 +238,27 @@ class PipelineTest(unittest.TestCase):
         with open(os.path.join(SAMPLES, "landscape.jpg"), "rb") as f:
             self.admin.put_object(Bucket="uploads", Key="logged.jpg", Body=f.read())
         self.wait_for_manifest("logged.jpg/manifest.json")
-        log = self.server_log()
-        self.assertRegex(log, r"START RequestId: [0-9a-f-]{36} Version: \$LATEST")
-        self.assertRegex(log, r"END RequestId: [0-9a-f-]{36}")
-        self.assertRegex(log, r"REPORT RequestId: [0-9a-f-]{36}\tDuration: [\d.]+ ms\t"
-                              r"Billed Duration: \d+ ms\tMemory Size: \d+ MB\tMax Memory Used: \d+ MB")
+        # Every line of the server's stderr is one JSON object: jq reads the whole stream.
+        lines = [json.loads(line) for line in self.server_log().splitlines() if line]
+        by_msg = {}
+        for line in lines:
+            self.assertIn("level", line)
+            by_msg.setdefault(line["msg"], []).append(line)
+        start = by_msg["START"][0]
+        self.assertRegex(start["request_id"], r"^[0-9a-f-]{36}$")
+        self.assertEqual(start["version"], "$LATEST")
+        ends = {line["request_id"] for line in by_msg["END"]}
+        self.assertIn(start["request_id"], ends)
+        report = next(r for r in by_msg["REPORT"] if r["request_id"] == start["request_id"])
+        self.assertGreater(report["duration_ms"], 0)
+        self.assertGreaterEqual(report["billed_duration_ms"], 1)
+        self.assertEqual(report["memory_limit_mb"], 512)  # the recipe's limits.max_memory
+        self.assertGreater(report["process_peak_rss_mb"], 0)
         self.assertGreaterEqual(self.server.metric("imgflow_invocations_total"), 1)
+        # Seconds, not microseconds: one small image takes well under a minute.
+        seconds = self.server.metric("imgflow_invocation_seconds_total")
+        self.assertGreater(seconds, 0)
+        self.assertLess(seconds, 60)
 
 
 if __name__ == "__main__":
