@@ -11,6 +11,7 @@
 
 #include "core/clock.h"
 #include "core/digest.h"
+#include "core/text.h"
 #include "gateway/credentials.h"
 #include "http/curl_http_client.h"
 #include "runtime/dead_letter_api.h"
@@ -38,16 +39,21 @@ core::Result<gateway::KeyPair> admin_credentials(const fs::path& data_dir) {
   if (!from_env) return core::fail(from_env.error());
   if (*from_env) return **from_env;
   const fs::path file = data_dir / "credentials";
-  std::error_code ec;
-  if (!fs::exists(file, ec)) {
+  auto stored = gateway::read_credentials(file);
+  if (!stored) return core::fail(stored.error());
+  if (!*stored) {
     return core::fail(core::ErrorCode::kNotFound,
                       "no admin credentials: set IMGFLOW_ACCESS_KEY_ID and "
                       "IMGFLOW_SECRET_ACCESS_KEY, or point --data-dir at the server's data dir (" +
                           file.string() + " does not exist)");
   }
-  auto loaded = gateway::load_or_create_credentials(file, std::nullopt);
-  if (!loaded) return core::fail(loaded.error());
-  return loaded->credentials.admin;
+  if (!(*stored)->admin) {
+    return core::fail(core::ErrorCode::kNotFound,
+                      "the server's admin comes from IMGFLOW_ACCESS_KEY_ID and "
+                      "IMGFLOW_SECRET_ACCESS_KEY (" +
+                          file.string() + " holds no admin pair): set them here too");
+  }
+  return *(*stored)->admin;
 }
 
 // Calls the admin endpoint of a running server, signed as the admin.
@@ -99,11 +105,16 @@ ApiCall local_api(const std::shared_ptr<storage::LocalStore>& store) {
   };
 }
 
-std::optional<std::string> read_endpoint_file(const fs::path& path) {
-  std::ifstream in(path);
-  std::string line;
-  if (!in || !std::getline(in, line) || line.empty()) return std::nullopt;
-  return line;
+// The address `imgflow serve` wrote. Admin credentials are sent to it, so a file that someone
+// else could have written (a symlink, another owner, group- or world-writable) is refused.
+core::Result<std::optional<std::string>> read_endpoint_file(const fs::path& path) {
+  std::error_code ec;
+  if (!fs::exists(fs::symlink_status(path, ec))) return std::optional<std::string>();
+  auto text = gateway::read_private_file(path, 4096);
+  if (!text) return core::fail(text.error());
+  std::string line = text->substr(0, text->find('\n'));
+  if (line.empty()) return std::optional<std::string>();
+  return std::optional<std::string>(line);
 }
 
 bool is_http_url(std::string_view url) {
@@ -135,7 +146,9 @@ core::Result<ApiCall> connect(const DlqOptions& options) {
   if (store) return local_api(std::shared_ptr<storage::LocalStore>(std::move(*store)));
   if (store.error().code != core::ErrorCode::kUnavailable) return core::fail(store.error());
   // In use: a server runs on it and says where.
-  auto endpoint = read_endpoint_file(options.data_dir / "endpoint");
+  auto found = read_endpoint_file(options.data_dir / "endpoint");
+  if (!found) return core::fail(found.error());
+  const std::optional<std::string>& endpoint = *found;
   if (!endpoint || !is_http_url(*endpoint)) {
     return core::fail(core::ErrorCode::kUnavailable,
                       store.error().message + ", and it names no endpoint; pass --endpoint");
@@ -178,12 +191,14 @@ void print_table(const json& letters) {
   std::printf("%-8s %-24s %-8s %-10s %-32s %s\n", "ID", "FAILED AT", "ATTEMPTS", "FAILURE",
               "OBJECT", "ERROR");
   for (const json& letter : letters) {
-    const std::string object =
-        text_of(letter["event"]["bucket"]) + "/" + text_of(letter["event"]["key"]);
+    // Keys and errors are the uploader's bytes: escaped, so a CR/LF cannot forge a row and an
+    // ESC cannot reach the operator's terminal.
+    const std::string object = core::escape_for_terminal(text_of(letter["event"]["bucket"]) + "/" +
+                                                         text_of(letter["event"]["key"]));
     std::printf("%-8s %-24s %-8s %-10s %-32s %s\n", text_of(letter["id"]).c_str(),
                 text_of(letter["last_failed"]).c_str(), text_of(letter["attempts"]).c_str(),
                 text_of(letter["failure"]).c_str(), object.c_str(),
-                text_of(letter["error"]).c_str());
+                core::escape_for_terminal(text_of(letter["error"])).c_str());
   }
   std::printf("%zu dead letter%s. Show one: imgflow dlq show ID; retry: imgflow dlq redrive ID\n",
               letters.size(), letters.size() == 1 ? "" : "s");

@@ -2,6 +2,8 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <charconv>
@@ -63,6 +65,9 @@ core::Status ensure_bucket(storage::ObjectStore& store, const std::string& bucke
   return created;
 }
 
+// The banner on stdout. Generated secrets are shown only to a person at a terminal: piped into
+// journald or `docker logs`, stdout is kept by whoever reads those; there the banner names the
+// file instead.
 void print_banner(const std::string& endpoint, const fs::path& data_dir,
                   const fs::path& credentials_file, const gateway::LoadedCredentials& loaded,
                   bool admin_from_env, const gateway::BucketRoles& roles) {
@@ -72,18 +77,24 @@ void print_banner(const std::string& endpoint, const fs::path& data_dir,
   std::printf(
       "  buckets      %s (source: anonymous PUT/POST of images), %s (destination, private)\n",
       roles.source.c_str(), roles.destination.c_str());
-  if (loaded.created) {
-    // Printed once, on the start that generated them; afterwards they live only in the file.
+  const bool generated = loaded.admin_generated || loaded.function_generated;
+  const bool show_secrets = generated && ::isatty(STDOUT_FILENO) == 1;
+  if (show_secrets) {
     std::printf("  credentials  written to %s (mode 0600); shown only this once:\n",
                 credentials_file.c_str());
-    if (!admin_from_env) {
+    if (loaded.admin_generated) {
       std::printf("    admin     AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s\n",
                   loaded.credentials.admin.access_key_id.c_str(),
                   loaded.credentials.admin.secret_access_key.c_str());
     }
-    std::printf("    function  AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s\n",
-                loaded.credentials.function.access_key_id.c_str(),
-                loaded.credentials.function.secret_access_key.c_str());
+    if (loaded.function_generated) {
+      std::printf("    function  AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s\n",
+                  loaded.credentials.function.access_key_id.c_str(),
+                  loaded.credentials.function.secret_access_key.c_str());
+    }
+  } else if (generated) {
+    std::printf("  credentials  generated into %s (mode 0600); read them there\n",
+                credentials_file.c_str());
   } else {
     std::printf("  credentials  in %s\n", credentials_file.c_str());
   }
@@ -93,6 +104,19 @@ void print_banner(const std::string& endpoint, const fs::path& data_dir,
   std::printf("  try          aws s3 cp photo.jpg s3://%s/ --endpoint-url %s --no-sign-request\n",
               roles.source.c_str(), endpoint.c_str());
   std::fflush(stdout);
+}
+
+// A data dir others can enter exposes every object and the metadata: say so at start (imgflow
+// creates its own 0700; one made by hand, or by an older version, may be open).
+void warn_if_data_dir_is_open(const fs::path& data_dir, core::Logger& log) {
+  struct stat st {};
+  if (::stat(data_dir.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+    log.warn("data dir is open to other users", {{"data_dir", data_dir.string()},
+                                                 {"mode", mode},
+                                                 {"fix", "chmod -R go-rwx " + data_dir.string()}});
+  }
 }
 
 // Opens the LocalStore under `data_dir` and makes sure both buckets exist.
@@ -166,12 +190,13 @@ void serve_until_signal(gateway::Server& server, const sigset_t& signals, core::
   log.info("stopped", {});
 }
 
-// Where `imgflow dlq` and other local tools find the running server. Best effort: a stale file
-// after a crash only costs them a refused connection.
+// Where `imgflow dlq` and other local tools find the running server; they sign admin requests
+// to the address it holds, so it is written like the credentials (0600, never through a link).
+// Best effort: a stale file after a crash only costs them a refused connection.
 void write_endpoint_file(const fs::path& path, const std::string& endpoint, core::Logger& log) {
-  std::ofstream out(path, std::ios::trunc);
-  out << endpoint << "\n";
-  if (!out) log.warn("cannot write the endpoint file", {{"path", path.string()}});
+  if (auto ok = gateway::write_private_file(path, endpoint + "\n"); !ok) {
+    log.warn("cannot write the endpoint file", {{"reason", ok.error().message}});
+  }
 }
 
 gateway::AdminResponse admin_response(const runtime::ApiResponse& answer) {
@@ -204,6 +229,7 @@ int run_serve(const ServeOptions& options) {
   // Anonymous uploads the recipe would refuse are refused before their body is read.
   gateway_options.max_anonymous_upload = recipe->limits.max_input_bytes;
   gateway_options.cors_origins = options.cors_origins;
+  warn_if_data_dir_is_open(data_dir, log);
   auto store = open_store(data_dir, gateway_options.roles);
   if (!store) return usage_error(store.error().to_string());
   const fs::path credentials_file = data_dir / "credentials";

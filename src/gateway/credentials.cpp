@@ -49,7 +49,7 @@ constexpr std::string_view kIdAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 constexpr std::string_view kSecretAlphabet =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-core::Result<Credentials> parse_file(const fs::path& path) {
+core::Result<StoredCredentials> parse_file(const fs::path& path) {
   std::ifstream in(path);
   if (!in) return core::fail(core::ErrorCode::kInternal, path.string() + ": cannot read");
   std::map<std::string, std::string> values;
@@ -62,19 +62,57 @@ core::Result<Credentials> parse_file(const fs::path& path) {
     }
     values[line.substr(0, eq)] = line.substr(eq + 1);
   }
-  Credentials c{{values["admin_access_key_id"], values["admin_secret_access_key"]},
-                {values["function_access_key_id"], values["function_secret_access_key"]}};
-  if (c.admin.access_key_id.empty() || c.admin.secret_access_key.empty() ||
-      c.function.access_key_id.empty() || c.function.secret_access_key.empty()) {
+  StoredCredentials stored;
+  stored.function = {values["function_access_key_id"], values["function_secret_access_key"]};
+  const KeyPair admin{values["admin_access_key_id"], values["admin_secret_access_key"]};
+  if (stored.function.access_key_id.empty() || stored.function.secret_access_key.empty() ||
+      admin.access_key_id.empty() != admin.secret_access_key.empty()) {
     return core::fail(core::ErrorCode::kCorrupt,
                       path.string() +
-                          ": missing admin_* or function_* keys; delete the file to "
+                          ": missing function_* keys or half an admin_* pair; delete the file to "
                           "generate new credentials");
   }
-  return c;
+  if (!admin.access_key_id.empty()) stored.admin = admin;
+  return stored;
 }
 
-core::Status write_file(const fs::path& path, const Credentials& c) {
+// Only a regular file of ours that nobody else can read: not a symlink another user planted,
+// not a copy left group-readable.
+core::Status check_private_file(const fs::path& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    return core::fail(core::ErrorCode::kInternal, path.string() + ": " + std::strerror(errno));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return core::fail(core::ErrorCode::kPermissionDenied,
+                      path.string() + " is not a regular file (a symlink?); remove it");
+  }
+  if (st.st_uid != ::geteuid()) {
+    return core::fail(core::ErrorCode::kPermissionDenied,
+                      path.string() + " belongs to another user; remove it or run as its owner");
+  }
+  if ((st.st_mode & 077) != 0) {
+    return core::fail(core::ErrorCode::kPermissionDenied,
+                      path.string() + " is readable by others; run chmod 600 on it");
+  }
+  return {};
+}
+
+core::Status write_file(const fs::path& path, const StoredCredentials& c) {
+  std::ostringstream text;
+  text << "# imgflow credentials: keep this file private (mode 0600).\n";
+  if (c.admin) {
+    text << "admin_access_key_id=" << c.admin->access_key_id << "\n"
+         << "admin_secret_access_key=" << c.admin->secret_access_key << "\n";
+  }
+  text << "function_access_key_id=" << c.function.access_key_id << "\n"
+       << "function_secret_access_key=" << c.function.secret_access_key << "\n";
+  return write_private_file(path, text.str());
+}
+
+}  // namespace
+
+core::Status write_private_file(const fs::path& path, std::string_view data) {
   std::error_code ec;
   fs::create_directories(path.parent_path(), ec);
   if (ec) {
@@ -82,18 +120,14 @@ core::Status write_file(const fs::path& path, const Credentials& c) {
                       path.parent_path().string() + ": " + ec.message());
   }
   const fs::path temp = path.string() + ".tmp";
-  // Created 0600 from the start, so the secrets are never readable by others, not even briefly.
-  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  // A stale temp (a crash mid-write) is removed, never followed; the new one is created 0600
+  // from the start, exclusively and without following links, so no one else can read the
+  // contents or redirect the write, not even briefly.
+  ::unlink(temp.c_str());
+  const int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
   if (fd < 0) {
     return core::fail(core::ErrorCode::kInternal, temp.string() + ": " + std::strerror(errno));
   }
-  std::ostringstream text;
-  text << "# imgflow credentials: keep this file private (mode 0600).\n"
-       << "admin_access_key_id=" << c.admin.access_key_id << "\n"
-       << "admin_secret_access_key=" << c.admin.secret_access_key << "\n"
-       << "function_access_key_id=" << c.function.access_key_id << "\n"
-       << "function_secret_access_key=" << c.function.secret_access_key << "\n";
-  const std::string data = text.str();
   const bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
                   ::fsync(fd) == 0;
   ::close(fd);
@@ -103,7 +137,30 @@ core::Status write_file(const fs::path& path, const Credentials& c) {
   return {};
 }
 
-}  // namespace
+core::Result<std::string> read_private_file(const fs::path& path, std::size_t max_bytes) {
+  if (auto ok = check_private_file(path); !ok) return core::fail(ok.error());
+  std::ifstream in(path, std::ios::binary);
+  std::string data(max_bytes + 1, '\0');
+  in.read(data.data(), static_cast<std::streamsize>(data.size()));
+  if (in.bad()) return core::fail(core::ErrorCode::kInternal, path.string() + ": cannot read");
+  data.resize(static_cast<std::size_t>(in.gcount()));
+  if (data.size() > max_bytes) {
+    return core::fail(core::ErrorCode::kCorrupt, path.string() + ": larger than expected");
+  }
+  return data;
+}
+
+core::Result<std::optional<StoredCredentials>> read_credentials(const fs::path& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) != 0) {
+    if (errno == ENOENT) return std::optional<StoredCredentials>();
+    return core::fail(core::ErrorCode::kInternal, path.string() + ": " + std::strerror(errno));
+  }
+  if (auto ok = check_private_file(path); !ok) return core::fail(ok.error());
+  auto parsed = parse_file(path);
+  if (!parsed) return core::fail(parsed.error());
+  return std::optional<StoredCredentials>(std::move(*parsed));
+}
 
 core::Result<KeyPair> generate_key_pair() {
   auto id = random_string(kIdAlphabet, 18);
@@ -115,26 +172,28 @@ core::Result<KeyPair> generate_key_pair() {
 
 core::Result<LoadedCredentials> load_or_create_credentials(
     const fs::path& path, const std::optional<KeyPair>& admin_override) {
+  auto stored = read_credentials(path);
+  if (!stored) return core::fail(stored.error());
+  StoredCredentials file = stored->value_or(StoredCredentials{});
   LoadedCredentials loaded;
-  struct stat st {};
-  if (::stat(path.c_str(), &st) == 0) {
-    if ((st.st_mode & 077) != 0) {
-      return core::fail(core::ErrorCode::kPermissionDenied,
-                        path.string() + " is readable by others; run chmod 600 on it");
-    }
-    auto parsed = parse_file(path);
-    if (!parsed) return core::fail(parsed.error());
-    loaded.credentials = std::move(*parsed);
-  } else {
-    auto admin = generate_key_pair();
-    if (!admin) return core::fail(admin.error());
+  if (!*stored) {
     auto function = generate_key_pair();
     if (!function) return core::fail(function.error());
-    loaded.credentials = {std::move(*admin), std::move(*function)};
-    if (auto ok = write_file(path, loaded.credentials); !ok) return core::fail(ok.error());
-    loaded.created = true;
+    file.function = *function;
+    loaded.function_generated = true;
   }
-  if (admin_override) loaded.credentials.admin = *admin_override;
+  // Only what is in force is written: an admin from the environment stays out of the file, and
+  // no generated admin pair sits there unused (it would be refused while the variables are set).
+  if (!admin_override && !file.admin) {
+    auto admin = generate_key_pair();
+    if (!admin) return core::fail(admin.error());
+    file.admin = *admin;
+    loaded.admin_generated = true;
+  }
+  if (loaded.function_generated || loaded.admin_generated) {
+    if (auto ok = write_file(path, file); !ok) return core::fail(ok.error());
+  }
+  loaded.credentials = {admin_override ? *admin_override : *file.admin, file.function};
   return loaded;
 }
 

@@ -25,19 +25,42 @@ struct Credentials {
 // with "IF" and a 40-character base64-alphabet secret, shaped like AWS keys so tools accept them.
 core::Result<KeyPair> generate_key_pair();
 
-struct LoadedCredentials {
-  Credentials credentials;
-  bool created = false;  // true when the file was written now: print the secrets once
+// What the data dir's credentials file holds: the function pair always, the admin pair unless
+// the admin comes from the environment.
+struct StoredCredentials {
+  std::optional<KeyPair> admin;
+  KeyPair function;
 };
 
-// Reads `path` (key=value lines) or, when it does not exist, generates both pairs and writes it
-// with mode 0600 (via a temp file and rename). `admin_override`, from IMGFLOW_ACCESS_KEY_ID and
-// IMGFLOW_SECRET_ACCESS_KEY, replaces the admin pair in memory and is never written (the file's
-// admin pair is the fallback for starts without the variables). A file
-// readable by group or others is refused (kPermissionDenied), as ssh does with keys.
-// Errors: kInternal (I/O), kCorrupt (unparsable file), kPermissionDenied.
+// Reads `path`; nullopt if it does not exist. The file must be a regular file (not a symlink)
+// owned by this user and readable by nobody else, as ssh insists for keys: kPermissionDenied
+// otherwise. kCorrupt if it does not parse, kInternal for I/O errors.
+core::Result<std::optional<StoredCredentials>> read_credentials(const std::filesystem::path& path);
+
+struct LoadedCredentials {
+  Credentials credentials;          // in force: the admin from the environment if it was given
+  bool admin_generated = false;     // written to the file now: show it once
+  bool function_generated = false;  // written to the file now: show it once
+};
+
+// Reads `path` (as read_credentials) and generates what is missing: the function pair when there
+// is no file, and the admin pair when neither the file nor `admin_override` (from
+// IMGFLOW_ACCESS_KEY_ID and IMGFLOW_SECRET_ACCESS_KEY) has one. `admin_override` is used in
+// memory and never written. New pairs are written with write_private_file. Errors as
+// read_credentials.
 core::Result<LoadedCredentials> load_or_create_credentials(
     const std::filesystem::path& path, const std::optional<KeyPair>& admin_override);
+
+// Writes `data` to `path` through a temp file created 0600 with O_EXCL | O_NOFOLLOW (a stale temp
+// is unlinked first, never followed), fsync and rename: readers see the old file or the whole new
+// one, and nobody else can read or redirect it meanwhile. kInternal on I/O errors.
+core::Status write_private_file(const std::filesystem::path& path, std::string_view data);
+
+// Reads a file written by write_private_file, after the same checks as read_credentials:
+// kPermissionDenied for a symlink, another owner or group/other access; kCorrupt past
+// `max_bytes`.
+core::Result<std::string> read_private_file(const std::filesystem::path& path,
+                                            std::size_t max_bytes);
 
 // The admin pair from IMGFLOW_ACCESS_KEY_ID and IMGFLOW_SECRET_ACCESS_KEY: nullopt when neither
 // is set, kInvalidArgument when only one is (half a key pair is a configuration mistake).

@@ -92,7 +92,8 @@ core::Status make_dirs_durable(const std::filesystem::path& dir) {
   if (!parent.empty() && parent != dir) {
     if (auto status = make_dirs_durable(parent); !status) return status;
   }
-  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+  // Private: objects are readable through the gateway's policy only, never on disk by others.
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return core::fail(errno_error(errno, "mkdir", dir));
   }
   return parent.empty() ? core::Status() : fsync_dir(parent);

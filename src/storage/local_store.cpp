@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstring>
 #include <functional>
 #include <mutex>
 #include <system_error>
@@ -337,7 +339,7 @@ struct LocalStore::Impl {
     const std::string id = internal::random_id();
     const stdfs::path tmp = tmp_dir(bucket) / (id + ".tmp");
     const stdfs::path final_path = object_path(bucket, id);
-    auto fd = fs::open_file(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
+    auto fd = fs::open_file(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
     if (!fd) return core::fail(fd.error());
     auto st = fill(fd->get(), tmp);
     if (st) st = fs::make_dirs_durable(final_path.parent_path());
@@ -558,11 +560,19 @@ const RecoveryReport& LocalStore::recovery_report() const { return impl_->recove
 core::Result<std::unique_ptr<LocalStore>> LocalStore::open(const LocalStoreOptions& options) {
   const stdfs::path& root = options.data_dir;
   if (auto st = fs::make_dirs_durable(root / "buckets"); !st) return core::fail(st.error());
-  auto lock = fs::open_file(root / "LOCK", O_RDWR | O_CREAT, 0644);
+  auto lock = fs::open_file(root / "LOCK", O_RDWR | O_CREAT, 0600);
   if (!lock) return core::fail(lock.error());
   if (::flock(lock->get(), LOCK_EX | LOCK_NB) != 0) {
     return core::fail(core::ErrorCode::kUnavailable,
                       "data dir " + root.string() + " is in use by another process");
+  }
+  // SQLite creates its database 0644 and gives the -wal and -shm files the database's mode:
+  // made (or made private) here first, all three stay 0600.
+  if (auto db_file = fs::open_file(root / "imgflow.db", O_RDWR | O_CREAT, 0600); !db_file) {
+    return core::fail(db_file.error());
+  } else if (::fchmod(db_file->get(), 0600) != 0) {
+    return core::fail(core::ErrorCode::kInternal,
+                      (root / "imgflow.db").string() + ": chmod: " + std::strerror(errno));
   }
   auto db = sqlite::Database::open(root / "imgflow.db", options.busy_timeout);
   if (!db) return core::fail(db.error());

@@ -57,7 +57,12 @@ class ServerProcess:
                 if "=" in line and not line.startswith("#"):
                     k, v = line.strip().split("=", 1)
                     values[k] = v
-        self.admin = self.admin or (values["admin_access_key_id"], values["admin_secret_access_key"])
+        if "admin_access_key_id" in values:
+            self.admin = self.admin or (values["admin_access_key_id"],
+                                        values["admin_secret_access_key"])
+        elif "IMGFLOW_ACCESS_KEY_ID" in self.extra_env:  # an admin from the environment
+            self.admin = (self.extra_env["IMGFLOW_ACCESS_KEY_ID"],
+                          self.extra_env["IMGFLOW_SECRET_ACCESS_KEY"])
         self.function = (values["function_access_key_id"], values["function_secret_access_key"])
 
     def stop(self):

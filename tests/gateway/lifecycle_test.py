@@ -86,10 +86,48 @@ class LifecycleTest(unittest.TestCase):
         self.server.start()
         self.assertNotIn(key[1], self.server.banner)
         with open(os.path.join(self.server.data_dir, "credentials")) as f:
-            self.assertNotIn(key[1], f.read())
+            stored = f.read()
+        self.assertNotIn(key[1], stored)
+        # Only what is in force is written: no generated admin pair that the server refuses.
+        self.assertNotIn("admin_", stored)
+        self.assertIn("function_access_key_id=", stored)
         s3 = client(self.server, key)
         self.assertIn("uploads", [b["Name"] for b in s3.list_buckets()["Buckets"]])
         self.assertEqual(self.server.stop(), 0)
+
+    def test_files_on_disk_are_private_and_secrets_stay_off_a_piped_stdout(self):
+        self.server.start()
+        # stdout is a pipe here, as under journald or docker: the banner names the file only.
+        self.assertNotIn("AWS_SECRET_ACCESS_KEY=", self.server.banner)
+        self.assertIn("generated into", self.server.banner)
+        self.assertNotIn(self.server.admin[1], self.server.banner)
+        s3 = client(self.server, self.server.admin)
+        s3.put_object(Bucket="uploads", Key="private.jpg", Body=b"\xff\xd8\xff" + b"x" * 1000,
+                      ContentType="image/jpeg")
+        data = self.server.data_dir
+        self.assertEqual(stat.S_IMODE(os.stat(data).st_mode), 0o700)
+        for name in ("credentials", "endpoint", "imgflow.db", "LOCK"):
+            self.assertEqual(stat.S_IMODE(os.stat(os.path.join(data, name)).st_mode), 0o600, name)
+        checked = 0
+        for root, dirs, files in os.walk(data):
+            for d in dirs:
+                self.assertEqual(stat.S_IMODE(os.stat(os.path.join(root, d)).st_mode), 0o700, d)
+            for f in files:
+                mode = stat.S_IMODE(os.stat(os.path.join(root, f)).st_mode)
+                self.assertEqual(mode & 0o077, 0, os.path.join(root, f))
+                checked += 1
+        self.assertGreater(checked, 4)
+        self.assertEqual(self.server.stop(), 0)
+
+    def test_a_data_dir_open_to_others_is_warned_about(self):
+        os.makedirs(self.server.data_dir, mode=0o755)
+        os.chmod(self.server.data_dir, 0o755)
+        self.server.start()
+        self.assertEqual(self.server.stop(), 0)
+        with open(self.server.log_path) as f:
+            log = f.read()
+        self.assertIn("data dir is open to other users", log)
+        self.assertIn("chmod -R go-rwx", log)
 
     def test_cors_preflight_for_configured_origins(self):
         self.server.extra_env = {"IMGFLOW_CORS_ORIGINS": "https://app.example,https://b.example"}

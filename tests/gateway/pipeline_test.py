@@ -89,6 +89,21 @@ class PipelineTest(unittest.TestCase):
              "--no-sign-request"], env=self.env, capture_output=True, text=True, timeout=120)
         self.assertNotEqual(anonymous.returncode, 0)
 
+    def test_dlq_list_escapes_what_an_uploader_put_in_a_key(self):
+        key = "forged\nrow 99 2026-01-01\x1b[2J.jpg"
+        self.admin.put_object(Bucket="uploads", Key=key, Body=b"\xff\xd8\xff not an image",
+                              ContentType="image/jpeg")
+        deadline = time.time() + WAIT_SECONDS
+        while time.time() < deadline:
+            if any(d["event"]["key"] == key for d in self.dead_letters()):
+                break
+            time.sleep(0.1)
+        listed = self.imgflow("dlq", "list", "--data-dir", self.server.data_dir).stdout
+        self.assertNotIn("\x1b", listed)
+        self.assertIn("forged\\x0Arow 99 2026-01-01\\x1B[2J.jpg", listed)
+        rows = [line for line in listed.splitlines() if line.startswith("row 99")]
+        self.assertEqual(rows, [], "a newline in a key forged a row")
+
     def test_names_that_differ_only_in_extension_keep_their_own_outputs(self):
         # A phone's IMG_0001.HEIC and IMG_0001.JPG; a user's photo.jpg, then photo.png.
         with open(os.path.join(SAMPLES, "landscape.jpg"), "rb") as f:
