@@ -72,6 +72,10 @@ void add_serve(CLI::App& app, imgflow::cli::ServeOptions& options) {
                   "limits.max_memory each; 0: record events only)")
       ->envname("IMGFLOW_WORKERS")
       ->check(CLI::Range(-1, 1024));
+  cmd->add_option("--region", options.region,
+                  "The region SigV4 signatures must name, e.g. eu-west-1 (default: accept the "
+                  "region each client signs with)")
+      ->envname("IMGFLOW_REGION");
   cmd->add_option("--log-format", options.log_format,
                   "json: one JSON object per line on stderr, for jq and log shippers; text: "
                   "readable lines for a terminal")

@@ -1,14 +1,20 @@
 #include "serve_command.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <charconv>
 #include <cstdio>
 #include <fstream>
+#include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -54,6 +60,29 @@ std::optional<std::pair<std::string, std::uint16_t>> parse_listen(std::string_vi
     return std::nullopt;
   }
   return std::pair{host, static_cast<std::uint16_t>(port)};
+}
+
+// A host name ("localhost", "myhost.lan") as the address it resolves to; an address as itself.
+// The first address getaddrinfo prefers, as a client connecting to the name would get.
+core::Result<std::string> resolve_host(const std::string& host) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  if (const int rc = ::getaddrinfo(host.c_str(), nullptr, &hints, &found); rc != 0) {
+    return core::fail(core::ErrorCode::kInvalidArgument,
+                      "--listen: cannot resolve '" + host + "': " + ::gai_strerror(rc));
+  }
+  std::array<char, INET6_ADDRSTRLEN> text{};
+  const void* address =
+      found->ai_family == AF_INET6
+          ? static_cast<const void*>(&reinterpret_cast<sockaddr_in6*>(found->ai_addr)->sin6_addr)
+          : static_cast<const void*>(&reinterpret_cast<sockaddr_in*>(found->ai_addr)->sin_addr);
+  const bool ok = ::inet_ntop(found->ai_family, address, text.data(), text.size()) != nullptr;
+  ::freeaddrinfo(found);
+  if (!ok) return core::fail(core::ErrorCode::kInvalidArgument, "--listen: bad address " + host);
+  return std::string(text.data());
 }
 
 core::Status ensure_bucket(storage::ObjectStore& store, const std::string& bucket) {
@@ -169,25 +198,80 @@ std::string runtime_metrics(const runtime::RuntimeStats& stats) {
   return text;
 }
 
-// Blocks until SIGTERM or SIGINT. The signals are blocked in every thread (the mask is set
-// before any thread starts and inherited), so only this sigwait sees them.
+// Blocks until one of `signals`. They are blocked in every thread (the mask is set before any
+// thread starts and inherited), so only this sigwait sees them.
 int wait_for_signal(const sigset_t& signals) {
   int signal = 0;
   sigwait(&signals, &signal);
   return signal;
 }
 
-// Runs the server until a signal, then stops accepting and lets in-flight requests finish.
-// /ready answers 503 from the signal on, so a balancer stops sending new work first.
+// The handler in force. SIGHUP swaps in one built from the reloaded recipe; invocations that
+// already started keep the one they began with (each holds a reference to it).
+class LiveHandler {
+ public:
+  explicit LiveHandler(std::shared_ptr<function::Handler> handler) : handler_(std::move(handler)) {}
+
+  std::shared_ptr<function::Handler> get() const {
+    const std::lock_guard lock(mu_);
+    return handler_;
+  }
+  void set(std::shared_ptr<function::Handler> handler) {
+    const std::lock_guard lock(mu_);
+    handler_ = std::move(handler);
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::shared_ptr<function::Handler> handler_;
+};
+
+// Runs the server until SIGTERM or SIGINT, then stops accepting and lets in-flight requests
+// finish. /ready answers 503 from the signal on, so a balancer stops sending new work first.
+// SIGHUP calls `reload` and goes on serving.
 void serve_until_signal(gateway::Server& server, const sigset_t& signals, core::Logger& log,
-                        std::atomic<bool>& accepting) {
+                        std::atomic<bool>& accepting, const std::function<void()>& reload) {
   std::thread server_thread([&server] { server.run(); });
-  const int signal = wait_for_signal(signals);
+  int signal = 0;
+  while ((signal = wait_for_signal(signals)) == SIGHUP) reload();
   accepting = false;
   log.info("shutting down", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
   server.stop();
   server_thread.join();
   log.info("stopped", {});
+}
+
+// The recipe again, from the same file: checked as at start, and swapped in only if it is
+// good; otherwise the running one stays and the log says why.
+void reload_recipe(
+    const ServeOptions& options, const function::HandlerConfig& base,
+    const std::function<std::shared_ptr<function::Handler>(const function::HandlerConfig&)>&
+        make_handler,
+    LiveHandler& live, core::Logger& log) {
+  if (options.config.empty()) {
+    log.warn("recipe not reloaded", {{"reason", "serve runs the built-in recipe (no --config)"}});
+    return;
+  }
+  auto recipe = recipe::load_recipe(options.config);
+  if (!recipe) {
+    log.error("recipe not reloaded; the running one stays", {{"reason", recipe.error().message}});
+    return;
+  }
+  auto warnings = image::check_recipe(*recipe);
+  if (!warnings) {
+    log.error("recipe not reloaded; the running one stays", {{"reason", warnings.error().message}});
+    return;
+  }
+  for (const std::string& warning : *warnings) log.warn("recipe", {{"warning", warning}});
+  const std::string before = live.get()->config().recipe.hash();
+  function::HandlerConfig config = base;
+  config.recipe = std::move(*recipe);
+  live.set(make_handler(config));
+  log.info("recipe reloaded",
+           {{"path", options.config.string()},
+            {"recipe_hash_before", before},
+            {"recipe_hash", config.recipe.hash()},
+            {"note", "gateway limits and the worker count keep their values until a restart"}});
 }
 
 // Where `imgflow dlq` and other local tools find the running server; they sign admin requests
@@ -206,8 +290,11 @@ gateway::AdminResponse admin_response(const runtime::ApiResponse& answer) {
 }  // namespace
 
 int run_serve(const ServeOptions& options) {
-  const auto listen = parse_listen(options.listen);
+  auto listen = parse_listen(options.listen);
   if (!listen) return usage_error("--listen must be HOST:PORT, e.g. 127.0.0.1:9000");
+  auto listen_address = resolve_host(listen->first);
+  if (!listen_address) return usage_error(listen_address.error().message);
+  listen->first = *listen_address;
   auto recipe =
       options.config.empty() ? recipe::default_recipe() : recipe::load_recipe(options.config);
   if (!recipe) return usage_error(recipe.error().message);
@@ -218,6 +305,7 @@ int run_serve(const ServeOptions& options) {
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);  // reload the recipe, not die (the default action)
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   const auto log_format = core::parse_log_format(options.log_format);
@@ -229,6 +317,7 @@ int run_serve(const ServeOptions& options) {
   // Anonymous uploads the recipe would refuse are refused before their body is read.
   gateway_options.max_anonymous_upload = recipe->limits.max_input_bytes;
   gateway_options.cors_origins = options.cors_origins;
+  gateway_options.region = options.region;
   warn_if_data_dir_is_open(data_dir, log);
   auto store = open_store(data_dir, gateway_options.roles);
   if (!store) return usage_error(store.error().to_string());
@@ -253,14 +342,21 @@ int run_serve(const ServeOptions& options) {
   handler_config.destination_bucket = gateway_options.roles.destination;
   handler_config.recipe = *recipe;
   const core::Clock& clock = core::SystemClock::instance();
-  function::Handler handler(handler_config, local, local, log, clock, &registry);
+  const auto make_handler = [&](const function::HandlerConfig& config) {
+    return std::make_shared<function::Handler>(config, local, local, log, clock, &registry);
+  };
+  LiveHandler live(make_handler(handler_config));
+  const runtime::Function function = [&live](std::string_view event, std::string_view id) {
+    const std::shared_ptr<function::Handler> handler = live.get();  // this invocation's
+    return handler->handle(event, id);
+  };
   runtime::DispatcherOptions dispatch_options;
+  if (!options.region.empty()) dispatch_options.region = options.region;
   dispatch_options.workers = options.workers > 0 ? static_cast<std::size_t>(options.workers) : 0;
   // The engine refuses, from the header, an image that would take more than this.
   dispatch_options.invoker.memory_limit_mb =
       static_cast<int>((recipe->limits.max_memory + (1U << 20U) - 1) >> 20U);
-  runtime::Dispatcher dispatcher(local, local, runtime::handler_function(handler), log, clock,
-                                 dispatch_options);
+  runtime::Dispatcher dispatcher(local, local, function, log, clock, dispatch_options);
   // Workers share the cores between images; libvips fills only what they leave idle.
   const core::MachineResources machine = core::machine_resources();
   image::set_threads_per_image(
@@ -325,7 +421,8 @@ int run_serve(const ServeOptions& options) {
   // Events recorded before a crash or restart are still in the outbox: they are claimed first.
   if (options.workers != 0) dispatcher.start();
   accepting = true;
-  serve_until_signal(**server, signals, log, accepting);
+  serve_until_signal(**server, signals, log, accepting,
+                     [&] { reload_recipe(options, handler_config, make_handler, live, log); });
   // After the gateway has drained: every acknowledged upload's event is in the outbox by now.
   // Running invocations finish; what is not started stays in the outbox for the next start.
   dispatcher.stop();

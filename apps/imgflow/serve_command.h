@@ -17,6 +17,9 @@ struct ServeOptions {
   // deployment whose workers run elsewhere.
   int workers = -1;
   std::string log_format = "json";  // or "text", for people at a terminal
+  // The region SigV4 signatures must name; "" accepts any, so clients configured for another
+  // region work unchanged. Events carry it as awsRegion (us-east-1 when "").
+  std::string region;
 };
 
 // Runs the embedded system until SIGTERM or SIGINT, then drains in-flight requests and returns

@@ -62,7 +62,7 @@ OpResult get_bucket_location(const Call& call) {
   // us-east-1 is spelled as an empty constraint, as S3 does.
   xml.close("LocationConstraint");
   std::string body = xml.take();
-  if (call.ctx.options.region != "us-east-1") {
+  if (!call.ctx.options.region.empty() && call.ctx.options.region != "us-east-1") {
     const std::string close = "</LocationConstraint>";
     body.insert(body.size() - close.size(), xml_escape(call.ctx.options.region));
   }

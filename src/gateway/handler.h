@@ -47,7 +47,9 @@ struct Response {
 
 struct GatewayOptions {
   BucketRoles roles;
-  std::string region = "us-east-1";  // SigV4 scopes must name it
+  // The region SigV4 scopes must name; "" accepts whichever region a client signs with (a
+  // client configured for eu-west-1 then works unchanged), and answers us-east-1 for locations.
+  std::string region = "us-east-1";
   // Anonymous uploads: a size cap and content types, so the open door stays small.
   std::uint64_t max_anonymous_upload = 50ULL << 20;
   std::string anonymous_content_type_prefix = "image/";

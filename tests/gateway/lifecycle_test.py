@@ -1,6 +1,7 @@
 """`imgflow serve` as an operator sees it: graceful shutdown, restarts, credentials, usage."""
 
 import os
+import signal
 import socket
 import stat
 import subprocess
@@ -15,10 +16,11 @@ sys.path.insert(0, os.path.dirname(__file__))
 from gateway_support import ServerProcess  # noqa: E402
 
 BINARY = os.environ["IMGFLOW_BINARY"]
+SAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "samples")
 
 
-def client(server, key):
-    return boto3.client("s3", endpoint_url=server.endpoint, region_name="us-east-1",
+def client(server, key, region="us-east-1"):
+    return boto3.client("s3", endpoint_url=server.endpoint, region_name=region,
                         aws_access_key_id=key[0], aws_secret_access_key=key[1],
                         config=Config(s3={"addressing_style": "path"}, signature_version="s3v4"))
 
@@ -128,6 +130,83 @@ class LifecycleTest(unittest.TestCase):
             log = f.read()
         self.assertIn("data dir is open to other users", log)
         self.assertIn("chmod -R go-rwx", log)
+
+    def wait_for(self, s3, key, timeout=60):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                return s3.get_object(Bucket="processed", Key=key)["Body"].read()
+            except s3.exceptions.NoSuchKey:
+                time.sleep(0.1)
+        self.fail(f"{key} never appeared")
+
+    def test_sighup_reloads_a_good_recipe_and_keeps_the_old_one_for_a_bad_one(self):
+        recipe = os.path.join(self.server.tmp, "imgflow.yaml")
+        with open(recipe, "w") as f:
+            f.write("variants:\n  - name: first\n    width: 64\n")
+        self.server.extra_env = {"IMGFLOW_CONFIG": recipe}
+        self.server.workers = 1
+        self.server.start()
+        s3 = client(self.server, self.server.admin)
+        with open(os.path.join(SAMPLES, "logo.png"), "rb") as f:
+            png = f.read()
+        s3.put_object(Bucket="uploads", Key="a.png", Body=png)
+        self.wait_for(s3, "a.png/first.png")
+
+        with open(recipe, "w") as f:
+            f.write("variants:\n  - name: second\n    width: 32\n")
+        self.server.proc.send_signal(signal.SIGHUP)
+        self.wait_for_log("recipe reloaded")
+        s3.put_object(Bucket="uploads", Key="b.png", Body=png)
+        self.wait_for(s3, "b.png/second.png")
+
+        with open(recipe, "w") as f:
+            f.write("variants:\n  - name: third\n    fit: covr\n")
+        self.server.proc.send_signal(signal.SIGHUP)
+        self.wait_for_log("recipe not reloaded; the running one stays")
+        self.assertIsNone(self.server.proc.poll(), "SIGHUP must not end the server")
+        s3.put_object(Bucket="uploads", Key="c.png", Body=png)
+        self.wait_for(s3, "c.png/second.png")
+        self.assertEqual(self.server.stop(), 0)
+
+    def wait_for_log(self, text, timeout=30):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with open(self.server.log_path) as f:
+                if text in f.read():
+                    return
+            time.sleep(0.05)
+        self.fail(f"the log never said {text!r}")
+
+    def test_clients_configured_for_another_region_work_unless_a_region_is_enforced(self):
+        self.server.start()
+        names = [b["Name"] for b in client(self.server, self.server.admin, "eu-west-1")
+                 .list_buckets()["Buckets"]]
+        self.assertIn("uploads", names)
+        self.assertEqual(self.server.stop(), 0)
+        self.server.log.close()
+
+        self.server.extra_env = {"IMGFLOW_REGION": "eu-west-1"}
+        self.server.start()
+        with self.assertRaises(Exception) as refused:
+            client(self.server, self.server.admin, "us-east-1").list_buckets()
+        self.assertIn("eu-west-1", str(refused.exception))
+        names = [b["Name"] for b in client(self.server, self.server.admin, "eu-west-1")
+                 .list_buckets()["Buckets"]]
+        self.assertIn("uploads", names)
+        self.assertEqual(self.server.stop(), 0)
+
+    def test_listen_accepts_a_host_name(self):
+        env = self.server.client_env()
+        proc = subprocess.Popen([BINARY, "serve", "--listen", "localhost:0", "--data-dir",
+                                 self.server.data_dir], stdout=subprocess.PIPE,
+                                stderr=subprocess.DEVNULL, text=True, env=env)
+        try:
+            line = proc.stdout.readline() + proc.stdout.readline()
+            self.assertRegex(line, r"listening on http://(127\.0\.0\.1|\[::1\]):\d+")
+        finally:
+            proc.send_signal(15)
+            self.assertEqual(proc.wait(timeout=30), 0)
 
     def test_cors_preflight_for_configured_origins(self):
         self.server.extra_env = {"IMGFLOW_CORS_ORIGINS": "https://app.example,https://b.example"}
