@@ -89,11 +89,9 @@ std::uint64_t estimated_memory(const SourceInfo& info, Size master,
     case SourceFormat::kWebp:  // decodes whole frames, at the scale asked for
       decoder = std::min(stored, area(master)) * kPixel;
       break;
-    case SourceFormat::kGif:  // the canvas, and the previous one for frame disposal
-      decoder = stored * kPixel * 2;
-      break;
-    case SourceFormat::kHeif:
-    case SourceFormat::kAvif:  // libheif's planes, then their RGB conversion
+    case SourceFormat::kGif:   // the canvas, and the previous one for frame disposal
+    case SourceFormat::kHeif:  // libheif's planes, then their RGB conversion
+    case SourceFormat::kAvif:
       decoder = stored * kPixel * 2;
       break;
     case SourceFormat::kTiff:
@@ -126,7 +124,7 @@ int jpeg_shrink_for(Size stored, Size needed) {
 // green, blue and grey alone: 80x64 pixels.
 VImage probe_colours() {
   std::vector<std::uint8_t> rgb;
-  rgb.reserve(80 * 64 * 3);
+  rgb.reserve(std::size_t{80} * 64 * 3);
   for (int r = 0; r < 256; r += 17)
     for (int g = 0; g < 256; g += 17)
       for (int b = 0; b < 256; b += 17)

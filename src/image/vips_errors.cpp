@@ -14,7 +14,7 @@ namespace {
 
 // As libvips' own buffer: enough for any real chain of messages, bounded against a file that
 // makes a decoder complain once per row.
-constexpr std::size_t kMaxText = 8 * 1024;
+constexpr std::size_t kMaxText = std::size_t{8} * 1024;
 
 thread_local OperationErrors* tls_operation = nullptr;
 // vips_error_freeze() suppresses errors on the thread that called it only: libvips freezes

@@ -568,9 +568,9 @@ core::Result<std::unique_ptr<LocalStore>> LocalStore::open(const LocalStoreOptio
   }
   // SQLite creates its database 0644 and gives the -wal and -shm files the database's mode:
   // made (or made private) here first, all three stay 0600.
-  if (auto db_file = fs::open_file(root / "imgflow.db", O_RDWR | O_CREAT, 0600); !db_file) {
-    return core::fail(db_file.error());
-  } else if (::fchmod(db_file->get(), 0600) != 0) {
+  auto db_file = fs::open_file(root / "imgflow.db", O_RDWR | O_CREAT, 0600);
+  if (!db_file) return core::fail(db_file.error());
+  if (::fchmod(db_file->get(), 0600) != 0) {
     return core::fail(core::ErrorCode::kInternal,
                       (root / "imgflow.db").string() + ": chmod: " + std::strerror(errno));
   }
