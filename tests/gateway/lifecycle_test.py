@@ -153,20 +153,19 @@ class LifecycleTest(unittest.TestCase):
         s3.put_object(Bucket="uploads", Key="a.png", Body=png)
         self.wait_for(s3, "a.png/first.png")
 
-        with open(recipe, "w") as f:
-            f.write("variants:\n  - name: second\n    width: 32\n")
-        self.server.proc.send_signal(signal.SIGHUP)
-        self.wait_for_log("recipe reloaded")
-        s3.put_object(Bucket="uploads", Key="b.png", Body=png)
-        self.wait_for(s3, "b.png/second.png")
-
-        with open(recipe, "w") as f:
-            f.write("variants:\n  - name: third\n    fit: covr\n")
-        self.server.proc.send_signal(signal.SIGHUP)
-        self.wait_for_log("recipe not reloaded; the running one stays")
-        self.assertIsNone(self.server.proc.poll(), "SIGHUP must not end the server")
-        s3.put_object(Bucket="uploads", Key="c.png", Body=png)
-        self.wait_for(s3, "c.png/second.png")
+        # A good recipe is swapped in; a broken one leaves the running one in force.
+        for key, text, logged, made in (
+                ("b.png", "variants:\n  - name: second\n    width: 32\n", "recipe reloaded",
+                 "b.png/second.png"),
+                ("c.png", "variants:\n  - name: third\n    fit: covr\n",
+                 "recipe not reloaded; the running one stays", "c.png/second.png")):
+            with open(recipe, "w") as f:
+                f.write(text)
+            self.server.proc.send_signal(signal.SIGHUP)
+            self.wait_for_log(logged)
+            self.assertIsNone(self.server.proc.poll(), "SIGHUP must not end the server")
+            s3.put_object(Bucket="uploads", Key=key, Body=png)
+            self.wait_for(s3, made)
         self.assertEqual(self.server.stop(), 0)
 
     def wait_for_log(self, text, timeout=30):

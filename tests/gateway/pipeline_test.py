@@ -22,6 +22,11 @@ SAMPLES = os.path.join(os.path.dirname(__file__), "..", "..", "samples")
 WAIT_SECONDS = 120  # generous: the sanitizer build decodes several times slower
 
 
+
+def sample(name):
+    with open(os.path.join(SAMPLES, name), "rb") as f:
+        return f.read()
+
 class PipelineTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -106,12 +111,8 @@ class PipelineTest(unittest.TestCase):
 
     def test_names_that_differ_only_in_extension_keep_their_own_outputs(self):
         # A phone's IMG_0001.HEIC and IMG_0001.JPG; a user's photo.jpg, then photo.png.
-        with open(os.path.join(SAMPLES, "landscape.jpg"), "rb") as f:
-            jpeg = f.read()
-        with open(os.path.join(SAMPLES, "logo.png"), "rb") as f:
-            png = f.read()
-        self.admin.put_object(Bucket="uploads", Key="IMG_0001.JPG", Body=jpeg)
-        self.admin.put_object(Bucket="uploads", Key="IMG_0001.PNG", Body=png)
+        self.admin.put_object(Bucket="uploads", Key="IMG_0001.JPG", Body=sample("landscape.jpg"))
+        self.admin.put_object(Bucket="uploads", Key="IMG_0001.PNG", Body=sample("logo.png"))
         first = self.wait_for_manifest("IMG_0001.JPG/manifest.json")
         second = self.wait_for_manifest("IMG_0001.PNG/manifest.json")
         self.check_variants(first, "IMG_0001.JPG")
@@ -211,10 +212,8 @@ class PipelineTest(unittest.TestCase):
     def test_a_later_upload_of_the_same_key_wins(self):
         # Two versions in quick succession: their events may run in either order or at once;
         # the older one is stale by the time it runs or is overwritten by the newer one's.
-        with open(os.path.join(SAMPLES, "landscape.jpg"), "rb") as f:
-            first = f.read()
-        with open(os.path.join(SAMPLES, "logo.png"), "rb") as f:
-            second = f.read()
+        first = sample("landscape.jpg")
+        second = sample("logo.png")
         self.admin.put_object(Bucket="uploads", Key="twice.img", Body=first)
         newer = self.admin.put_object(Bucket="uploads", Key="twice.img", Body=second)
         etag = newer["ETag"].strip('"')
