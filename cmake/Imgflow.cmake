@@ -31,6 +31,10 @@ function(imgflow_module name)
   imgflow_warnings(imgflow_${name})
 endfunction()
 
+# Tests run libvips as the imgflow binary does (apps/imgflow/main.cpp): with VIPSHOME pointed
+# away, so libvips loads none of its modules at start and the HEIF module only on first use.
+set(IMGFLOW_TEST_ENVIRONMENT "VIPSHOME=/nonexistent/imgflow-loads-its-vips-modules-itself")
+
 # imgflow_test(<name> SOURCES ... LIBS ... [LABELS ...] [TIMEOUT s])
 # A GoogleTest executable registered with ctest, one ctest case per TEST().
 # Tests find checked-in data through IMGFLOW_SOURCE_DIR.
@@ -55,7 +59,7 @@ function(imgflow_test name)
     TEST_PREFIX "${name}."
     DISCOVERY_MODE PRE_TEST
     DISCOVERY_TIMEOUT 60
-    PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}")
+    PROPERTIES TIMEOUT ${T_TIMEOUT} LABELS "${T_LABELS}" ENVIRONMENT "${IMGFLOW_TEST_ENVIRONMENT}")
 endfunction()
 
 # imgflow_fuzz_target(<name> SOURCE <file> LIBS ... CORPUS <dir>)
@@ -69,7 +73,8 @@ function(imgflow_fuzz_target name)
     target_link_libraries(${name}_replay PRIVATE ${F_LIBS})
     imgflow_warnings(${name}_replay)
     add_test(NAME ${name}_replay COMMAND ${name}_replay ${F_CORPUS})
-    set_tests_properties(${name}_replay PROPERTIES TIMEOUT 300 LABELS "fuzz;${name}")
+    set_tests_properties(${name}_replay PROPERTIES TIMEOUT 300 LABELS "fuzz;${name}"
+      ENVIRONMENT "${IMGFLOW_TEST_ENVIRONMENT}")
   endif()
   if(IMGFLOW_FUZZ)
     add_executable(${name}_fuzzer ${F_SOURCE})

@@ -389,21 +389,12 @@ std::string placeholder_for(const FullFrames& frames_made) {
   return "data:image/webp;base64," + core::base64_encode(bytes);
 }
 
-// libvips loads every module in its modules directory when it starts: ImageMagick, Poppler,
-// OpenSlide and JPEG XL cost about 20 ms of start-up (half of it) and are attack surface
-// imgflow never uses. Pointing VIPSHOME away keeps them all out; HEIF/AVIF, the one module we
-// need, is loaded by name on first use (detail::require_heif).
-void keep_libvips_modules_out() {
-  setenv("VIPSHOME", "/nonexistent/imgflow-loads-its-vips-modules-itself", 1);
-}
-
 }  // namespace
 
 core::Status init() {
   static std::once_flag once;
   static core::Status status;
   std::call_once(once, [] {
-    keep_libvips_modules_out();
     if (VIPS_INIT("imgflow") != 0) {
       status = core::fail(core::ErrorCode::kInternal,
                           std::string("libvips failed to start: ") + vips_error_buffer());

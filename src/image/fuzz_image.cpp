@@ -3,6 +3,7 @@
 // the fuzzer spends its time on parsing rather than on big pixels.
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <string_view>
 
 #include "image/image.h"
@@ -39,6 +40,14 @@ imgflow::recipe::Recipe fuzz_recipe() {
 }
 
 }  // namespace
+
+// As the imgflow binary does (apps/imgflow/main.cpp): libvips loads none of its modules at
+// start, the HEIF one by name on first use.
+// NOLINTNEXTLINE(readability-identifier-naming): the name libFuzzer defines.
+extern "C" int LLVMFuzzerInitialize(int* /*argc*/, char*** /*argv*/) {
+  setenv("VIPSHOME", "/nonexistent/imgflow-loads-its-vips-modules-itself", 1);
+  return 0;
+}
 
 // NOLINTNEXTLINE(readability-identifier-naming): the name libFuzzer defines.
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {

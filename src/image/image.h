@@ -14,7 +14,9 @@ namespace imgflow::image {
 
 // Starts libvips once per process: operation cache off (each image is new), untrusted loaders
 // (SVG, PDF, ImageMagick, ...) blocked. Idempotent and thread-safe. Returns kInternal if libvips
-// cannot start.
+// cannot start. libvips loads every module under $VIPSHOME at start; the application decides
+// whether it should (imgflow's main points it away: the HEIF module, the one imgflow uses, is
+// loaded by name on first use).
 core::Status init();
 
 // "8.14.1" — the libvips runtime version.
