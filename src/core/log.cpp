@@ -1,6 +1,7 @@
 #include "core/log.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <ctime>
 
@@ -89,18 +90,25 @@ void append_json_string(std::string& out, std::string_view text) {
 std::optional<LogFormat> parse_log_format(std::string_view text) {
   if (text == "json") return LogFormat::kJson;
   if (text == "text") return LogFormat::kText;
+  if (text == "lambda") return LogFormat::kLambda;
   return std::nullopt;
 }
 
 std::string Logger::json_line(LogLevel level, std::string_view msg,
-                              std::initializer_list<LogField> fields) const {
-  std::string line = "{\"ts\":\"" + timestamp_now() + "\",\"level\":\"";
-  line += to_string(level);
-  line += "\",\"msg\":";
+                              std::initializer_list<LogField> fields, bool lambda) const {
+  std::string level_name(to_string(level));
+  if (lambda) {
+    std::transform(level_name.begin(), level_name.end(), level_name.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  }
+  std::string line = lambda ? "{\"timestamp\":\"" : "{\"ts\":\"";
+  line += timestamp_now() + "\",\"level\":\"" + level_name;
+  line += lambda ? "\",\"message\":" : "\",\"msg\":";
   append_json_string(line, msg);
   for (const LogField& field : fields) {
     line += ',';
-    append_json_string(line, field.key);
+    // Lambda's own lines and its console name the request "requestId".
+    append_json_string(line, lambda && field.key == "request_id" ? "requestId" : field.key);
     line += ':';
     append_value(line, field.value);
   }
@@ -137,8 +145,9 @@ std::string Logger::text_line(LogLevel level, std::string_view msg,
 
 void Logger::log(LogLevel level, std::string_view msg, std::initializer_list<LogField> fields) {
   if (!enabled(level)) return;
-  const std::string line =
-      format_ == LogFormat::kJson ? json_line(level, msg, fields) : text_line(level, msg, fields);
+  const std::string line = format_ == LogFormat::kText
+                               ? text_line(level, msg, fields)
+                               : json_line(level, msg, fields, format_ == LogFormat::kLambda);
   const std::lock_guard lock(mu_);
   std::fwrite(line.data(), 1, line.size(), out_);
   std::fflush(out_);

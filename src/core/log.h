@@ -35,9 +35,12 @@ struct LogField {
 enum class LogFormat {
   kJson,  // {"ts":"2026-12-06T16:30:00.123Z","level":"info","msg":"stored","key":"a.jpg",...}
   kText,  // 2026-12-06T16:30:00.123Z info  stored key=a.jpg bytes=42 reason="two words"
+  // JSON as AWS Lambda reads it (its log-level filtering needs "timestamp" and "level"):
+  // {"timestamp":"…","level":"INFO","message":"stored","requestId":"…","key":"a.jpg",...}
+  kLambda,
 };
 
-// Parses "json" or "text"; nullopt for anything else.
+// Parses "json", "text" or "lambda"; nullopt for anything else.
 std::optional<LogFormat> parse_log_format(std::string_view text);
 
 // Writes one line per call, every line in the same format: a JSON object (the default), or
@@ -63,7 +66,7 @@ class Logger {
 
  private:
   std::string json_line(LogLevel level, std::string_view msg,
-                        std::initializer_list<LogField> fields) const;
+                        std::initializer_list<LogField> fields, bool lambda) const;
   std::string text_line(LogLevel level, std::string_view msg,
                         std::initializer_list<LogField> fields) const;
 

@@ -48,7 +48,21 @@ TEST(Logger, TextLinesAreForPeopleWithQuotedAndEscapedValues) {
   EXPECT_EQ(text.front(), '2');  // the timestamp leads
 }
 
+TEST(Logger, LambdaLinesCarryTheKeysLambdaFiltersOn) {
+  std::FILE* f = std::tmpfile();
+  ASSERT_NE(f, nullptr);
+  Logger logger(f, LogLevel::kInfo, LogFormat::kLambda);
+  logger.warn("stored", {{"request_id", "r-1"}, {"bytes", 42}});
+  const std::string text = read_all(f);
+  std::fclose(f);
+  EXPECT_EQ(text.rfind("{\"timestamp\":\"20", 0), 0U) << text;
+  EXPECT_NE(text.find(R"("level":"WARN","message":"stored","requestId":"r-1","bytes":42})"),
+            std::string::npos)
+      << text;
+}
+
 TEST(Logger, ParsesTheFormatNames) {
+  EXPECT_EQ(parse_log_format("lambda"), LogFormat::kLambda);
   EXPECT_EQ(parse_log_format("json"), LogFormat::kJson);
   EXPECT_EQ(parse_log_format("text"), LogFormat::kText);
   EXPECT_FALSE(parse_log_format("JSON"));

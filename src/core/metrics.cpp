@@ -37,9 +37,9 @@ std::string with_le(const std::string& labels, const std::string& le) {
   return "{" + inner + "le=\"" + le + "\"}";
 }
 
-void render_histogram(std::string& out, const std::string& name, const std::string& labels,
-                      const Histogram& histogram) {
-  const Histogram::Snapshot s = histogram.snapshot();
+void render_histogram(std::string& out, std::string_view name_view, const std::string& labels,
+                      const Histogram::Snapshot& s) {
+  const std::string name(name_view);
   for (std::size_t i = 0; i < s.upper_bounds.size(); ++i) {
     out += name + "_bucket" + with_le(labels, format_number(s.upper_bounds[i])) + " " +
            std::to_string(s.cumulative[i]) + "\n";
@@ -127,39 +127,64 @@ Counter& MetricsRegistry::counter(std::string_view name, std::string_view help,
                                   const Labels& labels) {
   std::lock_guard lock(mu_);
   auto& slot = family(name, help, Type::kCounter).counters[render_labels(labels)];
-  if (!slot) slot = std::make_unique<Counter>();
-  return *slot;
+  if (!slot.metric) slot = {labels, std::make_unique<Counter>()};
+  return *slot.metric;
 }
 
 Gauge& MetricsRegistry::gauge(std::string_view name, std::string_view help, const Labels& labels) {
   std::lock_guard lock(mu_);
   auto& slot = family(name, help, Type::kGauge).gauges[render_labels(labels)];
-  if (!slot) slot = std::make_unique<Gauge>();
-  return *slot;
+  if (!slot.metric) slot = {labels, std::make_unique<Gauge>()};
+  return *slot.metric;
 }
 
 Histogram& MetricsRegistry::histogram(std::string_view name, std::string_view help,
                                       const Labels& labels, std::vector<double> upper_bounds) {
   std::lock_guard lock(mu_);
   auto& slot = family(name, help, Type::kHistogram).histograms[render_labels(labels)];
-  if (!slot) slot = std::make_unique<Histogram>(std::move(upper_bounds));
-  return *slot;
+  if (!slot.metric) slot = {labels, std::make_unique<Histogram>(std::move(upper_bounds))};
+  return *slot.metric;
+}
+
+void MetricsRegistry::for_each(const std::function<void(const SeriesView&)>& visit) const {
+  std::lock_guard lock(mu_);
+  for (const auto& [name, f] : families_) {
+    for (const auto& [key, series] : f.counters) {
+      visit(
+          {name, f.help, Type::kCounter, &series.labels, key, series.metric->value(), 0, nullptr});
+    }
+    for (const auto& [key, series] : f.gauges) {
+      visit({name, f.help, Type::kGauge, &series.labels, key, 0, series.metric->value(), nullptr});
+    }
+    for (const auto& [key, series] : f.histograms) {
+      const Histogram::Snapshot snapshot = series.metric->snapshot();
+      visit({name, f.help, Type::kHistogram, &series.labels, key, 0, 0, &snapshot});
+    }
+  }
 }
 
 std::string MetricsRegistry::render() const {
-  std::lock_guard lock(mu_);
   std::string out;
-  for (const auto& [name, f] : families_) {
-    out += "# HELP " + name + " " + f.help + "\n";
-    out += "# TYPE " + name + " " + type_name(f.type) + "\n";
-    for (const auto& [labels, c] : f.counters) {
-      out += name + labels + " " + std::to_string(c->value()) + "\n";
+  std::string_view last_family;
+  for_each([&](const SeriesView& s) {
+    if (s.name != last_family) {
+      out += "# HELP " + std::string(s.name) + " " + std::string(s.help) + "\n";
+      out += "# TYPE " + std::string(s.name) + " " + type_name(s.type) + "\n";
+      last_family = s.name;
     }
-    for (const auto& [labels, g] : f.gauges) {
-      out += name + labels + " " + std::to_string(g->value()) + "\n";
+    const std::string labels(s.rendered_labels);
+    switch (s.type) {
+      case Type::kCounter:
+        out += std::string(s.name) + labels + " " + std::to_string(s.counter) + "\n";
+        break;
+      case Type::kGauge:
+        out += std::string(s.name) + labels + " " + std::to_string(s.gauge) + "\n";
+        break;
+      case Type::kHistogram:
+        render_histogram(out, s.name, labels, *s.histogram);
+        break;
     }
-    for (const auto& [labels, h] : f.histograms) render_histogram(out, name, labels, *h);
-  }
+  });
   return out;
 }
 

@@ -76,17 +76,39 @@ class MetricsRegistry {
   Histogram& histogram(std::string_view name, std::string_view help, const Labels& labels = {},
                        std::vector<double> upper_bounds = duration_buckets());
 
-  // Every family in name order, series in label order.
+  // Every family in name order, series in label order, in the Prometheus text format.
   std::string render() const;
 
- private:
   enum class Type { kCounter, kGauge, kHistogram };
+
+  // One series as a renderer sees it; valid during the visit only.
+  struct SeriesView {
+    std::string_view name;
+    std::string_view help;
+    Type type = Type::kCounter;
+    const Labels* labels = nullptr;
+    std::string_view rendered_labels;  // `{a="x"}`, "" without labels: a stable series key
+    std::uint64_t counter = 0;         // kCounter
+    std::int64_t gauge = 0;            // kGauge
+    const Histogram::Snapshot* histogram = nullptr;  // kHistogram
+  };
+
+  // Calls `visit` for every series, in render() order, under the registry's lock (so `visit`
+  // must not call back into the registry). For renderers other than Prometheus (EMF).
+  void for_each(const std::function<void(const SeriesView&)>& visit) const;
+
+ private:
+  template <typename Metric>
+  struct Series {
+    Labels labels;
+    std::unique_ptr<Metric> metric;
+  };
   struct Family {
     Type type = Type::kCounter;
     std::string help;
-    std::map<std::string, std::unique_ptr<Counter>> counters;  // key: rendered labels
-    std::map<std::string, std::unique_ptr<Gauge>> gauges;
-    std::map<std::string, std::unique_ptr<Histogram>> histograms;
+    std::map<std::string, Series<Counter>> counters;  // key: rendered labels
+    std::map<std::string, Series<Gauge>> gauges;
+    std::map<std::string, Series<Histogram>> histograms;
   };
   Family& family(std::string_view name, std::string_view help, Type type);
   static const char* type_name(Type type);

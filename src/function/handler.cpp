@@ -261,13 +261,18 @@ class Handler::Run {
 
   Step<void> guard_by_key() const {
     const HandlerConfig& c = h_.config_;
-    if (record_.bucket == c.source_bucket && under_destination_prefix(record_.key)) {
-      return skip(OutcomeKind::kSkippedLoopGuard, "key is under the destination prefix");
+    // One bucket for both: the destination is the prefix within it.
+    const bool shared = c.destination_bucket == c.source_bucket ||
+                        (c.source_bucket.empty() && !c.destination_prefix.empty());
+    if (record_.bucket == c.destination_bucket) {
+      if (under_destination_prefix(record_.key)) {
+        return skip(OutcomeKind::kSkippedLoopGuard, "key is under the destination prefix");
+      }
+      if (!shared) {
+        return skip(OutcomeKind::kSkippedLoopGuard, "object is in the destination bucket");
+      }
     }
-    if (record_.bucket == c.destination_bucket && c.destination_bucket != c.source_bucket) {
-      return skip(OutcomeKind::kSkippedLoopGuard, "object is in the destination bucket");
-    }
-    if (record_.bucket != c.source_bucket) {
+    if (!c.source_bucket.empty() && record_.bucket != c.source_bucket) {
       return skip(OutcomeKind::kIgnored, "bucket " + record_.bucket + " is not the source");
     }
     if (record_.key.ends_with('/')) return skip(OutcomeKind::kIgnored, "folder marker");

@@ -28,7 +28,9 @@ inline constexpr std::string_view kStampRecipeHash = "imgflow-recipe-hash";
 inline constexpr std::string_view kStampVariant = "imgflow-variant";  // absent on the manifest
 
 struct HandlerConfig {
-  std::string source_bucket = "uploads";  // events for any other bucket are not ours: ignored
+  // Events for any other bucket are not ours: ignored. "" = any bucket but the destination
+  // (on AWS the bucket notification already chooses which bucket invokes the function).
+  std::string source_bucket = "uploads";
   std::string destination_bucket = "processed";  // events for it are our own writes: loop guard
   // Prepended to every output key. Keys under it in the source bucket are never processed, so
   // source and destination may share one bucket ("" = no prefix, nothing excluded by it).

@@ -332,6 +332,20 @@ TEST_F(HandlerTest, LoopGuardSkipsTheDestinationPrefixInASharedBucket) {
   EXPECT_EQ(handle(aws_event(created(*output))).skipped_loop_guard, 1);
 }
 
+// On AWS the bucket notification picks the buckets: with no source bucket configured, any
+// bucket but the destination is a source.
+TEST_F(HandlerTest, WithoutASourceBucketAnyBucketButTheDestinationIsASource) {
+  config_.source_bucket = "";
+  handler_.reset();
+  ASSERT_TRUE(source_mem_.create_bucket("camera-roll"));
+  auto elsewhere = source_mem_.put("camera-roll", "cat.jpg", photo_);
+  ASSERT_TRUE(elsewhere);
+  EXPECT_EQ(handle(aws_event(created(*elsewhere, "camera-roll"))).processed, 1);
+  auto own = dest_mem_.head("processed", "cat.jpg/manifest.json");
+  ASSERT_TRUE(own);
+  EXPECT_EQ(handle(aws_event(created(*own, "processed"))).skipped_loop_guard, 1);
+}
+
 TEST_F(HandlerTest, CorruptImageIsAPermanentFailureWithNoOutputs) {
   const auto bad = upload("bad.jpg", std::string("\xFF\xD8\xFF\xE0") + std::string(200, 'x'));
   const InvocationResult result = handle(aws_event(created(bad)));

@@ -120,7 +120,8 @@ struct CurlHttpClient::Handle {
   char error_buffer[CURL_ERROR_SIZE] = {};
 };
 
-CurlHttpClient::CurlHttpClient(std::size_t max_idle_handles) : max_idle_(max_idle_handles) {
+CurlHttpClient::CurlHttpClient(Options options)
+    : max_idle_(options.max_idle_handles), ca_file_(std::move(options.ca_file)) {
   global_init_once();
 }
 
@@ -176,6 +177,7 @@ core::Result<Response> CurlHttpClient::send(const Request& request, BodySource* 
   curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS,
                    static_cast<long>(request.connect_timeout.count()));
   curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
+  if (!ca_file_.empty()) curl_easy_setopt(c, CURLOPT_CAINFO, ca_file_.c_str());
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers.get());
   curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);

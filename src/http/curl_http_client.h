@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <vector>
 
 #include "http/http_client.h"
@@ -15,7 +16,16 @@ namespace imgflow::http {
 // stays), verifies TLS peers.
 class CurlHttpClient final : public HttpClient {
  public:
-  explicit CurlHttpClient(std::size_t max_idle_handles = 8);
+  struct Options {
+    std::size_t max_idle_handles = 8;
+    // The CA certificates to verify TLS peers with; "" = libcurl's default, which is the
+    // path of the system it was built on (Debian's /etc/ssl/certs/ca-certificates.crt).
+    std::string ca_file;
+  };
+
+  explicit CurlHttpClient(Options options);
+  explicit CurlHttpClient(std::size_t max_idle_handles = 8)
+      : CurlHttpClient(Options{.max_idle_handles = max_idle_handles}) {}
   ~CurlHttpClient() override;
   CurlHttpClient(const CurlHttpClient&) = delete;
   CurlHttpClient& operator=(const CurlHttpClient&) = delete;
@@ -29,6 +39,7 @@ class CurlHttpClient final : public HttpClient {
   void release(std::unique_ptr<Handle> handle);
 
   std::size_t max_idle_;
+  std::string ca_file_;
   std::mutex mu_;
   std::vector<std::unique_ptr<Handle>> idle_;
 };

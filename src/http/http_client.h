@@ -26,7 +26,8 @@ struct Request {
   // Content-Length of the body. nullopt with a body: chunked transfer encoding.
   std::optional<std::uint64_t> body_length;
   std::chrono::milliseconds connect_timeout{10'000};  // TCP + TLS handshake
-  std::chrono::milliseconds timeout{300'000};         // the whole exchange, body included
+  // The whole exchange, body included; 0 = none (a long poll such as Lambda's /next).
+  std::chrono::milliseconds timeout{300'000};
 };
 
 struct Response {
