@@ -25,7 +25,7 @@ class CurlHttpClient final : public HttpClient {
 
   explicit CurlHttpClient(Options options);
   explicit CurlHttpClient(std::size_t max_idle_handles = 8)
-      : CurlHttpClient(Options{.max_idle_handles = max_idle_handles}) {}
+      : CurlHttpClient(Options{.max_idle_handles = max_idle_handles, .ca_file = {}}) {}
   ~CurlHttpClient() override;
   CurlHttpClient(const CurlHttpClient&) = delete;
   CurlHttpClient& operator=(const CurlHttpClient&) = delete;
