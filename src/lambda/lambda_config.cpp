@@ -1,0 +1,82 @@
+#include "lambda/lambda_config.h"
+
+#include <charconv>
+#include <cstdlib>
+
+namespace imgflow::lambda {
+namespace {
+
+std::string value_or_empty(const Environment& env, std::string_view name) {
+  return env(name).value_or("");
+}
+
+core::Error missing(std::string_view name, std::string_view why) {
+  return {core::ErrorCode::kInvalidArgument,
+          std::string(name) + " is not set; " + std::string(why)};
+}
+
+}  // namespace
+
+Environment process_environment() {
+  return [](std::string_view name) -> std::optional<std::string> {
+    const char* value = std::getenv(std::string(name).c_str());
+    if (value == nullptr || *value == '\0') return std::nullopt;
+    return std::string(value);
+  };
+}
+
+core::Result<LambdaConfig> read_config(const Environment& env) {
+  LambdaConfig c;
+  c.runtime_api = value_or_empty(env, "AWS_LAMBDA_RUNTIME_API");
+  if (c.runtime_api.empty()) {
+    return core::fail(missing("AWS_LAMBDA_RUNTIME_API",
+                              "imgflow lambda runs inside AWS Lambda (or its emulator), which "
+                              "sets it to the Runtime API's host:port"));
+  }
+  c.region = env("AWS_REGION").value_or(value_or_empty(env, "AWS_DEFAULT_REGION"));
+  if (c.region.empty()) {
+    return core::fail(missing("AWS_REGION", "Lambda sets it; set it to the buckets' region"));
+  }
+  c.s3_endpoint = env("AWS_ENDPOINT_URL_S3").value_or(value_or_empty(env, "AWS_ENDPOINT_URL"));
+  if (!c.s3_endpoint.empty() && !c.s3_endpoint.starts_with("http://") &&
+      !c.s3_endpoint.starts_with("https://")) {
+    return core::fail(
+        core::ErrorCode::kInvalidArgument,
+        "AWS_ENDPOINT_URL_S3 must be an http:// or https:// URL, not '" + c.s3_endpoint + "'");
+  }
+  c.destination_bucket = value_or_empty(env, "IMGFLOW_DESTINATION_BUCKET");
+  if (c.destination_bucket.empty()) {
+    return core::fail(missing("IMGFLOW_DESTINATION_BUCKET",
+                              "name the private bucket the variants and manifests go to"));
+  }
+  c.destination_prefix = value_or_empty(env, "IMGFLOW_DESTINATION_PREFIX");
+  c.source_bucket = value_or_empty(env, "IMGFLOW_SOURCE_BUCKET");
+  c.recipe = value_or_empty(env, "IMGFLOW_CONFIG");
+  c.function_name = env("AWS_LAMBDA_FUNCTION_NAME").value_or("imgflow");
+  if (auto margin = env("IMGFLOW_DEADLINE_MARGIN_MS")) {
+    int ms = 0;
+    const auto [end, ec] = std::from_chars(margin->data(), margin->data() + margin->size(), ms);
+    if (ec != std::errc() || end != margin->data() + margin->size() || ms < 0 || ms > 60'000) {
+      return core::fail(
+          core::ErrorCode::kInvalidArgument,
+          "IMGFLOW_DEADLINE_MARGIN_MS must be 0..60000 milliseconds, not '" + *margin + "'");
+    }
+    c.deadline_margin = std::chrono::milliseconds(ms);
+  }
+  return c;
+}
+
+std::string find_ca_file(const Environment& env, const std::filesystem::path& bundled) {
+  if (auto set = env("SSL_CERT_FILE")) return *set;
+  std::error_code ec;
+  for (const std::filesystem::path& candidate :
+       {std::filesystem::path("/etc/ssl/certs/ca-certificates.crt"),
+        std::filesystem::path("/etc/pki/tls/certs/ca-bundle.crt"), bundled}) {
+    if (!candidate.empty() && std::filesystem::is_regular_file(candidate, ec)) {
+      return candidate.string();
+    }
+  }
+  return "";
+}
+
+}  // namespace imgflow::lambda

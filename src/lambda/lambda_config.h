@@ -1,0 +1,45 @@
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/result.h"
+
+namespace imgflow::lambda {
+
+// How `imgflow lambda` is configured: Lambda's own variables and imgflow's, read once at start.
+struct LambdaConfig {
+  std::string runtime_api;         // AWS_LAMBDA_RUNTIME_API "host:port" (Lambda sets it)
+  std::string region;              // AWS_REGION, else AWS_DEFAULT_REGION (Lambda sets it)
+  std::string s3_endpoint;         // AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL; "" = AWS S3
+  std::string destination_bucket;  // IMGFLOW_DESTINATION_BUCKET: required
+  std::string destination_prefix;  // IMGFLOW_DESTINATION_PREFIX: "" = the bucket's root
+  // IMGFLOW_SOURCE_BUCKET: events for other buckets are ignored; "" = any bucket but the
+  // destination (the bucket notification already chooses).
+  std::string source_bucket;
+  std::filesystem::path recipe;  // IMGFLOW_CONFIG; "" = the built-in recipe
+  std::string function_name;     // AWS_LAMBDA_FUNCTION_NAME: the metrics' dimension
+  // IMGFLOW_DEADLINE_MARGIN_MS: an invocation still running this long before Lambda's deadline
+  // is stopped and reported as an error, rather than cut off without a word.
+  std::chrono::milliseconds deadline_margin{1000};
+};
+
+// Looks a variable up; nullopt when unset. Tests pass a map's.
+using Environment = std::function<std::optional<std::string>(std::string_view)>;
+
+// The process environment.
+Environment process_environment();
+
+// Reads the configuration. kInvalidArgument names the variable that is missing or wrong.
+core::Result<LambdaConfig> read_config(const Environment& env);
+
+// The CA certificates to verify AWS with: SSL_CERT_FILE when set, else the first that exists of
+// Debian's /etc/ssl/certs/ca-certificates.crt, Amazon Linux's /etc/pki/tls/certs/ca-bundle.crt
+// and the bundle packaged beside the program (`bundled`). "" when there is none.
+std::string find_ca_file(const Environment& env, const std::filesystem::path& bundled);
+
+}  // namespace imgflow::lambda
