@@ -5,9 +5,11 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 
 #include "dlq_command.h"
 #include "image/image.h"
+#include "lambda_command.h"
 #include "process_command.h"
 #include "serve_command.h"
 
@@ -124,6 +126,25 @@ void add_dlq(CLI::App& app, imgflow::cli::DlqOptions& options) {
   }
 }
 
+void add_lambda(CLI::App& app) {
+  CLI::App* cmd = app.add_subcommand(
+      "lambda",
+      "Run as an AWS Lambda custom runtime: take events from the Lambda Runtime API and run the "
+      "handler on each (the package's bootstrap is this program). Configured from the "
+      "environment only.");
+  cmd->footer(
+      "Required: IMGFLOW_DESTINATION_BUCKET (the private bucket for variants and manifests), "
+      "and what Lambda sets: AWS_LAMBDA_RUNTIME_API, AWS_REGION, AWS_ACCESS_KEY_ID, "
+      "AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN.\n"
+      "Optional: IMGFLOW_DESTINATION_PREFIX (default: the bucket's root), IMGFLOW_SOURCE_BUCKET "
+      "(default: any bucket but the destination), IMGFLOW_CONFIG (a recipe file; default: the "
+      "built-in recipe), AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL (an S3-compatible endpoint, "
+      "addressed path-style; default: AWS S3), IMGFLOW_DEADLINE_MARGIN_MS (default 1000), "
+      "SSL_CERT_FILE.\n"
+      "Exit status: 2 the configuration is unusable (reported to Lambda as an init error), 1 "
+      "the Runtime API went away or an invocation ran past its deadline.");
+}
+
 int run_version() {
   if (auto started = imgflow::image::init(); !started) {
     std::fprintf(stderr, "imgflow: %s\n", started.error().to_string().c_str());
@@ -152,6 +173,10 @@ int main(int argc, char** argv) {
   // keep peak RSS flat across thousands of images at no measurable CPU cost (large pixel
   // buffers dominate; allocation is not contended).
   mallopt(M_ARENA_MAX, 2);
+  // Lambda runs a custom runtime as /var/task/bootstrap, with no arguments.
+  if (argc >= 1 && std::filesystem::path(argv[0]).filename() == "bootstrap") {
+    return imgflow::cli::run_lambda();
+  }
   CLI::App app(kDescription, "imgflow");
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("imgflow ") + IMGFLOW_VERSION);
@@ -162,6 +187,7 @@ int main(int argc, char** argv) {
   imgflow::cli::DlqOptions dlq;
   add_dlq(app, dlq);
   CLI::App* version = app.add_subcommand("version", "Print the imgflow and libvips versions");
+  add_lambda(app);
 
   try {
     app.parse(argc, argv);
@@ -173,5 +199,6 @@ int main(int argc, char** argv) {
   if (version->parsed()) return run_version();
   if (app.got_subcommand("serve")) return imgflow::cli::run_serve(serve);
   if (app.got_subcommand("dlq")) return imgflow::cli::run_dlq(dlq);
+  if (app.got_subcommand("lambda")) return imgflow::cli::run_lambda();
   return imgflow::cli::run_process(process);
 }

@@ -63,8 +63,9 @@ core::Result<StoredCredentials> parse_file(const fs::path& path) {
     values[line.substr(0, eq)] = line.substr(eq + 1);
   }
   StoredCredentials stored;
-  stored.function = {values["function_access_key_id"], values["function_secret_access_key"]};
-  const KeyPair admin{values["admin_access_key_id"], values["admin_secret_access_key"]};
+  stored.function = {values["function_access_key_id"], values["function_secret_access_key"],
+                     values["function_session_token"]};
+  const KeyPair admin{values["admin_access_key_id"], values["admin_secret_access_key"], ""};
   if (stored.function.access_key_id.empty() || stored.function.secret_access_key.empty() ||
       admin.access_key_id.empty() != admin.secret_access_key.empty()) {
     return core::fail(core::ErrorCode::kCorrupt,
@@ -107,6 +108,9 @@ core::Status write_file(const fs::path& path, const StoredCredentials& c) {
   }
   text << "function_access_key_id=" << c.function.access_key_id << "\n"
        << "function_secret_access_key=" << c.function.secret_access_key << "\n";
+  if (!c.function.session_token.empty()) {
+    text << "function_session_token=" << c.function.session_token << "\n";
+  }
   return write_private_file(path, text.str());
 }
 
@@ -167,7 +171,7 @@ core::Result<KeyPair> generate_key_pair() {
   if (!id) return core::fail(id.error());
   auto secret = random_string(kSecretAlphabet, 40);
   if (!secret) return core::fail(secret.error());
-  return KeyPair{"IF" + *id, *secret};
+  return KeyPair{"IF" + *id, *secret, ""};
 }
 
 core::Result<LoadedCredentials> load_or_create_credentials(
@@ -203,7 +207,8 @@ sigv4::CredentialsLookup make_lookup(const Credentials& credentials) {
       return sigv4::SecretKey{c.admin.secret_access_key, "admin", "", std::nullopt};
     }
     if (id == c.function.access_key_id) {
-      return sigv4::SecretKey{c.function.secret_access_key, "function", "", std::nullopt};
+      return sigv4::SecretKey{c.function.secret_access_key, "function",
+                              c.function.session_token, std::nullopt};
     }
     return std::nullopt;
   };
@@ -219,7 +224,7 @@ core::Result<std::optional<KeyPair>> admin_from_environment() {
                       "set both IMGFLOW_ACCESS_KEY_ID and IMGFLOW_SECRET_ACCESS_KEY, or neither");
   }
   if (!has_id) return std::optional<KeyPair>{};
-  return std::optional<KeyPair>{KeyPair{id, secret}};
+  return std::optional<KeyPair>{KeyPair{id, secret, ""}};
 }
 
 }  // namespace imgflow::gateway

@@ -13,6 +13,10 @@ namespace imgflow::gateway {
 struct KeyPair {
   std::string access_key_id;
   std::string secret_access_key;
+  // Temporary credentials: requests must carry this X-Amz-Security-Token ("" = none). The
+  // credentials file may give the function pair one (function_session_token=), as a host that
+  // hands out short-lived keys (Lambda's execution role) would.
+  std::string session_token;
 };
 
 // The embedded mode's two credential pairs (the anonymous principal needs none).

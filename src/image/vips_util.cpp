@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <mutex>
 #include <string>
 
@@ -15,11 +16,30 @@ namespace imgflow::image::detail {
 
 using vips::VImage;
 
+namespace {
+
+// Where the HEIF module is: beside the program when it was packaged with it (a Lambda bundle
+// keeps lib/vips-modules-<version>/ next to its bootstrap), else where libvips installed it.
+std::string heif_module_path() {
+  std::error_code ec;
+  const std::filesystem::path self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  const std::filesystem::path installed(IMGFLOW_VIPS_HEIF_MODULE);
+  if (!ec) {
+    const std::filesystem::path bundled = self.parent_path() / "lib" /
+                                          installed.parent_path().filename() /
+                                          installed.filename();
+    if (std::filesystem::is_regular_file(bundled, ec)) return bundled.string();
+  }
+  return installed.string();
+}
+
+}  // namespace
+
 void require_heif() {
   static std::once_flag once;
   static std::string error;  // empty: loaded
   std::call_once(once, [] {
-    GModule* module = g_module_open(IMGFLOW_VIPS_HEIF_MODULE, G_MODULE_BIND_LAZY);
+    GModule* module = g_module_open(heif_module_path().c_str(), G_MODULE_BIND_LAZY);
     if (module == nullptr) {
       error = std::string("cannot load libvips' HEIF/AVIF module: ") + g_module_error();
       return;

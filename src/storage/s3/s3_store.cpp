@@ -171,6 +171,12 @@ core::Result<http::Request> S3Store::build(const Call& call, std::string_view pa
   for (auto& h : signed_request.headers) {
     request.headers.push_back({std::move(h.name), std::move(h.value)});
   }
+  // Unsigned, as the AWS SDKs send it: X-Ray's trace header.
+  if (config_.trace_id) {
+    if (std::string trace = config_.trace_id(); !trace.empty()) {
+      request.headers.push_back({"X-Amzn-Trace-Id", std::move(trace)});
+    }
+  }
   request.body_length =
       call.body ? std::optional<std::uint64_t>(call.body->size()) : call.stream_length;
   request.connect_timeout = config_.connect_timeout;

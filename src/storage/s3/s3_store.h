@@ -62,6 +62,9 @@ struct S3Config {
   std::size_t max_memory_response = 8 << 20;
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::milliseconds timeout{300'000};  // one attempt, body included
+  // The X-Ray trace id to send as X-Amzn-Trace-Id ("" or unset: none). On Lambda it is the
+  // invocation's, so Lambda's recursive-loop detection can follow a write back to its trigger.
+  std::function<std::string()> trace_id;
 };
 
 // Reads credentials from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and (optional)

@@ -85,6 +85,23 @@ std::string error_xml(std::string_view code, std::string_view message = "msg") {
          "</Message><RequestId>4442587FB7D0A2F9</RequestId></Error>";
 }
 
+TEST_F(S3StoreTest, TheTraceIdGoesOutAsXAmznTraceIdWhenThereIsOne) {
+  std::string trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1";
+  S3Config config;
+  config.trace_id = [&trace] { return trace; };
+  auto store = make(config);
+  fake_.push(200, "", {{"ETag", "\"e\""}, {"Content-Length", "0"}});
+  fake_.push(200, "", {{"ETag", "\"e\""}, {"Content-Length", "0"}});
+  ASSERT_TRUE(store->head("uploads", "a.jpg"));
+  trace.clear();
+  ASSERT_TRUE(store->head("uploads", "a.jpg"));
+  const auto all = fake_.requests();
+  ASSERT_EQ(all.size(), 2U);
+  EXPECT_EQ(header(all[0].request, "x-amzn-trace-id"),
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1");
+  EXPECT_EQ(header(all[1].request, "x-amzn-trace-id"), std::nullopt);
+}
+
 TEST_F(S3StoreTest, PutSmallBodyIsSignedWithItsSha256) {
   auto store = make();
   fake_.push(200, "", {{"ETag", "\"5d41402abc4b2a76b9719d911017c592\""}});
