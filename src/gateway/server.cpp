@@ -345,6 +345,11 @@ void Server::Impl::serve_requests(tcp::socket& socket, Connection& conn) {
       return;
     }
     const auto start = SteadyClock::now();
+    // RFC 9112 3.2: a server must refuse an HTTP/1.1 request with no Host or with several.
+    if (parser.get().version() == 11 && parser.get().count(http::field::host) != 1) {
+      return reject(socket, 400, "InvalidRequest",
+                    "An HTTP/1.1 request must have exactly one Host header.");
+    }
     const HttpRequest request = to_http_request(parser.get(), remote_ip, request_id());
     SocketBody body(socket, buffer, parser, conn, options.io_timeout);
     Response response;
@@ -417,8 +422,9 @@ void Server::Impl::reject(tcp::socket& socket, int status, std::string_view code
   const std::string id = request_id();
   const std::string body =
       error_xml(S3Error{status, std::string(code), std::string(message)}, "", id);
-  const std::string text = "HTTP/1.1 " + std::to_string(status) +
-                           " Error\r\nContent-Type: application/xml\r\nx-amz-request-id: " + id +
+  const auto reason = http::obsolete_reason(static_cast<http::status>(status));
+  const std::string text = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason) +
+                           "\r\nContent-Type: application/xml\r\nx-amz-request-id: " + id +
                            "\r\nContent-Length: " + std::to_string(body.size()) +
                            "\r\nConnection: close\r\n\r\n" + body;
   beast::error_code ignored;

@@ -197,7 +197,7 @@ TEST_F(ServerTest, OversizedHeaderIsRefusedAndClosed) {
   c.send("GET /_imgflow/health HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4096, 'a') +
          "\r\n\r\n");
   const std::string r = c.response();
-  EXPECT_TRUE(r.starts_with("HTTP/1.1 400")) << r;
+  EXPECT_TRUE(r.starts_with("HTTP/1.1 400 Bad Request\r\n")) << r;
   EXPECT_NE(r.find("RequestHeaderSectionTooLarge"), std::string::npos);
 }
 
@@ -229,8 +229,28 @@ TEST_F(ServerTest, ConnectionsBeyondTheLimitGet503) {
   }
   RawClient extra(server_->port());
   const std::string r = extra.response();
-  EXPECT_TRUE(r.starts_with("HTTP/1.1 503")) << r;
+  EXPECT_TRUE(r.starts_with("HTTP/1.1 503 Service Unavailable\r\n")) << r;
+  EXPECT_NE(r.find("<Code>SlowDown</Code>"), std::string::npos);
   EXPECT_NE(metrics_.text().find("imgflow_http_connections_refused_total 1"), std::string::npos);
+}
+
+// RFC 9112 3.2: an HTTP/1.1 request without exactly one Host is a 400, as S3 answers it.
+TEST_F(ServerTest, Http11RequestWithoutOneHostIsRefused) {
+  {
+    RawClient missing(server_->port());
+    missing.send("GET /_imgflow/health HTTP/1.1\r\n\r\n");
+    const std::string r = missing.response();
+    EXPECT_TRUE(r.starts_with("HTTP/1.1 400 Bad Request\r\n")) << r;
+    EXPECT_TRUE(missing.closed_by_peer());
+  }
+  {
+    RawClient twice(server_->port());
+    twice.send("GET /_imgflow/health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n");
+    EXPECT_TRUE(twice.response().starts_with("HTTP/1.1 400 Bad Request\r\n"));
+  }
+  RawClient old(server_->port());  // HTTP/1.0 has no Host requirement
+  old.send("GET /_imgflow/health HTTP/1.0\r\n\r\n");
+  EXPECT_TRUE(old.response().starts_with("HTTP/1.1 200 OK\r\n"));
 }
 
 }  // namespace
