@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
@@ -55,9 +56,7 @@ struct Connection {
   std::atomic<bool> idle{true};  // waiting for the next request: shutdown may close it at once
   bool cut = false;              // guarded by Impl::mu_
 
-  void expire_in(std::chrono::seconds timeout) {
-    deadline_ms = now_ms() + std::chrono::duration_cast<std::chrono::milliseconds>(timeout).count();
-  }
+  void expire_in(std::chrono::milliseconds timeout) { deadline_ms = now_ms() + timeout.count(); }
 };
 
 using Parser = http::request_parser<http::buffer_body>;
@@ -94,25 +93,28 @@ class SocketBody final : public storage::ByteSource {
     return got;
   }
 
-  // Whether the connection can carry another request after the handler left the body unread.
-  bool discard_rest() {
+  // Whether the connection can carry another request once the rest of the body is discarded:
+  // all of it read, or a known remainder small enough to drain that the client is sending.
+  bool drainable() const {
     if (done()) return true;
     if (expects_continue_ && !continue_sent_) return false;  // the client holds the body back
-    std::string scratch(kStreamChunk, '\0');
-    std::size_t drained = 0;
-    while (!done() && drained < kMaxDrainBytes) {
-      auto got = read(scratch.data(), scratch.size());
-      if (!got) return false;
-      drained += *got;
-    }
-    return done();
+    return direct_remaining_ && *direct_remaining_ <= kMaxDrainBytes;
   }
 
+  // Reads and drops the rest of a drainable() body; whether it all arrived.
+  bool discard_rest() {
+    if (!drainable()) return false;
+    std::string scratch(kStreamChunk, '\0');
+    while (!done()) {
+      if (!read(scratch.data(), scratch.size())) return false;
+    }
+    return true;
+  }
+
+  bool done() const { return direct_remaining_ ? *direct_remaining_ == 0 : parser_.is_done(); }
   std::uint64_t bytes() const { return bytes_; }
 
  private:
-  bool done() const { return direct_remaining_ ? *direct_remaining_ == 0 : parser_.is_done(); }
-
   // Bytes that arrived with the header come first, then the socket, up to the body's end.
   core::Result<std::size_t> read_direct(char* buf, std::size_t n) {
     const auto want = static_cast<std::size_t>(std::min<std::uint64_t>(n, *direct_remaining_));
@@ -230,6 +232,9 @@ struct Server::Impl {
   bool write_response(tcp::socket& socket, Connection& conn, const HttpRequest& request,
                       Response& response, bool keep_alive, std::uint64_t& bytes_out);
   void reject(tcp::socket& socket, int status, std::string_view code, std::string_view message);
+  void refuse_and_close(tcp::socket& socket, Connection& conn, int status, std::string_view code,
+                        std::string_view message);
+  void linger_and_close(tcp::socket& socket, Connection& conn);
   void access_log(const HttpRequest& request, const Response& response, std::uint64_t in,
                   std::uint64_t out, SteadyClock::time_point start);
 };
@@ -331,24 +336,24 @@ void Server::Impl::serve_requests(tcp::socket& socket, Connection& conn) {
     http::read_header(socket, buffer, parser, ec);
     conn.idle = false;
     if (ec == http::error::header_limit) {
-      return reject(socket, 400, "RequestHeaderSectionTooLarge",
-                    "Your request header section exceeds the maximum allowed size.");
+      return refuse_and_close(socket, conn, 400, "RequestHeaderSectionTooLarge",
+                              "Your request header section exceeds the maximum allowed size.");
     }
     if (ec == http::error::body_limit) {
-      return reject(socket, 400, "EntityTooLarge",
-                    "Your proposed upload exceeds the maximum allowed size.");
+      return refuse_and_close(socket, conn, 400, "EntityTooLarge",
+                              "Your proposed upload exceeds the maximum allowed size.");
     }
     if (ec) {
       if (ec != http::error::end_of_stream && buffer.size() > 0) {
-        reject(socket, 400, "BadRequest", "The request could not be parsed.");
+        refuse_and_close(socket, conn, 400, "BadRequest", "The request could not be parsed.");
       }
       return;
     }
     const auto start = SteadyClock::now();
     // RFC 9112 3.2: a server must refuse an HTTP/1.1 request with no Host or with several.
     if (parser.get().version() == 11 && parser.get().count(http::field::host) != 1) {
-      return reject(socket, 400, "InvalidRequest",
-                    "An HTTP/1.1 request must have exactly one Host header.");
+      return refuse_and_close(socket, conn, 400, "InvalidRequest",
+                              "An HTTP/1.1 request must have exactly one Host header.");
     }
     const HttpRequest request = to_http_request(parser.get(), remote_ip, request_id());
     SocketBody body(socket, buffer, parser, conn, options.io_timeout);
@@ -359,15 +364,16 @@ void Server::Impl::serve_requests(tcp::socket& socket, Connection& conn) {
       log.error("handler failed", {{"request_id", request.request_id}, {"error", e.what()}});
       response = internal_error(request);
     }
-    // Unread body bytes are drained even when closing: closing a socket with unread input sends
-    // a reset, which can destroy the response before the client reads it.
-    const bool drained = body.discard_rest();
-    const bool keep_alive = drained && parser.get().keep_alive() && !stopping;
+    // A refusal the handler made without reading the body (e.g. EntityTooLarge from the
+    // Content-Length) is answered now; a large or unknown remainder is not waited for.
+    const bool keep_alive = body.drainable() && parser.get().keep_alive() && !stopping;
     std::uint64_t bytes_out = 0;
     const bool written = write_response(socket, conn, request, response, keep_alive, bytes_out);
     metrics.record_request(response.status, body.bytes(), bytes_out);
     access_log(request, response, body.bytes(), bytes_out, start);
-    if (!written || !keep_alive) return;
+    if (!written) return;
+    if (!keep_alive) return linger_and_close(socket, conn);
+    if (!body.discard_rest()) return;
   }
 }
 
@@ -430,6 +436,26 @@ void Server::Impl::reject(tcp::socket& socket, int status, std::string_view code
   beast::error_code ignored;
   asio::write(socket, asio::buffer(text), ignored);
   metrics.record_request(status, 0, body.size());
+}
+
+void Server::Impl::refuse_and_close(tcp::socket& socket, Connection& conn, int status,
+                                    std::string_view code, std::string_view message) {
+  conn.expire_in(options.io_timeout);
+  reject(socket, status, code, message);
+  linger_and_close(socket, conn);
+}
+
+// Ends the response with a FIN, then reads and drops what the client still sends (a body it
+// was already sending, a pipelined request) until it closes or close_linger passes: closing a
+// socket with unread input sends a reset, which can destroy the response before it is read.
+void Server::Impl::linger_and_close(tcp::socket& socket, Connection& conn) {
+  beast::error_code ec;
+  socket.shutdown(tcp::socket::shutdown_send, ec);
+  if (ec) return;
+  conn.idle = true;  // nothing more to answer: shutdown may cut it at once
+  conn.expire_in(options.close_linger);
+  std::array<char, 16384> scratch{};
+  while (!ec) socket.read_some(asio::buffer(scratch), ec);
 }
 
 void Server::Impl::access_log(const HttpRequest& request, const Response& response,

@@ -22,7 +22,10 @@ struct ServerOptions {
   std::size_t header_limit = std::size_t{16} * 1024;  // request line + headers; S3 allows 8 KiB
   std::chrono::seconds header_timeout{30};            // a request header must arrive within this
   std::chrono::seconds idle_timeout{60};              // keep-alive wait for the next request
-  std::chrono::seconds io_timeout{60};     // longest silence while reading a body or writing
+  std::chrono::seconds io_timeout{60};  // longest silence while reading a body or writing
+  // A closing connection with request bytes unread reads and drops them this long before the
+  // close, which would otherwise reset the connection and could destroy the response.
+  std::chrono::milliseconds close_linger{2'000};
   std::chrono::seconds drain_timeout{30};  // shutdown: in-flight requests get this long
 };
 

@@ -6,6 +6,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
 #include <thread>
 #include <utility>
 
@@ -14,19 +16,31 @@
 namespace imgflow::gateway {
 namespace {
 
-// A plain blocking TCP client, so the tests control every byte the server sees.
+using std::chrono::milliseconds;
+using SteadyClock = std::chrono::steady_clock;
+
+// A plain blocking TCP client, so the tests control every byte the server sees. `source` picks
+// the client's address: all of 127.0.0.0/8 is loopback, so tests can be several clients.
 class RawClient {
  public:
-  explicit RawClient(std::uint16_t port) : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+  explicit RawClient(std::uint16_t port, const char* source = "127.0.0.1")
+      : fd_(::socket(AF_INET, SOCK_STREAM, 0)) {
+    sockaddr_in local{};
+    local.sin_family = AF_INET;
+    ::inet_pton(AF_INET, source, &local.sin_addr);
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_port = htons(port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    connected_ = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    connected_ = ::bind(fd_, reinterpret_cast<sockaddr*>(&local), sizeof local) == 0 &&
+                 ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
     timeval tv{10, 0};  // a safety net: no test waits this long on purpose
     ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   }
   ~RawClient() { ::close(fd_); }
+  RawClient(const RawClient&) = delete;
+  RawClient& operator=(const RawClient&) = delete;
+
   bool connected() const { return connected_; }
   void send(std::string_view data) {
     ASSERT_EQ(::send(fd_, data.data(), data.size(), MSG_NOSIGNAL),
@@ -66,15 +80,24 @@ class RawClient {
 
 class ServerTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(store_.create_bucket("uploads"));
+  // The options every test starts from; a test's fixture adjusts them in configure().
+  static ServerOptions base_options() {
     ServerOptions options;
     options.port = 0;
     options.header_limit = 2048;
     options.header_timeout = std::chrono::seconds(1);
     options.idle_timeout = std::chrono::seconds(1);
     options.io_timeout = std::chrono::seconds(1);
+    options.close_linger = milliseconds(500);
     options.max_connections = 3;
+    return options;
+  }
+  virtual void configure(ServerOptions& /*options*/) {}
+
+  void SetUp() override {
+    ASSERT_TRUE(store_.create_bucket("uploads"));
+    ServerOptions options = base_options();
+    configure(options);
     auto server = Server::listen(
         options,
         [this](const HttpRequest& r, storage::ByteSource& body) {
@@ -90,8 +113,12 @@ class ServerTest : public ::testing::Test {
   void TearDown() override {
     server_->stop();
     thread_.join();
+    std::fclose(devnull_);
   }
 
+  bool metric_is(const std::string& sample) const {
+    return metrics_.text().find(sample + "\n") != std::string::npos;
+  }
   storage::MemoryStore store_;
   sigv4::CredentialsLookup lookup_ = [](std::string_view) { return std::nullopt; };
   GatewayOptions options_;
@@ -103,7 +130,6 @@ class ServerTest : public ::testing::Test {
 };
 
 constexpr std::string_view kHealth = "GET /_imgflow/health HTTP/1.1\r\nHost: x\r\n\r\n";
-
 TEST_F(ServerTest, KeepAliveCarriesSeveralRequestsEachWithARequestId) {
   RawClient c(server_->port());
   ASSERT_TRUE(c.connected());
@@ -231,7 +257,7 @@ TEST_F(ServerTest, ConnectionsBeyondTheLimitGet503) {
   const std::string r = extra.response();
   EXPECT_TRUE(r.starts_with("HTTP/1.1 503 Service Unavailable\r\n")) << r;
   EXPECT_NE(r.find("<Code>SlowDown</Code>"), std::string::npos);
-  EXPECT_NE(metrics_.text().find("imgflow_http_connections_refused_total 1"), std::string::npos);
+  EXPECT_TRUE(metric_is("imgflow_http_connections_refused_total 1"));
 }
 
 // RFC 9112 3.2: an HTTP/1.1 request without exactly one Host is a 400, as S3 answers it.
@@ -251,6 +277,78 @@ TEST_F(ServerTest, Http11RequestWithoutOneHostIsRefused) {
   RawClient old(server_->port());  // HTTP/1.0 has no Host requirement
   old.send("GET /_imgflow/health HTTP/1.0\r\n\r\n");
   EXPECT_TRUE(old.response().starts_with("HTTP/1.1 200 OK\r\n"));
+}
+
+// ---- Uploads refused from their Content-Length ------------------------------------------------
+
+class PatientServerTest : public ServerTest {
+ protected:
+  // Long enough that an answer which waits for the body would show.
+  void configure(ServerOptions& options) override { options.io_timeout = std::chrono::seconds(30); }
+};
+
+// The anonymous size limit holds on the declared length: the refusal comes at once, not after a
+// megabyte of body nobody wants (or never, when the client waits to be told).
+TEST_F(PatientServerTest, OversizedAnonymousUploadIsRefusedFromItsContentLength) {
+  RawClient c(server_->port());
+  const auto start = SteadyClock::now();
+  c.send(
+      "PUT /uploads/big.jpg HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+      "Content-Length: 62914560\r\n\r\n");
+  const std::string r = c.response();
+  EXPECT_LT(SteadyClock::now() - start, std::chrono::seconds(5));
+  EXPECT_TRUE(r.starts_with("HTTP/1.1 400 Bad Request\r\n")) << r;
+  EXPECT_NE(r.find("<Code>EntityTooLarge</Code>"), std::string::npos) << r;
+  EXPECT_NE(r.find("Connection: close"), std::string::npos) << r;
+  c.send(std::string(64 << 10, 'x'));  // a body already on its way is read and dropped
+  EXPECT_TRUE(c.closed_by_peer());
+  EXPECT_FALSE(store_.head("uploads", "big.jpg"));
+}
+
+TEST_F(PatientServerTest, OversizedUploadExpectingContinueGetsTheRefusalInstead) {
+  RawClient c(server_->port());
+  c.send(
+      "PUT /uploads/big.jpg HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
+      "Expect: 100-continue\r\nContent-Length: 62914560\r\n\r\n");
+  const std::string r = c.response();
+  EXPECT_TRUE(r.starts_with("HTTP/1.1 400 Bad Request\r\n")) << r;
+  EXPECT_NE(r.find("<Code>EntityTooLarge</Code>"), std::string::npos) << r;
+  EXPECT_TRUE(c.closed_by_peer());
+}
+
+// The same for a browser POST, whose limit can only be applied to the file as it streams: once
+// the file passes it, the answer goes out without waiting for the rest of the declared body.
+TEST_F(PatientServerTest, OversizedAnonymousPostIsAnsweredWithoutTheRestOfItsBody) {
+  options_.max_anonymous_upload = 50;
+  const std::string form =
+      "--XyZ\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nbig.jpg\r\n"
+      "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.jpg\"\r\n"
+      "Content-Type: image/jpeg\r\n\r\n" +
+      std::string(std::size_t{200} << 10, 'x');  // past the form reader's 128 KiB look-ahead
+  RawClient c(server_->port());
+  const auto start = SteadyClock::now();
+  c.send(
+      "POST /uploads HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=XyZ\r\n"
+      "Content-Length: 10485760\r\n\r\n" +
+      form);
+  const std::string r = c.response();
+  EXPECT_LT(SteadyClock::now() - start, std::chrono::seconds(5));
+  EXPECT_TRUE(r.starts_with("HTTP/1.1 400 Bad Request\r\n")) << r;
+  EXPECT_NE(r.find("<Code>EntityTooLarge</Code>"), std::string::npos) << r;
+  EXPECT_TRUE(c.closed_by_peer());
+  EXPECT_FALSE(store_.head("uploads", "big.jpg"));
+}
+
+// A small unread body is still drained after the answer, so the connection carries on.
+TEST_F(PatientServerTest, RefusedSmallBodyIsDrainedAndTheConnectionKept) {
+  RawClient c(server_->port());
+  c.send(
+      "PUT /uploads/doc.txt HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+      "Content-Length: 5\r\n\r\nhello" +
+      std::string(kHealth));
+  const std::string refused = c.response();
+  EXPECT_TRUE(refused.starts_with("HTTP/1.1 403 Forbidden\r\n")) << refused;
+  EXPECT_TRUE(c.response().starts_with("HTTP/1.1 200 OK\r\n"));
 }
 
 }  // namespace
