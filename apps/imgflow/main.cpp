@@ -49,6 +49,33 @@ void add_process(CLI::App& app, imgflow::cli::ProcessOptions& options) {
       "Exit status: 0 all images processed, 1 some failed, 2 bad usage or configuration.");
 }
 
+// Connection and request limits; docs/security.md explains each and what to set behind a proxy.
+void add_serve_limits(CLI::App& cmd, imgflow::cli::ServeOptions& options) {
+  cmd.add_option("--max-connections", options.max_connections,
+                 "Connections at once (default: from memory and open files, 32-1024)")
+      ->envname("IMGFLOW_MAX_CONNECTIONS")
+      ->check(CLI::Range(1, 100000));
+  cmd.add_option("--reserved-connections", options.reserved_connections,
+                 "Of those, kept for health/ready/metrics and signed requests (default: an eighth)")
+      ->envname("IMGFLOW_RESERVED_CONNECTIONS");
+  cmd.add_option("--max-connections-per-ip", options.max_connections_per_ip,
+                 "Connections one client address may hold (default: a quarter of the shared ones, "
+                 "at most 64; 0: no limit)")
+      ->envname("IMGFLOW_MAX_CONNECTIONS_PER_IP");
+  cmd.add_option("--requests-per-second-per-ip", options.requests_per_second_per_ip,
+                 "Anonymous requests per second one address may make, in bursts of twice that "
+                 "(default: 100; 0: no limit)")
+      ->envname("IMGFLOW_REQUESTS_PER_SECOND_PER_IP")
+      ->check(CLI::NonNegativeNumber);
+  cmd.add_option("--header-timeout", options.header_timeout_seconds,
+                 "Seconds a request header may take in all (default: 10)")
+      ->envname("IMGFLOW_HEADER_TIMEOUT")
+      ->check(CLI::Range(0.1, 3600.0));
+  cmd.add_option("--min-body-rate", options.min_body_rate,
+                 "Bytes per second a request body must average (default: 1024; 0: no minimum)")
+      ->envname("IMGFLOW_MIN_BODY_RATE");
+}
+
 void add_serve(CLI::App& app, imgflow::cli::ServeOptions& options) {
   CLI::App* cmd = app.add_subcommand(
       "serve",
@@ -84,6 +111,7 @@ void add_serve(CLI::App& app, imgflow::cli::ServeOptions& options) {
       ->envname("IMGFLOW_LOG_FORMAT")
       ->check(CLI::IsMember({"json", "text"}))
       ->capture_default_str();
+  add_serve_limits(*cmd, options);
   cmd->footer(
       "Admin credentials come from IMGFLOW_ACCESS_KEY_ID and IMGFLOW_SECRET_ACCESS_KEY, else they "
       "are generated on first start into DATA_DIR/credentials (mode 0600) and printed once.\n"

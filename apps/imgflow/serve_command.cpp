@@ -22,6 +22,7 @@
 #include "core/machine.h"
 #include "core/metrics.h"
 #include "function/handler.h"
+#include "gateway/connection_budget.h"
 #include "gateway/credentials.h"
 #include "gateway/handler.h"
 #include "gateway/metrics.h"
@@ -283,6 +284,29 @@ void write_endpoint_file(const fs::path& path, const std::string& endpoint, core
   }
 }
 
+// The gateway's connection and request limits: sized for this machine, then what the flags say.
+void apply_limits(const ServeOptions& options, const core::MachineResources& machine,
+                  gateway::ServerOptions& server) {
+  const std::size_t budget = options.max_connections.value_or(gateway::connection_budget(
+      {.memory_bytes = machine.memory_bytes, .open_files = gateway::open_file_limit()}));
+  server.limits = gateway::limits_for_budget(budget);
+  if (options.reserved_connections) {
+    server.limits.reserved_connections = *options.reserved_connections;
+  }
+  if (options.max_connections_per_ip) {
+    server.limits.max_connections_per_ip = *options.max_connections_per_ip;
+  }
+  if (options.requests_per_second_per_ip) {
+    server.limits.requests_per_second_per_ip = *options.requests_per_second_per_ip;
+    server.limits.request_burst_per_ip = 2 * *options.requests_per_second_per_ip;
+  }
+  if (options.header_timeout_seconds) {
+    server.header_timeout = std::chrono::milliseconds(
+        static_cast<std::int64_t>(*options.header_timeout_seconds * 1000));
+  }
+  if (options.min_body_rate) server.min_body_rate = *options.min_body_rate;
+}
+
 gateway::AdminResponse admin_response(const runtime::ApiResponse& answer) {
   return gateway::AdminResponse{answer.status, answer.body, "application/json"};
 }
@@ -392,6 +416,7 @@ int run_serve(const ServeOptions& options) {
   gateway::ServerOptions server_options;
   server_options.host = listen->first;
   server_options.port = listen->second;
+  apply_limits(options, machine, server_options);
   auto server = gateway::Server::listen(
       server_options,
       [&context, &dispatcher, &uploads](const gateway::HttpRequest& request,
@@ -410,12 +435,17 @@ int run_serve(const ServeOptions& options) {
   const std::string endpoint = "http://" + host + ":" + std::to_string((*server)->port());
   print_banner(endpoint, data_dir, credentials_file, *credentials, env_admin->has_value(),
                gateway_options.roles);
+  const gateway::AdmissionLimits& limits = server_options.limits;
   log.info("serving", {{"endpoint", endpoint},
                        {"data_dir", data_dir.string()},
                        {"workers", options.workers == 0 ? 0 : dispatcher.workers()},
                        {"cores", machine.cores},
                        {"memory_mb", machine.memory_bytes >> 20U},
-                       {"memory_per_image_mb", dispatch_options.invoker.memory_limit_mb}});
+                       {"memory_per_image_mb", dispatch_options.invoker.memory_limit_mb},
+                       {"max_connections", limits.max_connections},
+                       {"reserved_connections", limits.reserved_connections},
+                       {"max_connections_per_ip", limits.max_connections_per_ip},
+                       {"requests_per_second_per_ip", limits.requests_per_second_per_ip}});
   write_endpoint_file(data_dir / "endpoint", endpoint, log);
 
   // Events recorded before a crash or restart are still in the outbox: they are claimed first.

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +22,13 @@ struct ServeOptions {
   // The region SigV4 signatures must name; "" accepts any, so clients configured for another
   // region work unchanged. Events carry it as awsRegion (us-east-1 when "").
   std::string region;
+  // Connection and request limits (docs/security.md); unset: sized for this machine.
+  std::optional<std::size_t> max_connections;
+  std::optional<std::size_t> reserved_connections;    // for probes and signed requests
+  std::optional<std::size_t> max_connections_per_ip;  // 0: no limit
+  std::optional<double> requests_per_second_per_ip;   // anonymous requests; 0: no limit
+  std::optional<double> header_timeout_seconds;       // a request header's total time
+  std::optional<std::uint64_t> min_body_rate;         // bytes/s a body must average; 0: none
 };
 
 // Runs the embedded system until SIGTERM or SIGINT, then drains in-flight requests and returns

@@ -35,8 +35,10 @@ def log(message):
 class Server:
     def __init__(self, binary, recipe, data_dir, log_path, workers=None):
         os.makedirs(data_dir, exist_ok=True)
+        # The clients are one address as fast as they can go: the per-address limits are off.
         args = [binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", data_dir,
-                "--config", recipe]
+                "--config", recipe, "--max-connections-per-ip", "0",
+                "--requests-per-second-per-ip", "0"]
         if workers is not None:
             args += ["--workers", str(workers)]
         self.log_path = log_path

@@ -171,6 +171,23 @@ std::optional<std::string_view> Response::header(std::string_view name) const {
   return std::nullopt;
 }
 
+bool is_probe(const HttpRequest& request) {
+  const sigv4::Request& wire = request.wire;
+  if (wire.method != "GET" && wire.method != "HEAD") return false;
+  if (wire.path != "/_imgflow/health" && wire.path != "/_imgflow/ready" &&
+      wire.path != "/_imgflow/metrics") {
+    return false;
+  }
+  const auto length = sigv4::header_value(wire, "content-length");
+  return (!length || *length == "0") && !sigv4::header_value(wire, "transfer-encoding");
+}
+
+bool is_privileged(const HttpRequest& request) {
+  const sigv4::AuthKind kind = sigv4::classify(request.wire);
+  return is_probe(request) || kind == sigv4::AuthKind::kHeader ||
+         kind == sigv4::AuthKind::kPresigned;
+}
+
 std::string event_payload(std::string_view principal, std::string_view access_key_id,
                           std::string_view source_ip, std::string_view request_id) {
   std::string out = "{\"principal\":";

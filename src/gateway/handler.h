@@ -89,6 +89,16 @@ struct HandlerContext {
 // Never throws; every failure is an S3 error response. Thread-safe if the store is.
 Response handle(const HttpRequest& request, storage::ByteSource& body, const HandlerContext& ctx);
 
+// A probe: a GET or HEAD of /_imgflow/health, ready or metrics, without a body. Probes are
+// never charged to an address's request rate, so a monitor does not read a throttled 503 as the
+// server being down.
+bool is_probe(const HttpRequest& request);
+
+// Whether a request may run on a connection from the reserve (AdmissionLimits): a probe, or a
+// SigV4-signed request (an Authorization header or a presigned query). Told from the header
+// alone, before any signature is checked: handle() refuses a forged one before reading a body.
+bool is_privileged(const HttpRequest& request);
+
 // The outbox payload recorded with an ObjectCreated event: who uploaded, from where, which
 // request. A small JSON object; src/events copies it into the S3 event record.
 std::string event_payload(std::string_view principal, std::string_view access_key_id,

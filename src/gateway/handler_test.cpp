@@ -492,3 +492,41 @@ TEST_F(HandlerTest, ListMultipartUploadsPagesByKeyAndUploadId) {
 
 }  // namespace
 }  // namespace imgflow::gateway
+
+namespace imgflow::gateway {
+namespace {
+
+HttpRequest wire_request(std::string method, std::string path, std::string query = "",
+                         std::vector<sigv4::Header> headers = {}) {
+  HttpRequest r;
+  r.wire = {std::move(method), std::move(path), std::move(query), std::move(headers)};
+  return r;
+}
+
+TEST(Privilege, ProbesAreBodilessGetsOrHeadsOfHealthReadyAndMetrics) {
+  for (const char* path : {"/_imgflow/health", "/_imgflow/ready", "/_imgflow/metrics"}) {
+    EXPECT_TRUE(is_probe(wire_request("GET", path))) << path;
+    EXPECT_TRUE(is_privileged(wire_request("HEAD", path))) << path;
+  }
+  EXPECT_FALSE(is_probe(wire_request("GET", "/_imgflow/dlq")));
+  EXPECT_FALSE(is_probe(wire_request("PUT", "/_imgflow/health")));
+  EXPECT_FALSE(is_probe(wire_request("GET", "/_imgflow/health", "", {{"Content-Length", "9"}})));
+  EXPECT_FALSE(
+      is_probe(wire_request("GET", "/_imgflow/health", "", {{"Transfer-Encoding", "chunked"}})));
+  EXPECT_TRUE(is_probe(wire_request("GET", "/_imgflow/health", "", {{"Content-Length", "0"}})));
+}
+
+TEST(Privilege, SignedRequestsArePrivilegedBeforeTheirSignatureIsChecked) {
+  EXPECT_FALSE(is_privileged(wire_request("PUT", "/uploads/a.jpg")));
+  EXPECT_TRUE(is_privileged(
+      wire_request("PUT", "/uploads/a.jpg", "", {{"Authorization", "AWS4-HMAC-SHA256 x"}})));
+  EXPECT_TRUE(is_privileged(wire_request("GET", "/processed/a.jpg",
+                                         "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=00")));
+  // Both at once is refused by the verifier; it buys no reserved connection either.
+  EXPECT_FALSE(
+      is_privileged(wire_request("GET", "/processed/a.jpg", "X-Amz-Algorithm=AWS4-HMAC-SHA256",
+                                 {{"Authorization", "AWS4-HMAC-SHA256 x"}})));
+}
+
+}  // namespace
+}  // namespace imgflow::gateway

@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "core/result.h"
+#include "gateway/admission.h"
 #include "gateway/handler.h"
 #include "gateway/metrics.h"
 #include "storage/object_store.h"
@@ -17,13 +18,26 @@ namespace imgflow::gateway {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 9000;  // 0: any free port; see Server::port()
-  // One thread per connection (see server.cpp); connections above this get 503 and are closed.
-  std::size_t max_connections = 128;
+  // One thread per connection (see server.cpp): the whole server's connections, the reserve
+  // kept for probes and signed requests, one address's share and its request rate. Refusals
+  // are 503 SlowDown.
+  AdmissionLimits limits;
   std::size_t header_limit = std::size_t{16} * 1024;  // request line + headers; S3 allows 8 KiB
-  std::chrono::seconds header_timeout{30};            // a request header must arrive within this
-  std::chrono::seconds idle_timeout{60};              // keep-alive wait for the next request
-  std::chrono::seconds io_timeout{60};     // longest silence while reading a body or writing
-  std::chrono::seconds drain_timeout{30};  // shutdown: in-flight requests get this long
+  // A request line and headers must arrive whole within this, from the accept (or a keep-alive
+  // request's first byte), never extended by a byte: until its header is in, nobody knows
+  // whether a connection is a probe, so it cannot hold its slot for long.
+  std::chrono::milliseconds header_timeout{10'000};
+  std::chrono::milliseconds idle_timeout{60'000};  // keep-alive wait for the next request
+  std::chrono::milliseconds io_timeout{60'000};  // longest silence while reading a body or writing
+  // A body must average this many bytes a second after an io_timeout's grace, so a trickle
+  // cannot hold a connection for ever; 0: no minimum.
+  std::uint64_t min_body_rate = 1024;
+  // A closing connection with request bytes unread reads and drops them this long before the
+  // close, which would otherwise reset the connection and could destroy the response.
+  std::chrono::milliseconds close_linger{2'000};
+  std::chrono::milliseconds drain_timeout{30'000};  // shutdown: in-flight requests get this long
+  // A limit's log episode ends after this long without a hit (EpisodeLog).
+  std::chrono::milliseconds limit_log_quiet{10'000};
 };
 
 // What the server calls for each request: the protocol layer (usually gateway::handle).
@@ -31,8 +45,9 @@ using RequestHandler = std::function<Response(const HttpRequest&, storage::ByteS
 
 // The HTTP/1.1 server around the protocol layer: keep-alive, streamed bodies (a request body
 // reaches the handler as a ByteSource reading the socket; a response object is streamed from its
-// ObjectReader), timeouts, x-amz-request-id on every response, a JSON-lines access log, metrics
-// and graceful shutdown. Beast and Asio stay behind this header.
+// ObjectReader), timeouts, connection and request limits (Admission), x-amz-request-id on every
+// response, a JSON-lines access log, metrics and graceful shutdown. Beast and Asio stay behind
+// this header.
 class Server {
  public:
   // Binds and listens. Errors: kUnavailable (address in use), kInvalidArgument (bad host).
