@@ -1,10 +1,12 @@
-// cdk-nag's AwsSolutions pack finds nothing that is not acknowledged with a reason, and
-// synthesis leaves no warning or error behind.
+// cdk-nag's AwsSolutions pack finds nothing that is not acknowledged with a reason, the template
+// passes CloudFormation's resource schemas, and synthesis leaves no warning or error behind.
 import { strict as assert } from 'node:assert';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { test } from 'node:test';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
-import { Role } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, Role } from 'aws-cdk-lib/aws-iam';
+import { CfnFunction } from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { buildApp } from '../lib/app';
 import { tempDir } from './support';
@@ -39,4 +41,16 @@ test('synthesis with the checks registered (as cdk synth runs them) succeeds, wi
   const annotations = Annotations.fromStack(stack);
   assert.deepEqual(annotations.findError('*', Match.anyValue()), []);
   assert.deepEqual(annotations.findWarning('*', Match.anyValue()), []);
+});
+
+test('synthesis checks the template against the CloudFormation resource schemas', () => {
+  // cdk.json's @aws-cdk/core:validateAgainstDefaultRules makes a schema violation an error, so
+  // a misspelt property (here RecursiveLoops) cannot reach the committed template.
+  const outdir = tempDir();
+  const { app, stack } = buildApp({ outdir, nag: false });
+  const fn = stack.node.findChild('Function').node.defaultChild as CfnFunction;
+  fn.addPropertyOverride('RecursiveLoops', 'Terminate');
+  assert.throws(() => app.synth(), /Validation failed/);
+  const report = fs.readFileSync(path.join(outdir, 'validation-report.json'), 'utf8');
+  assert.match(report, /'RecursiveLoops' was unexpected/);
 });
