@@ -190,15 +190,44 @@ describe('buckets', () => {
     }
   });
 
+  test('the source and destination policies let nobody in: reading takes IAM permissions', () => {
+    for (const id of [sourceId, destinationId]) {
+      const policies = resourcesOfType(json, 'AWS::S3::BucketPolicy').filter(
+        ([, p]) => JSON.stringify(p.Properties!.Bucket) === JSON.stringify(ref(id)),
+      );
+      assert.equal(policies.length, 1, id);
+      const statements = asArray(policies[0][1].Properties!.PolicyDocument.Statement);
+      assert.deepEqual(statements.map((s: any) => s.Effect), ['Deny'], `${id}: only the TLS deny`);
+    }
+  });
+
   test('source and destination log their requests to the access-log bucket', () => {
     const [logBucketId] = theResource(json, 'AWS::S3::Bucket', 'AccessLogBucket');
     for (const [id, prefix] of [[sourceId, 'source/'], [destinationId, 'destination/']]) {
-      template.hasResource('AWS::S3::Bucket', {
-        Properties: Match.objectLike({
-          LoggingConfiguration: { DestinationBucketName: ref(logBucketId), LogFilePrefix: prefix },
-        }),
+      assert.deepEqual(json.Resources[id].Properties!.LoggingConfiguration, {
+        DestinationBucketName: ref(logBucketId),
+        LogFilePrefix: prefix,
       });
-      assert.ok(json.Resources[id]);
+    }
+    // The log bucket lets S3's log delivery write each prefix, for that bucket and account only.
+    for (const [id, prefix] of [[sourceId, 'source/'], [destinationId, 'destination/']]) {
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: ref(logBucketId),
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            {
+              Action: 's3:PutObject',
+              Effect: 'Allow',
+              Principal: { Service: 'logging.s3.amazonaws.com' },
+              Resource: { 'Fn::Join': ['', [arnOf(logBucketId), `/${prefix}*`]] },
+              Condition: {
+                ArnLike: { 'aws:SourceArn': arnOf(id) },
+                StringEquals: { 'aws:SourceAccount': ref('AWS::AccountId') },
+              },
+            },
+          ]),
+        },
+      });
     }
   });
 
