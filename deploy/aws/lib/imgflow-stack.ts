@@ -414,7 +414,6 @@ export class ImgflowStack extends Stack {
       },
     });
     const cfnFunction = cfn<lambda.CfnFunction>(imgflowFunction);
-    cfnFunction.recursiveLoop = 'Terminate'; // explicit, whatever the L2's default becomes
     cfnFunction.reservedConcurrentExecutions = Token.asNumber(
       ifThen(hasReservedConcurrency, reservedConcurrency.valueAsNumber),
     );
@@ -495,7 +494,6 @@ export class ImgflowStack extends Stack {
       },
     });
     const cfnUploadFunction = cfn<lambda.CfnFunction>(uploadFunction);
-    cfnUploadFunction.recursiveLoop = 'Terminate';
     cfnUploadFunction.reservedConcurrentExecutions = Token.asNumber(
       ifThen(uploadHasReservedConcurrency, uploadReservedConcurrency.valueAsNumber),
     );
