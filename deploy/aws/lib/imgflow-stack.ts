@@ -167,6 +167,14 @@ export class ImgflowStack extends Stack {
       allowedValues: LOG_RETENTION_DAYS,
       description: "Days the functions' CloudWatch logs are kept",
     });
+    const logLevel = param('LogLevel', {
+      type: 'String',
+      default: 'INFO',
+      allowedValues: ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'],
+      description:
+        "Lowest level of the functions' own log lines that Lambda keeps (they are JSON with a " +
+        'level key); START/END/REPORT are always kept',
+    });
     const accessLogDays = param('AccessLogRetentionDays', {
       type: 'Number',
       default: 90,
@@ -369,6 +377,13 @@ export class ImgflowStack extends Stack {
 
     // ---- The event function -----------------------------------------------------------------
     const functionLogs = logGroup(this, 'FunctionLogs', logRetention);
+    // JSON log format: Lambda's own START/END/REPORT become JSON too, and it filters the
+    // function's JSON lines by their level (LogLevel, set below: the L2 takes no parameter).
+    // AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL tell the runtime the same.
+    const jsonLogs = {
+      loggingFormat: lambda.LoggingFormat.JSON,
+      systemLogLevelV2: lambda.SystemLogLevel.INFO,
+    };
 
     // Written statement by statement: the grant helpers would add wider actions (s3:GetObject*,
     // s3:List*, s3:Abort*, sqs:GetQueueAttributes, ...).
@@ -405,6 +420,7 @@ export class ImgflowStack extends Stack {
       timeout: Duration.seconds(timeout.valueAsNumber),
       role: functionRole,
       logGroup: functionLogs,
+      ...jsonLogs,
       recursiveLoop: lambda.RecursiveLoop.TERMINATE,
       environment: {
         [Env.SOURCE_BUCKET]: sourceBucketName,
@@ -414,6 +430,7 @@ export class ImgflowStack extends Stack {
       },
     });
     const cfnFunction = cfn<lambda.CfnFunction>(imgflowFunction);
+    cfnFunction.addPropertyOverride('LoggingConfig.ApplicationLogLevel', logLevel.valueAsString);
     cfnFunction.reservedConcurrentExecutions = Token.asNumber(
       ifThen(hasReservedConcurrency, reservedConcurrency.valueAsNumber),
     );
@@ -485,6 +502,7 @@ export class ImgflowStack extends Stack {
       timeout: Duration.seconds(10),
       role: uploadRole,
       logGroup: uploadLogs,
+      ...jsonLogs,
       recursiveLoop: lambda.RecursiveLoop.TERMINATE,
       environment: {
         [Env.MODE]: PRESIGN_MODE,
@@ -494,6 +512,7 @@ export class ImgflowStack extends Stack {
       },
     });
     const cfnUploadFunction = cfn<lambda.CfnFunction>(uploadFunction);
+    cfnUploadFunction.addPropertyOverride('LoggingConfig.ApplicationLogLevel', logLevel.valueAsString);
     cfnUploadFunction.reservedConcurrentExecutions = Token.asNumber(
       ifThen(uploadHasReservedConcurrency, uploadReservedConcurrency.valueAsNumber),
     );

@@ -30,6 +30,14 @@ const destinationObjects = {
   'Fn::Join': ['', [arnOf(destinationId), '/', ref('DestinationPrefix'), '*']],
 };
 
+// Both functions log JSON to their own group, their own lines filtered at LogLevel.
+const jsonLogsTo = (group: string) => ({
+  LogFormat: 'JSON',
+  ApplicationLogLevel: ref('LogLevel'),
+  SystemLogLevel: 'INFO',
+  LogGroup: ref(group),
+});
+
 // The role's statements, with each action list sorted, in the order written.
 function statementsOf(role: { Properties?: Record<string, any> }) {
   const policies = role.Properties!.Policies as { PolicyDocument: { Statement: any[] } }[];
@@ -315,7 +323,7 @@ describe('the function', () => {
     assert.deepEqual(p.ReservedConcurrentExecutions, {
       'Fn::If': ['HasReservedConcurrency', ref('ReservedConcurrency'), ref('AWS::NoValue')],
     });
-    assert.deepEqual(p.LoggingConfig, { LogGroup: ref(functionLogsId) });
+    assert.deepEqual(p.LoggingConfig, jsonLogsTo(functionLogsId));
     assert.equal(json.Parameters.CodeBucket.Default, undefined, 'the code location is required');
     assert.equal(json.Parameters.CodeKey.Default, undefined, 'the code location is required');
   });
@@ -336,6 +344,7 @@ describe('the function', () => {
       DeletionPolicy: 'Retain',
     });
     assert.equal(json.Parameters.LogRetentionDays.Default, 30);
+    assert.equal(json.Parameters.LogLevel.Default, 'INFO');
   });
 });
 
@@ -358,6 +367,7 @@ describe('the upload endpoint', () => {
     assert.equal(p.Handler, 'bootstrap');
     assert.equal(p.RecursiveLoop, 'Terminate');
     assert.deepEqual(p.Code, fn.Properties!.Code);
+    assert.deepEqual(p.LoggingConfig, jsonLogsTo(uploadLogsId));
     assert.deepEqual(p.Environment.Variables, {
       [Env.MODE]: PRESIGN_MODE,
       [Env.SOURCE_BUCKET]: sourceName,
