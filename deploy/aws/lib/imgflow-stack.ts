@@ -1,0 +1,747 @@
+// imgflow on AWS: S3 source bucket → ObjectCreated/ObjectRemoved → Lambda (`imgflow lambda`, a
+// provided.al2023 custom runtime) → private S3 destination bucket with variants and manifest.json.
+//
+// Every setting an operator may want to change is a CloudFormation parameter, not CDK context, so
+// the one synthesized template (deploy/aws/imgflow.template.json) serves both ways of deploying:
+// `npx cdk deploy --parameters ...` and plain `aws cloudformation deploy --parameter-overrides ...`
+// for users without Node.js. For the same reason the function's code is never a CDK asset: it is
+// always read from an S3 bucket and key given as parameters (CodeBucket, CodeKey), where
+// `deploy/aws/upload-code` puts build/lambda/function-<arch>.zip. Synthesis therefore needs no zip,
+// no AWS credentials and no network, and the committed template needs no CDK bootstrap stack.
+import {
+  Aws,
+  CfnCondition,
+  CfnOutput,
+  CfnParameter,
+  CfnResource,
+  CfnRule,
+  Duration,
+  Fn,
+  ICfnConditionExpression,
+  ICfnRuleConditionExpression,
+  RemovalPolicy,
+  Stack,
+  StackProps,
+  Token,
+  Validations,
+} from 'aws-cdk-lib';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as s3 from 'aws-cdk-lib/aws-s3';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { flattenCfnReference } from 'cdk-nag/lib/utils/flatten-cfn-reference';
+import { Construct, IConstruct } from 'constructs';
+
+// The environment variables `imgflow lambda` reads. The C++ side must use exactly these names.
+export const Env = {
+  SOURCE_BUCKET: 'IMGFLOW_SOURCE_BUCKET', // events for any other bucket are ignored
+  SOURCE_PREFIX: 'IMGFLOW_SOURCE_PREFIX', // upload endpoint: keys it hands out start with it
+  DESTINATION_BUCKET: 'IMGFLOW_DESTINATION_BUCKET',
+  DESTINATION_PREFIX: 'IMGFLOW_DESTINATION_PREFIX', // set only when not empty
+  CONFIG: 'IMGFLOW_CONFIG', // set only when a recipe is bundled; else the built-in recipe
+  MODE: 'IMGFLOW_MODE', // "presign" on the upload endpoint; unset on the event function
+} as const;
+export const PRESIGN_MODE = 'presign';
+
+// Object keys, as IAM resources: no IAM wildcard characters, and each segment ends with "/", so a
+// prefix "uploads/" never also covers "uploads-old/…". Empty means the whole bucket.
+const PREFIX_PATTERN = "^([0-9A-Za-z!_.'()-]+/)*$";
+
+// The values CloudWatch Logs accepts for RetentionInDays.
+const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
+  3653,
+].map(String);
+
+export class ImgflowStack extends Stack {
+  constructor(scope: Construct, id: string, props?: StackProps) {
+    super(scope, id, {
+      description:
+        'imgflow: S3 source bucket -> ObjectCreated -> Lambda (imgflow lambda, provided.al2023) -> ' +
+        'private S3 destination bucket with variants and manifest.json',
+      ...props,
+    });
+
+    // ---- Parameters -------------------------------------------------------------------------
+    const param = (name: string, p: ConstructorParameters<typeof CfnParameter>[2]) =>
+      new CfnParameter(this, name, p);
+
+    const codeBucket = param('CodeBucket', {
+      type: 'String',
+      description:
+        'S3 bucket (in this region) holding function.zip from scripts/package-lambda; ' +
+        'deploy/aws/upload-code puts it there and prints this value',
+      allowedPattern: '^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$',
+      constraintDescription: 'an S3 bucket name',
+    });
+    const codeKey = param('CodeKey', {
+      type: 'String',
+      description:
+        'Key of function.zip in CodeBucket; a new key per build (upload-code names it by its ' +
+        'SHA-256), so that a stack update replaces the code',
+      minLength: 1,
+    });
+    const architecture = param('Architecture', {
+      type: 'String',
+      default: 'x86_64',
+      allowedValues: ['x86_64', 'arm64'],
+      description: 'Instruction set of the zip: scripts/package-lambda --arch x86_64|arm64',
+    });
+    const memorySize = param('MemorySize', {
+      type: 'Number',
+      default: 2048,
+      minValue: 128,
+      maxValue: 10240,
+      description:
+        'Function memory in MB; CPU grows with it (1769 MB = one vCPU). Keep it above the ' +
+        "recipe's limits.max_memory",
+    });
+    const timeout = param('TimeoutSeconds', {
+      type: 'Number',
+      default: 60,
+      minValue: 1,
+      maxValue: 900,
+      description: 'Function timeout in seconds; the duration alarm fires at 90% of it',
+    });
+    const reservedConcurrency = param('ReservedConcurrency', {
+      type: 'Number',
+      default: 0,
+      minValue: 0,
+      description:
+        'Concurrent executions reserved for (and capping) the function; 0 = none, the ' +
+        "account's unreserved pool",
+    });
+    const sourcePrefix = param('SourcePrefix', {
+      type: 'String',
+      default: 'uploads/',
+      allowedPattern: PREFIX_PATTERN,
+      constraintDescription: 'empty, or folders each ending with "/" (no * or ?)',
+      description:
+        'Only keys under it raise events, and the function may read only them; empty = the ' +
+        'whole source bucket',
+    });
+    const sourceSuffix = param('SourceSuffix', {
+      type: 'String',
+      default: '',
+      allowedPattern: '^[^*?]*$',
+      description:
+        'Only keys ending with it raise events (case-sensitive, e.g. .jpg); empty = any. The ' +
+        'function decides formats by magic bytes, not names',
+    });
+    const destinationPrefix = param('DestinationPrefix', {
+      type: 'String',
+      default: '',
+      allowedPattern: PREFIX_PATTERN,
+      constraintDescription: 'empty, or folders each ending with "/" (no * or ?)',
+      description:
+        'Prepended to every output key; the function may write only under it. Empty = the ' +
+        'whole destination bucket',
+    });
+    const destinationVersioning = param('DestinationVersioning', {
+      type: 'String',
+      default: 'false',
+      allowedValues: ['true', 'false'],
+      description:
+        'Keep earlier versions of outputs in the destination bucket (noncurrent versions ' +
+        'expire after NoncurrentVersionDays)',
+    });
+    const noncurrentVersionDays = param('NoncurrentVersionDays', {
+      type: 'Number',
+      default: 30,
+      minValue: 1,
+      description: 'With DestinationVersioning, days an overwritten or deleted output is kept',
+    });
+    const recipeFile = param('RecipeFile', {
+      type: 'String',
+      default: '',
+      description:
+        'Path of a recipe bundled in the zip (e.g. /var/task/imgflow.yaml), passed as ' +
+        'IMGFLOW_CONFIG; empty = the built-in recipe',
+    });
+    const logRetention = param('LogRetentionDays', {
+      type: 'Number',
+      default: 30,
+      allowedValues: LOG_RETENTION_DAYS,
+      description: "Days the functions' CloudWatch logs are kept",
+    });
+    const logLevel = param('LogLevel', {
+      type: 'String',
+      default: 'INFO',
+      allowedValues: ['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR', 'FATAL'],
+      description:
+        "Lowest level of the functions' own log lines that Lambda keeps (they are JSON with a " +
+        'level key); START/END/REPORT are always kept',
+    });
+    const accessLogDays = param('AccessLogRetentionDays', {
+      type: 'Number',
+      default: 90,
+      minValue: 1,
+      description: 'Days the S3 server access logs of both buckets are kept',
+    });
+    const maxRetries = param('MaxRetryAttempts', {
+      type: 'Number',
+      default: 2,
+      minValue: 0,
+      maxValue: 2,
+      description: 'Retries of a failed event before it goes to the dead-letter queue',
+    });
+    const maxEventAge = param('MaxEventAgeSeconds', {
+      type: 'Number',
+      default: 21600,
+      minValue: 60,
+      maxValue: 21600,
+      description: 'An event still not processed after this long goes to the dead-letter queue',
+    });
+    const alarmEmail = param('AlarmEmail', {
+      type: 'String',
+      default: '',
+      allowedPattern: '^$|^[^\\s@]+@[^\\s@]+$',
+      constraintDescription: 'empty, or an e-mail address',
+      description: 'E-mail address the alarms notify (SNS, confirm the subscription); empty = none',
+    });
+    const uploadEndpoint = param('UploadEndpoint', {
+      type: 'String',
+      default: 'false',
+      allowedValues: ['true', 'false'],
+      description:
+        'Create the upload-URL endpoint: a function URL that hands out presigned PUT/POST ' +
+        'URLs for new keys under SourcePrefix',
+    });
+    const uploadAuthType = param('UploadAuthType', {
+      type: 'String',
+      default: 'AWS_IAM',
+      allowedValues: ['AWS_IAM', 'NONE'],
+      description:
+        'AWS_IAM: callers sign with credentials allowed lambda:InvokeFunctionUrl. NONE: anyone ' +
+        'may ask for an upload URL; then UploadReservedConcurrency must cap it',
+    });
+    const uploadReservedConcurrency = param('UploadReservedConcurrency', {
+      type: 'Number',
+      default: 0,
+      minValue: 0,
+      description:
+        'Concurrent executions reserved for (and capping) the upload endpoint; 0 = none ' +
+        '(refused with UploadAuthType NONE)',
+    });
+    const uploadAllowedOrigin = param('UploadAllowedOrigin', {
+      type: 'String',
+      default: '*',
+      minLength: 1,
+      description:
+        'Origin allowed to ask for upload URLs and PUT/POST to the source bucket from a browser ' +
+        '(CORS), e.g. https://example.com; * = any',
+    });
+
+    // ---- Conditions -------------------------------------------------------------------------
+    const condition = (name: string, expression: ICfnConditionExpression) =>
+      new CfnCondition(this, name, { expression });
+    const notEmpty = (p: CfnParameter) => Fn.conditionNot(Fn.conditionEquals(p.valueAsString, ''));
+
+    const hasSourcePrefix = condition('HasSourcePrefix', notEmpty(sourcePrefix));
+    const hasSourceSuffix = condition('HasSourceSuffix', notEmpty(sourceSuffix));
+    const hasKeyFilter = condition(
+      'HasKeyFilter',
+      Fn.conditionOr(hasSourcePrefix, hasSourceSuffix),
+    );
+    const hasDestinationPrefix = condition('HasDestinationPrefix', notEmpty(destinationPrefix));
+    const hasRecipe = condition('HasRecipe', notEmpty(recipeFile));
+    const hasReservedConcurrency = condition(
+      'HasReservedConcurrency',
+      Fn.conditionNot(Fn.conditionEquals(reservedConcurrency.valueAsString, '0')),
+    );
+    const isVersioned = condition(
+      'DestinationIsVersioned',
+      Fn.conditionEquals(destinationVersioning.valueAsString, 'true'),
+    );
+    const hasAlarmEmail = condition('HasAlarmEmail', notEmpty(alarmEmail));
+    const withUploads = condition(
+      'WithUploadEndpoint',
+      Fn.conditionEquals(uploadEndpoint.valueAsString, 'true'),
+    );
+    const withPublicUploads = condition(
+      'WithPublicUploadEndpoint',
+      Fn.conditionAnd(withUploads, Fn.conditionEquals(uploadAuthType.valueAsString, 'NONE')),
+    );
+    const uploadHasReservedConcurrency = condition(
+      'UploadHasReservedConcurrency',
+      Fn.conditionNot(Fn.conditionEquals(uploadReservedConcurrency.valueAsString, '0')),
+    );
+
+    // An unauthenticated endpoint must have a cap: without one, anyone could run it at the
+    // account's whole concurrency.
+    new CfnRule(this, 'PublicUploadEndpointNeedsACap', {
+      ruleCondition: Fn.conditionAnd(
+        Fn.conditionEquals(uploadEndpoint.valueAsString, 'true'),
+        Fn.conditionEquals(uploadAuthType.valueAsString, 'NONE'),
+      ) as ICfnRuleConditionExpression,
+      assertions: [
+        {
+          assert: Fn.conditionNot(
+            Fn.conditionEquals(uploadReservedConcurrency.valueAsString, '0'),
+          ) as ICfnRuleConditionExpression,
+          assertDescription:
+            'UploadAuthType NONE needs UploadReservedConcurrency > 0: it caps what anonymous ' +
+            'callers can spend',
+        },
+      ],
+    });
+
+    const ifThen = (c: CfnCondition, value: unknown) => Fn.conditionIf(c.logicalId, value, Aws.NO_VALUE);
+
+    // ---- Buckets ----------------------------------------------------------------------------
+    // The source bucket's name is fixed before anything is created, from the stack's own id.
+    // CloudFormation validates a bucket's Lambda notification when it creates the bucket, so
+    // the bucket must come after the function's invoke permission; a permission (and the role
+    // policy) naming the bucket by Ref would then form a cycle. Naming it up front breaks the
+    // cycle without the custom resource CDK otherwise adds (a Node.js Lambda allowed
+    // s3:PutBucketNotification on "*"). The last group of the stack id's UUID is lowercase hex,
+    // so the name is valid whatever the stack is called, and unique per stack.
+    const stackIdSuffix = Fn.select(4, Fn.split('-', Fn.select(2, Fn.split('/', this.stackId))));
+    const sourceBucketName = Fn.join('-', ['imgflow-source', stackIdSuffix]);
+    const sourceBucketArn = `arn:${Aws.PARTITION}:s3:::${sourceBucketName}`;
+
+    const privateBucket: s3.BucketProps = {
+      encryption: s3.BucketEncryption.S3_MANAGED, // SSE-S3: roles and presigned URLs need no KMS grant
+      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED, // no ACLs: only IAM decides
+      enforceSSL: true,
+      removalPolicy: RemovalPolicy.RETAIN, // deleting the stack never deletes images
+    };
+
+    // Server access logs of both buckets: who uploaded, read or deleted what, including through
+    // presigned URLs, which CloudTrail data events would otherwise be needed for.
+    const accessLogs = new s3.Bucket(this, 'AccessLogBucket', {
+      ...privateBucket,
+      lifecycleRules: [
+        { expiration: Duration.days(accessLogDays.valueAsNumber) },
+        { abortIncompleteMultipartUploadAfter: Duration.days(1) },
+      ],
+    });
+    // (cdk-nag's S1 exempts it: it is the target of the other buckets' logs.)
+
+    const sourceBucket = new s3.Bucket(this, 'SourceBucket', {
+      ...privateBucket,
+      bucketName: sourceBucketName,
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'source/',
+      lifecycleRules: [{ abortIncompleteMultipartUploadAfter: Duration.days(7) }],
+    });
+    // Browsers may PUT/POST to presigned URLs only with CORS; only with the upload endpoint.
+    cfn<s3.CfnBucket>(sourceBucket).corsConfiguration = ifThen(withUploads, {
+      CorsRules: [
+        {
+          AllowedMethods: ['PUT', 'POST'],
+          AllowedOrigins: [uploadAllowedOrigin.valueAsString],
+          AllowedHeaders: ['*'],
+          ExposedHeaders: ['ETag'],
+          MaxAge: 3000,
+        },
+      ],
+    });
+
+    const destinationBucket = new s3.Bucket(this, 'DestinationBucket', {
+      ...privateBucket,
+      serverAccessLogsBucket: accessLogs,
+      serverAccessLogsPrefix: 'destination/',
+      lifecycleRules: [
+        { noncurrentVersionExpiration: Duration.days(noncurrentVersionDays.valueAsNumber) },
+        { abortIncompleteMultipartUploadAfter: Duration.days(7) },
+      ],
+    });
+    // Suspended rather than absent when off, so that turning versioning off later takes effect.
+    cfn<s3.CfnBucket>(destinationBucket).versioningConfiguration = {
+      status: Fn.conditionIf(isVersioned.logicalId, 'Enabled', 'Suspended').toString(),
+    };
+
+    // Object ARNs the roles may touch: the bucket plus its prefix, never more.
+    const sourceObjects = `${sourceBucketArn}/${sourcePrefix.valueAsString}*`;
+    const destinationObjects = `${destinationBucket.bucketArn}/${destinationPrefix.valueAsString}*`;
+
+    // ---- Dead-letter queue ------------------------------------------------------------------
+    // Lambda's on-failure destination: each message is the failed event with the error and the
+    // number of attempts (requestContext.condition, responsePayload), kept 14 days for redrive.
+    const deadLetters = new sqs.Queue(this, 'DeadLetterQueue', {
+      encryption: sqs.QueueEncryption.SQS_MANAGED, // SSE-SQS: the function's role needs no KMS grant
+      enforceSSL: true,
+      retentionPeriod: Duration.days(14),
+    });
+    Validations.of(deadLetters).acknowledge({
+      id: 'AwsSolutions-SQS3',
+      reason:
+        "This queue is itself the dead-letter store (the function's on-failure destination); " +
+        'its messages are redriven by hand, so a further DLQ behind it would only move them.',
+    });
+
+    // ---- The event function -----------------------------------------------------------------
+    const functionLogs = logGroup(this, 'FunctionLogs', logRetention);
+    // JSON log format: Lambda's own START/END/REPORT become JSON too, and it filters the
+    // function's JSON lines by their level (LogLevel, set below: the L2 takes no parameter).
+    // AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL tell the runtime the same.
+    const jsonLogs = {
+      loggingFormat: lambda.LoggingFormat.JSON,
+      systemLogLevelV2: lambda.SystemLogLevel.INFO,
+    };
+
+    // Written statement by statement: the grant helpers would add wider actions (s3:GetObject*,
+    // s3:List*, s3:Abort*, sqs:GetQueueAttributes, ...).
+    const functionRole = new iam.Role(this, 'FunctionRole', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'imgflow function: read uploads, write renditions, log, dead-letter',
+      inlinePolicies: {
+        imgflow: new iam.PolicyDocument({
+          statements: [
+            statement('ReadSources', ['s3:GetObject'], [sourceObjects]),
+            // GetObject: the handler reads its own manifest.json (idempotency); DeleteObject: a
+            // deleted source takes its renditions with it.
+            statement(
+              'WriteRenditions',
+              ['s3:PutObject', 's3:GetObject', 's3:DeleteObject'],
+              [destinationObjects],
+            ),
+            ...logStatements(functionLogs),
+            // Lambda sends failed events to the on-failure destination with the function's role.
+            statement('DeadLetter', ['sqs:SendMessage'], [deadLetters.queueArn]),
+          ],
+        }),
+      },
+    });
+    acknowledgeObjectWildcards(functionRole, [sourceObjects, destinationObjects]);
+
+    const imgflowFunction = new lambda.Function(this, 'Function', {
+      description: 'imgflow: renders each uploaded image into its variants and manifest.json',
+      runtime: lambda.Runtime.PROVIDED_AL2023,
+      handler: 'bootstrap',
+      code: functionCode(this, codeBucket, codeKey),
+      architecture: lambda.Architecture.custom(architecture.valueAsString),
+      memorySize: memorySize.valueAsNumber,
+      timeout: Duration.seconds(timeout.valueAsNumber),
+      role: functionRole,
+      logGroup: functionLogs,
+      ...jsonLogs,
+      recursiveLoop: lambda.RecursiveLoop.TERMINATE,
+      environment: {
+        [Env.SOURCE_BUCKET]: sourceBucketName,
+        [Env.DESTINATION_BUCKET]: destinationBucket.bucketName,
+        [Env.DESTINATION_PREFIX]: ifThen(hasDestinationPrefix, destinationPrefix.valueAsString).toString(),
+        [Env.CONFIG]: ifThen(hasRecipe, recipeFile.valueAsString).toString(),
+      },
+    });
+    const cfnFunction = cfn<lambda.CfnFunction>(imgflowFunction);
+    cfnFunction.addPropertyOverride('LoggingConfig.ApplicationLogLevel', logLevel.valueAsString);
+    cfnFunction.reservedConcurrentExecutions = Token.asNumber(
+      ifThen(hasReservedConcurrency, reservedConcurrency.valueAsNumber),
+    );
+
+    new lambda.CfnEventInvokeConfig(this, 'FunctionAsyncConfig', {
+      functionName: imgflowFunction.functionName,
+      qualifier: '$LATEST',
+      maximumRetryAttempts: maxRetries.valueAsNumber,
+      maximumEventAgeInSeconds: maxEventAge.valueAsNumber,
+      destinationConfig: { onFailure: { destination: deadLetters.queueArn } },
+    });
+
+    // ---- Events: source bucket → function ---------------------------------------------------
+    const s3Invokes = new lambda.CfnPermission(this, 'SourceBucketInvokesFunction', {
+      action: 'lambda:InvokeFunction',
+      functionName: imgflowFunction.functionArn,
+      principal: 's3.amazonaws.com',
+      sourceAccount: Aws.ACCOUNT_ID,
+      sourceArn: sourceBucketArn,
+    });
+    sourceBucket.node.addDependency(s3Invokes);
+
+    const keyFilter = ifThen(hasKeyFilter, {
+      S3Key: {
+        Rules: [
+          ifThen(hasSourcePrefix, { Name: 'prefix', Value: sourcePrefix.valueAsString }),
+          ifThen(hasSourceSuffix, { Name: 'suffix', Value: sourceSuffix.valueAsString }),
+        ],
+      },
+    });
+    // ObjectRemoved too: the handler deletes a removed source's renditions (the role's
+    // s3:DeleteObject is for that).
+    cfn<s3.CfnBucket>(sourceBucket).notificationConfiguration = {
+      lambdaConfigurations: ['s3:ObjectCreated:*', 's3:ObjectRemoved:*'].map((event) => ({
+        event,
+        function: imgflowFunction.functionArn,
+        filter: keyFilter,
+      })),
+    };
+
+    // ---- Upload-URL endpoint (optional: UploadEndpoint=true) --------------------------------
+    // S3 Block Public Access forbids a publicly writable bucket, so uploads go through presigned
+    // URLs that this second function (same zip, IMGFLOW_MODE=presign) hands out: a server-chosen
+    // key under SourcePrefix, content type image/*, size up to the recipe's max_input_bytes. Its
+    // role may only s3:PutObject there, which is all a presigned PUT or POST needs.
+    const upload = new Construct(this, 'Upload');
+    const uploadLogs = logGroup(upload, 'Logs', logRetention);
+    const uploadRole = new iam.Role(upload, 'Role', {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: 'imgflow upload endpoint: sign PUT/POST URLs for new uploads, log',
+      inlinePolicies: {
+        imgflow: new iam.PolicyDocument({
+          statements: [
+            statement('SignUploads', ['s3:PutObject'], [sourceObjects]),
+            ...logStatements(uploadLogs),
+          ],
+        }),
+      },
+    });
+    acknowledgeObjectWildcards(uploadRole, [sourceObjects]);
+
+    const uploadFunction = new lambda.Function(upload, 'Function', {
+      description: 'imgflow upload endpoint: presigned PUT/POST URLs for the source bucket',
+      runtime: lambda.Runtime.PROVIDED_AL2023,
+      handler: 'bootstrap',
+      code: functionCode(upload, codeBucket, codeKey),
+      architecture: lambda.Architecture.custom(architecture.valueAsString),
+      memorySize: 256, // signs a URL: no image work
+      timeout: Duration.seconds(10),
+      role: uploadRole,
+      logGroup: uploadLogs,
+      ...jsonLogs,
+      recursiveLoop: lambda.RecursiveLoop.TERMINATE,
+      environment: {
+        [Env.MODE]: PRESIGN_MODE,
+        [Env.SOURCE_BUCKET]: sourceBucketName,
+        [Env.SOURCE_PREFIX]: sourcePrefix.valueAsString,
+        [Env.CONFIG]: ifThen(hasRecipe, recipeFile.valueAsString).toString(),
+      },
+    });
+    const cfnUploadFunction = cfn<lambda.CfnFunction>(uploadFunction);
+    cfnUploadFunction.addPropertyOverride('LoggingConfig.ApplicationLogLevel', logLevel.valueAsString);
+    cfnUploadFunction.reservedConcurrentExecutions = Token.asNumber(
+      ifThen(uploadHasReservedConcurrency, uploadReservedConcurrency.valueAsNumber),
+    );
+
+    const uploadUrl = new lambda.CfnUrl(upload, 'Url', {
+      targetFunctionArn: uploadFunction.functionArn,
+      authType: uploadAuthType.valueAsString,
+      cors: {
+        allowOrigins: [uploadAllowedOrigin.valueAsString],
+        allowMethods: ['GET', 'POST'],
+        allowHeaders: [
+          'content-type',
+          'authorization',
+          'x-amz-date',
+          'x-amz-security-token',
+          'x-amz-content-sha256',
+        ],
+        maxAge: 300,
+      },
+    });
+    // AuthType NONE: the function's resource policy must let anyone call the URL (since
+    // October 2025 a URL needs both lambda:InvokeFunctionUrl and lambda:InvokeFunction through
+    // it). AWS_IAM: the callers' own IAM policies grant the same two actions.
+    const publicInvoke = [
+      new lambda.CfnPermission(upload, 'PublicInvokeUrl', {
+        action: 'lambda:InvokeFunctionUrl',
+        functionName: uploadFunction.functionArn,
+        principal: '*',
+        functionUrlAuthType: 'NONE',
+      }),
+      new lambda.CfnPermission(upload, 'PublicInvokeThroughUrl', {
+        action: 'lambda:InvokeFunction',
+        functionName: uploadFunction.functionArn,
+        principal: '*',
+        invokedViaFunctionUrl: true,
+      }),
+    ];
+    forAllResources(upload, (r) => (r.cfnOptions.condition = withUploads));
+    publicInvoke.forEach((p) => (p.cfnOptions.condition = withPublicUploads));
+
+    // ---- Alarms, their topic and the dashboard ----------------------------------------------
+    const fiveMinutes = Duration.minutes(5);
+    const errors = imgflowFunction.metricErrors({ period: fiveMinutes, statistic: 'Sum' });
+    const throttles = imgflowFunction.metricThrottles({ period: fiveMinutes, statistic: 'Sum' });
+    const invocations = imgflowFunction.metricInvocations({ period: fiveMinutes, statistic: 'Sum' });
+    const durationP50 = imgflowFunction.metricDuration({ period: fiveMinutes, statistic: 'p50' });
+    const durationP99 = imgflowFunction.metricDuration({ period: fiveMinutes, statistic: 'p99' });
+    const deadLetterDepth = deadLetters.metricApproximateNumberOfMessagesVisible({
+      period: fiveMinutes,
+      statistic: 'Maximum',
+    });
+    // p99 duration as a percentage of the timeout: the timeout is a parameter, and an alarm
+    // threshold cannot be computed from one, but a metric-math expression can divide by it.
+    const durationOfTimeout = new cloudwatch.MathExpression({
+      expression: `100 * p99 / (${timeout.valueAsString} * 1000)`,
+      usingMetrics: { p99: durationP99 },
+      label: 'p99 duration, % of the timeout',
+      period: fiveMinutes,
+    });
+
+    const alarms = [
+      new cloudwatch.Alarm(this, 'ErrorsAlarm', {
+        alarmDescription: 'imgflow: the function failed (a retry or the dead-letter queue follows)',
+        metric: errors,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'ThrottlesAlarm', {
+        alarmDescription: 'imgflow: invocations were throttled (concurrency exhausted)',
+        metric: throttles,
+        threshold: 1,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'DeadLetterAlarm', {
+        alarmDescription: 'imgflow: events are waiting in the dead-letter queue (see README: redrive)',
+        metric: deadLetterDepth,
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+      new cloudwatch.Alarm(this, 'DurationAlarm', {
+        alarmDescription: 'imgflow: p99 duration is above 90% of the timeout',
+        metric: durationOfTimeout,
+        threshold: 90,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        evaluationPeriods: 1,
+        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+      }),
+    ];
+
+    // No KMS key on the topic: CloudWatch alarms cannot publish to one encrypted with the AWS
+    // managed SNS key, and the messages carry only alarm names and states. Publishing needs TLS.
+    const alarmTopic = new sns.Topic(this, 'AlarmTopic', {
+      displayName: 'imgflow alarms',
+      enforceSSL: true,
+    });
+    // The topic policy replaces SNS's default one, so CloudWatch must be let in explicitly, and
+    // only for this account's alarms.
+    alarmTopic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'CloudWatchAlarmsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [alarmTopic.topicArn],
+        conditions: {
+          StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+          ArnLike: {
+            'aws:SourceArn': `arn:${Aws.PARTITION}:cloudwatch:${Aws.REGION}:${Aws.ACCOUNT_ID}:alarm:*`,
+          },
+        },
+      }),
+    );
+    new sns.Subscription(alarmTopic, 'Email', {
+      topic: alarmTopic,
+      protocol: sns.SubscriptionProtocol.EMAIL,
+      endpoint: alarmEmail.valueAsString,
+    });
+    forAllResources(alarmTopic, (r) => (r.cfnOptions.condition = hasAlarmEmail));
+    const topicArns = Token.asList(ifThen(hasAlarmEmail, [alarmTopic.topicArn]));
+    for (const alarm of alarms) {
+      const cfnAlarm = cfn<cloudwatch.CfnAlarm>(alarm);
+      cfnAlarm.alarmActions = topicArns;
+      cfnAlarm.okActions = topicArns;
+    }
+
+    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      defaultInterval: Duration.hours(24),
+      widgets: [
+        [
+          new cloudwatch.GraphWidget({ title: 'Invocations', left: [invocations], width: 12 }),
+          new cloudwatch.GraphWidget({ title: 'Errors and throttles', left: [errors, throttles], width: 12 }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
+            title: 'Duration p50 / p99 (ms)',
+            left: [durationP50, durationP99],
+            width: 12,
+          }),
+          new cloudwatch.GraphWidget({
+            title: 'Dead-letter queue depth',
+            left: [deadLetterDepth],
+            width: 12,
+          }),
+        ],
+        [new cloudwatch.AlarmStatusWidget({ title: 'Alarms', alarms, width: 24, height: 3 })],
+      ],
+    });
+
+    // ---- Outputs ----------------------------------------------------------------------------
+    const output = (name: string, value: string, description: string, c?: CfnCondition) => {
+      const o = new CfnOutput(this, name, { value, description });
+      if (c) o.condition = c;
+    };
+    output('SourceBucketName', sourceBucketName, 'Upload images here (under SourcePrefix)');
+    output('DestinationBucketName', destinationBucket.bucketName, 'Variants and manifest.json appear here');
+    output('FunctionName', imgflowFunction.functionName, 'The event function');
+    output('FunctionLogGroup', functionLogs.logGroupName, "The event function's logs");
+    output('DeadLetterQueueUrl', deadLetters.queueUrl, 'Failed events, with their reason');
+    output('DeadLetterQueueArn', deadLetters.queueArn, 'Failed events, with their reason');
+    output(
+      'DashboardUrl',
+      `https://console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${dashboard.dashboardName}`,
+      'Invocations, errors, duration, dead letters',
+    );
+    output('UploadEndpointUrl', uploadUrl.attrFunctionUrl, 'Ask here for a presigned upload URL', withUploads);
+    output('UploadFunctionName', uploadFunction.functionName, 'The upload endpoint function', withUploads);
+    output('UploadLogGroup', uploadLogs.logGroupName, "The upload endpoint's logs", withUploads);
+  }
+}
+
+// The zip, from the CodeBucket/CodeKey parameters. CDK warns that a changed object under the same
+// key would not update the function; upload-code names each build by its SHA-256 instead, so a
+// new build is a new key and the stack update replaces the code.
+function functionCode(scope: Construct, bucket: CfnParameter, key: CfnParameter): lambda.Code {
+  const bucketRef = s3.Bucket.fromBucketName(scope, 'CodeBucketRef', bucket.valueAsString);
+  Validations.of(bucketRef).acknowledge({
+    id: 'Annotation::@aws-cdk/aws-lambda:codeFromBucketObjectVersionNotSpecified',
+    reason: 'CodeKey names the zip by its SHA-256: every build has its own key.',
+  });
+  return lambda.Code.fromBucket(bucketRef, key.valueAsString);
+}
+
+// The L1 resource behind an L2 construct, for properties the L2 does not take from a parameter.
+function cfn<T extends CfnResource>(construct: IConstruct): T {
+  return construct.node.defaultChild as T;
+}
+
+function forAllResources(scope: IConstruct, f: (r: CfnResource) => void) {
+  for (const c of scope.node.findAll()) if (CfnResource.isCfnResource(c)) f(c);
+}
+
+function statement(sid: string, actions: string[], resources: string[]): iam.PolicyStatement {
+  return new iam.PolicyStatement({ sid, effect: iam.Effect.ALLOW, actions, resources });
+}
+
+// A function's own log group, kept when the stack is deleted (logs outlive the function).
+function logGroup(scope: Construct, id: string, retention: CfnParameter): logs.LogGroup {
+  const group = new logs.LogGroup(scope, id, { removalPolicy: RemovalPolicy.RETAIN });
+  cfn<logs.CfnLogGroup>(group).retentionInDays = retention.valueAsNumber;
+  return group;
+}
+
+// Writing to its own log group: the group exists, so no logs:CreateLogGroup. The group's Arn
+// attribute ends in ":*", which covers the group's log streams and nothing else.
+function logStatements(group: logs.LogGroup): iam.PolicyStatement[] {
+  return [statement('Logs', ['logs:CreateLogStream', 'logs:PutLogEvents'], [group.logGroupArn])];
+}
+
+// cdk-nag reports each object-ARN wildcard (bucket/prefix*) as a finding. Objects under a prefix
+// can only be named with one; that is the narrowest grant for "any upload under the prefix".
+function acknowledgeObjectWildcards(role: iam.Role, objectArns: string[]) {
+  const stack = Stack.of(role);
+  for (const arn of objectArns) {
+    Validations.of(role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::${nagResource(stack, arn)}]`,
+      reason:
+        'Object ARNs under one prefix of one bucket; keys are chosen by uploaders, so a ' +
+        'wildcard after the prefix is the narrowest resource that names them.',
+    });
+  }
+}
+
+// A finding's id names the resource as cdk-nag flattens it (tokens become <LogicalId>,
+// <AWS::Partition>, ...); its own flattening is used so that the id matches exactly.
+function nagResource(stack: Stack, arn: string): string {
+  return flattenCfnReference(stack.resolve(arn));
+}

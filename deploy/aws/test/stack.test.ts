@@ -1,0 +1,465 @@
+// What the stack must be: least privilege, private buckets, the events wired, failures kept,
+// alarms and a dashboard, and the function as `imgflow lambda` expects it.
+import { strict as assert } from 'node:assert';
+import { describe, test } from 'node:test';
+import { Match } from 'aws-cdk-lib/assertions';
+import { Env, PRESIGN_MODE } from '../lib/imgflow-stack';
+import { allStatements, asArray, resourcesOfType, synth, theResource } from './support';
+
+const { template, json } = synth();
+
+const [functionId, fn] = theResource(json, 'AWS::Lambda::Function', 'Function');
+const [uploadFunctionId, uploadFn] = theResource(json, 'AWS::Lambda::Function', 'UploadFunction');
+const [functionRoleId, functionRole] = theResource(json, 'AWS::IAM::Role', 'FunctionRole');
+const [uploadRoleId, uploadRole] = theResource(json, 'AWS::IAM::Role', 'UploadRole');
+const [sourceId, source] = theResource(json, 'AWS::S3::Bucket', 'SourceBucket');
+const [destinationId] = theResource(json, 'AWS::S3::Bucket', 'DestinationBucket');
+const [dlqId] = theResource(json, 'AWS::SQS::Queue', 'DeadLetterQueue');
+const [functionLogsId] = theResource(json, 'AWS::Logs::LogGroup', 'FunctionLogs');
+const [uploadLogsId] = theResource(json, 'AWS::Logs::LogGroup', 'UploadLogs');
+
+const ref = (id: string) => ({ Ref: id });
+const arnOf = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
+// The source bucket's name is an expression (see the stack); every ARN of it must use the same.
+const sourceName = source.Properties!.BucketName;
+const sourceBucketArn = { 'Fn::Join': ['', ['arn:', ref('AWS::Partition'), ':s3:::', sourceName]] };
+const sourceObjects = {
+  'Fn::Join': ['', ['arn:', ref('AWS::Partition'), ':s3:::', sourceName, '/', ref('SourcePrefix'), '*']],
+};
+const destinationObjects = {
+  'Fn::Join': ['', [arnOf(destinationId), '/', ref('DestinationPrefix'), '*']],
+};
+
+// Both functions log JSON to their own group, their own lines filtered at LogLevel.
+const jsonLogsTo = (group: string) => ({
+  LogFormat: 'JSON',
+  ApplicationLogLevel: ref('LogLevel'),
+  SystemLogLevel: 'INFO',
+  LogGroup: ref(group),
+});
+
+// The role's statements, with each action list sorted, in the order written.
+function statementsOf(role: { Properties?: Record<string, any> }) {
+  const policies = role.Properties!.Policies as { PolicyDocument: { Statement: any[] } }[];
+  assert.equal(policies.length, 1, 'one inline policy');
+  return policies[0].PolicyDocument.Statement.map((s) => ({
+    Sid: s.Sid,
+    Effect: s.Effect,
+    Action: asArray(s.Action).slice().sort(),
+    Resource: s.Resource,
+    ...(s.Condition ? { Condition: s.Condition } : {}),
+  }));
+}
+
+describe('least privilege', () => {
+  test('the function role may do exactly this, and nothing else', () => {
+    assert.deepEqual(statementsOf(functionRole), [
+      { Sid: 'ReadSources', Effect: 'Allow', Action: ['s3:GetObject'], Resource: sourceObjects },
+      {
+        Sid: 'WriteRenditions',
+        Effect: 'Allow',
+        Action: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
+        Resource: destinationObjects,
+      },
+      {
+        Sid: 'Logs',
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: arnOf(functionLogsId),
+      },
+      { Sid: 'DeadLetter', Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: arnOf(dlqId) },
+    ]);
+    assert.equal(functionRole.Properties!.ManagedPolicyArns, undefined, 'no managed policies');
+  });
+
+  test('the upload endpoint role may only put objects under the source prefix, and log', () => {
+    assert.deepEqual(statementsOf(uploadRole), [
+      { Sid: 'SignUploads', Effect: 'Allow', Action: ['s3:PutObject'], Resource: sourceObjects },
+      {
+        Sid: 'Logs',
+        Effect: 'Allow',
+        Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
+        Resource: arnOf(uploadLogsId),
+      },
+    ]);
+    assert.equal(uploadRole.Properties!.ManagedPolicyArns, undefined, 'no managed policies');
+  });
+
+  test('roles are for Lambda alone, and no other identity policy exists', () => {
+    for (const [, role] of resourcesOfType(json, 'AWS::IAM::Role')) {
+      assert.deepEqual(role.Properties!.AssumeRolePolicyDocument.Statement, [
+        { Action: 'sts:AssumeRole', Effect: 'Allow', Principal: { Service: 'lambda.amazonaws.com' } },
+      ]);
+    }
+    assert.deepEqual(
+      resourcesOfType(json, 'AWS::IAM::Role').map(([id]) => id).sort(),
+      [functionRoleId, uploadRoleId].sort(),
+    );
+    for (const type of ['AWS::IAM::Policy', 'AWS::IAM::ManagedPolicy', 'AWS::IAM::User', 'AWS::IAM::Group']) {
+      assert.deepEqual(resourcesOfType(json, type), [], `no ${type}`);
+    }
+  });
+
+  test('no Allow statement anywhere has a wildcard action', () => {
+    for (const { where, statement } of allStatements(json)) {
+      if (statement.Effect !== 'Allow') continue;
+      assert.equal(statement.NotAction, undefined, `${where}: NotAction`);
+      for (const action of asArray(statement.Action)) {
+        assert.ok(!String(action).includes('*'), `${where}: wildcard action ${action}`);
+      }
+    }
+  });
+
+  test('no role resource is wider than a bucket plus its prefix, or the own log group', () => {
+    const allowed = [sourceObjects, destinationObjects, arnOf(functionLogsId), arnOf(uploadLogsId), arnOf(dlqId)];
+    for (const [id, role] of [[functionRoleId, functionRole], [uploadRoleId, uploadRole]] as const) {
+      for (const s of role.Properties!.Policies[0].PolicyDocument.Statement) {
+        assert.equal(s.NotResource, undefined, `${id}: NotResource`);
+        for (const resource of asArray(s.Resource)) {
+          assert.ok(
+            allowed.some((a) => JSON.stringify(a) === JSON.stringify(resource)),
+            `${id}: resource ${JSON.stringify(resource)} is not one of the allowed ones`,
+          );
+        }
+      }
+    }
+  });
+
+  test('prefixes cannot widen the grants: no IAM wildcard characters, folders end with /', () => {
+    for (const name of ['SourcePrefix', 'DestinationPrefix']) {
+      const pattern = new RegExp(json.Parameters[name].AllowedPattern);
+      for (const ok of ['', 'uploads/', 'a/b-c_d.e/']) assert.ok(pattern.test(ok), `${name} accepts "${ok}"`);
+      for (const bad of ['*', 'uploads/*', 'up?/', 'uploads', 'a//']) {
+        assert.ok(!pattern.test(bad), `${name} refuses "${bad}"`);
+      }
+    }
+    assert.equal(json.Parameters.SourcePrefix.Default, 'uploads/');
+  });
+
+  test('no resource policy grants anything to everyone, except the opt-in public upload URL', () => {
+    for (const { where, statement } of allStatements(json)) {
+      if (statement.Effect !== 'Allow') continue;
+      const principal = JSON.stringify(statement.Principal ?? {});
+      assert.ok(!principal.includes('"*"'), `${where}: Allow to everyone`);
+    }
+    const publicPermissions = resourcesOfType(json, 'AWS::Lambda::Permission').filter(
+      ([, p]) => p.Properties!.Principal === '*',
+    );
+    assert.equal(publicPermissions.length, 2);
+    for (const [id, p] of publicPermissions) {
+      assert.equal(p.Condition, 'WithPublicUploadEndpoint', `${id} only with UploadAuthType NONE`);
+      assert.deepEqual(p.Properties!.FunctionName, arnOf(uploadFunctionId));
+    }
+  });
+});
+
+describe('buckets', () => {
+  const buckets = resourcesOfType(json, 'AWS::S3::Bucket');
+
+  test('three buckets: source, destination, access logs', () => {
+    assert.equal(buckets.length, 3);
+  });
+
+  test('every bucket blocks public access, is encrypted, has no ACLs and is kept on delete', () => {
+    for (const [id, bucket] of buckets) {
+      const p = bucket.Properties!;
+      assert.deepEqual(
+        p.PublicAccessBlockConfiguration,
+        { BlockPublicAcls: true, BlockPublicPolicy: true, IgnorePublicAcls: true, RestrictPublicBuckets: true },
+        id,
+      );
+      assert.deepEqual(
+        p.BucketEncryption,
+        { ServerSideEncryptionConfiguration: [{ ServerSideEncryptionByDefault: { SSEAlgorithm: 'AES256' } }] },
+        id,
+      );
+      assert.deepEqual(p.OwnershipControls, { Rules: [{ ObjectOwnership: 'BucketOwnerEnforced' }] }, id);
+      assert.equal((bucket as any).DeletionPolicy, 'Retain', id);
+      assert.equal(p.WebsiteConfiguration, undefined, id);
+    }
+  });
+
+  test('every bucket refuses requests without TLS', () => {
+    for (const [id] of buckets) {
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: ref(id),
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            {
+              Action: 's3:*',
+              Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+              Effect: 'Deny',
+              Principal: { AWS: '*' },
+              Resource: [arnOf(id), { 'Fn::Join': ['', [arnOf(id), '/*']] }],
+            },
+          ]),
+        },
+      });
+    }
+  });
+
+  test('the source and destination policies let nobody in: reading takes IAM permissions', () => {
+    for (const id of [sourceId, destinationId]) {
+      const policies = resourcesOfType(json, 'AWS::S3::BucketPolicy').filter(
+        ([, p]) => JSON.stringify(p.Properties!.Bucket) === JSON.stringify(ref(id)),
+      );
+      assert.equal(policies.length, 1, id);
+      const statements = asArray(policies[0][1].Properties!.PolicyDocument.Statement);
+      assert.deepEqual(statements.map((s: any) => s.Effect), ['Deny'], `${id}: only the TLS deny`);
+    }
+  });
+
+  test('source and destination log their requests to the access-log bucket', () => {
+    const [logBucketId] = theResource(json, 'AWS::S3::Bucket', 'AccessLogBucket');
+    for (const [id, prefix] of [[sourceId, 'source/'], [destinationId, 'destination/']]) {
+      assert.deepEqual(json.Resources[id].Properties!.LoggingConfiguration, {
+        DestinationBucketName: ref(logBucketId),
+        LogFilePrefix: prefix,
+      });
+    }
+    // The log bucket lets S3's log delivery write each prefix, for that bucket and account only.
+    for (const [id, prefix] of [[sourceId, 'source/'], [destinationId, 'destination/']]) {
+      template.hasResourceProperties('AWS::S3::BucketPolicy', {
+        Bucket: ref(logBucketId),
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            {
+              Action: 's3:PutObject',
+              Effect: 'Allow',
+              Principal: { Service: 'logging.s3.amazonaws.com' },
+              Resource: { 'Fn::Join': ['', [arnOf(logBucketId), `/${prefix}*`]] },
+              Condition: {
+                ArnLike: { 'aws:SourceArn': arnOf(id) },
+                StringEquals: { 'aws:SourceAccount': ref('AWS::AccountId') },
+              },
+            },
+          ]),
+        },
+      });
+    }
+  });
+
+  test('destination versioning follows its parameter, off by default', () => {
+    template.hasResourceProperties('AWS::S3::Bucket', {
+      VersioningConfiguration: { Status: { 'Fn::If': ['DestinationIsVersioned', 'Enabled', 'Suspended'] } },
+    });
+    assert.equal(json.Parameters.DestinationVersioning.Default, 'false');
+  });
+});
+
+describe('events', () => {
+  test('the source bucket sends ObjectCreated and ObjectRemoved, filtered by prefix and suffix', () => {
+    const filter = {
+      'Fn::If': [
+        'HasKeyFilter',
+        {
+          S3Key: {
+            Rules: [
+              { 'Fn::If': ['HasSourcePrefix', { Name: 'prefix', Value: ref('SourcePrefix') }, ref('AWS::NoValue')] },
+              { 'Fn::If': ['HasSourceSuffix', { Name: 'suffix', Value: ref('SourceSuffix') }, ref('AWS::NoValue')] },
+            ],
+          },
+        },
+        ref('AWS::NoValue'),
+      ],
+    };
+    assert.deepEqual(source.Properties!.NotificationConfiguration, {
+      LambdaConfigurations: [
+        { Event: 's3:ObjectCreated:*', Filter: filter, Function: arnOf(functionId) },
+        { Event: 's3:ObjectRemoved:*', Filter: filter, Function: arnOf(functionId) },
+      ],
+    });
+    assert.deepEqual(resourcesOfType(json, 'Custom::S3BucketNotifications'), [], 'no custom resource');
+  });
+
+  test('S3 may invoke the function for this bucket and account only, before the bucket exists', () => {
+    const [permissionId] = theResource(json, 'AWS::Lambda::Permission', 'SourceBucketInvokesFunction');
+    template.hasResourceProperties('AWS::Lambda::Permission', {
+      Action: 'lambda:InvokeFunction',
+      FunctionName: arnOf(functionId),
+      Principal: 's3.amazonaws.com',
+      SourceAccount: ref('AWS::AccountId'),
+      SourceArn: sourceBucketArn,
+    });
+    assert.ok(source.DependsOn?.includes(permissionId));
+  });
+
+  test('failed events go to the encrypted, TLS-only dead-letter queue after the retries', () => {
+    template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+      FunctionName: ref(functionId),
+      Qualifier: '$LATEST',
+      MaximumRetryAttempts: ref('MaxRetryAttempts'),
+      MaximumEventAgeInSeconds: ref('MaxEventAgeSeconds'),
+      DestinationConfig: { OnFailure: { Destination: arnOf(dlqId) } },
+    });
+    assert.equal(json.Parameters.MaxRetryAttempts.Default, 2);
+    assert.equal(json.Parameters.MaxEventAgeSeconds.Default, 21600);
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      SqsManagedSseEnabled: true,
+      MessageRetentionPeriod: 14 * 24 * 3600,
+    });
+    template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+      Queues: [ref(dlqId)],
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+});
+
+describe('the function', () => {
+  test('is the provided.al2023 custom runtime from the code parameters, with loops stopped', () => {
+    const p = fn.Properties!;
+    assert.equal(p.Runtime, 'provided.al2023');
+    assert.equal(p.Handler, 'bootstrap');
+    assert.equal(p.RecursiveLoop, 'Terminate');
+    assert.deepEqual(p.Code, { S3Bucket: ref('CodeBucket'), S3Key: ref('CodeKey') });
+    assert.deepEqual(p.Architectures, [ref('Architecture')]);
+    assert.deepEqual(json.Parameters.Architecture.AllowedValues, ['x86_64', 'arm64']);
+    assert.deepEqual(p.MemorySize, ref('MemorySize'));
+    assert.deepEqual(p.Timeout, ref('TimeoutSeconds'));
+    assert.deepEqual(p.ReservedConcurrentExecutions, {
+      'Fn::If': ['HasReservedConcurrency', ref('ReservedConcurrency'), ref('AWS::NoValue')],
+    });
+    assert.deepEqual(p.LoggingConfig, jsonLogsTo(functionLogsId));
+    assert.equal(json.Parameters.CodeBucket.Default, undefined, 'the code location is required');
+    assert.equal(json.Parameters.CodeKey.Default, undefined, 'the code location is required');
+  });
+
+  test('gets the destination, and a recipe or prefix only when one is given', () => {
+    assert.deepEqual(fn.Properties!.Environment.Variables, {
+      [Env.SOURCE_BUCKET]: sourceName,
+      [Env.DESTINATION_BUCKET]: ref(destinationId),
+      [Env.DESTINATION_PREFIX]: { 'Fn::If': ['HasDestinationPrefix', ref('DestinationPrefix'), ref('AWS::NoValue')] },
+      [Env.CONFIG]: { 'Fn::If': ['HasRecipe', ref('RecipeFile'), ref('AWS::NoValue')] },
+    });
+    assert.equal(json.Parameters.RecipeFile.Default, '', 'the built-in recipe by default');
+  });
+
+  test('logs to its own log group, kept for LogRetentionDays (30 by default)', () => {
+    template.hasResource('AWS::Logs::LogGroup', {
+      Properties: { RetentionInDays: ref('LogRetentionDays') },
+      DeletionPolicy: 'Retain',
+    });
+    assert.equal(json.Parameters.LogRetentionDays.Default, 30);
+    assert.equal(json.Parameters.LogLevel.Default, 'INFO');
+  });
+});
+
+describe('the upload endpoint', () => {
+  test('is off by default, and every part of it follows the switch', () => {
+    assert.equal(json.Parameters.UploadEndpoint.Default, 'false');
+    const parts = Object.entries(json.Resources).filter(([id]) => id.startsWith('Upload'));
+    assert.equal(parts.length, 6);
+    for (const [id, r] of parts) {
+      assert.ok(['WithUploadEndpoint', 'WithPublicUploadEndpoint'].includes(r.Condition!), `${id} is conditional`);
+    }
+    for (const [name, o] of Object.entries(json.Outputs)) {
+      if (name.startsWith('Upload')) assert.equal(o.Condition, 'WithUploadEndpoint', name);
+    }
+  });
+
+  test('is the same code in presign mode, behind a function URL whose auth type is a parameter', () => {
+    const p = uploadFn.Properties!;
+    assert.equal(p.Runtime, 'provided.al2023');
+    assert.equal(p.Handler, 'bootstrap');
+    assert.equal(p.RecursiveLoop, 'Terminate');
+    assert.deepEqual(p.Code, fn.Properties!.Code);
+    assert.deepEqual(p.LoggingConfig, jsonLogsTo(uploadLogsId));
+    assert.deepEqual(p.Environment.Variables, {
+      [Env.MODE]: PRESIGN_MODE,
+      [Env.SOURCE_BUCKET]: sourceName,
+      [Env.SOURCE_PREFIX]: ref('SourcePrefix'),
+      [Env.CONFIG]: { 'Fn::If': ['HasRecipe', ref('RecipeFile'), ref('AWS::NoValue')] },
+    });
+    template.hasResourceProperties('AWS::Lambda::Url', {
+      AuthType: ref('UploadAuthType'),
+      TargetFunctionArn: arnOf(uploadFunctionId),
+    });
+    assert.equal(json.Parameters.UploadAuthType.Default, 'AWS_IAM');
+    assert.deepEqual(json.Parameters.UploadAuthType.AllowedValues, ['AWS_IAM', 'NONE']);
+  });
+
+  test('a public endpoint must have a concurrency cap', () => {
+    const rule = json.Rules!.PublicUploadEndpointNeedsACap;
+    assert.deepEqual(rule.RuleCondition, {
+      'Fn::And': [
+        { 'Fn::Equals': [ref('UploadEndpoint'), 'true'] },
+        { 'Fn::Equals': [ref('UploadAuthType'), 'NONE'] },
+      ],
+    });
+    assert.deepEqual(rule.Assertions[0].Assert, {
+      'Fn::Not': [{ 'Fn::Equals': [ref('UploadReservedConcurrency'), '0'] }],
+    });
+    assert.deepEqual(uploadFn.Properties!.ReservedConcurrentExecutions, {
+      'Fn::If': ['UploadHasReservedConcurrency', ref('UploadReservedConcurrency'), ref('AWS::NoValue')],
+    });
+  });
+});
+
+describe('monitoring', () => {
+  const fnDimension = [{ Name: 'FunctionName', Value: ref(functionId) }];
+
+  test('alarms: errors, throttles, dead letters, p99 duration near the timeout', () => {
+    template.resourceCountIs('AWS::CloudWatch::Alarm', 4);
+    for (const metric of ['Errors', 'Throttles']) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        Namespace: 'AWS/Lambda',
+        MetricName: metric,
+        Dimensions: fnDimension,
+        Statistic: 'Sum',
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
+    }
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [dlqId, 'QueueName'] } }],
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Threshold: 90,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      Metrics: Match.arrayWith([
+        Match.objectLike({
+          Expression: { 'Fn::Join': ['', ['100 * p99 / (', ref('TimeoutSeconds'), ' * 1000)']] },
+        }),
+        Match.objectLike({
+          MetricStat: Match.objectLike({
+            Metric: { Namespace: 'AWS/Lambda', MetricName: 'Duration', Dimensions: fnDimension },
+            Stat: 'p99',
+          }),
+        }),
+      ]),
+    });
+  });
+
+  test('alarms notify the topic only when an e-mail address is given', () => {
+    const [topicId, topic] = theResource(json, 'AWS::SNS::Topic', 'AlarmTopic');
+    assert.equal(topic.Condition, 'HasAlarmEmail');
+    for (const [id, alarm] of resourcesOfType(json, 'AWS::CloudWatch::Alarm')) {
+      const actions = { 'Fn::If': ['HasAlarmEmail', [ref(topicId)], ref('AWS::NoValue')] };
+      assert.deepEqual(alarm.Properties!.AlarmActions, actions, id);
+    }
+    template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: ref('AlarmEmail') });
+    assert.equal(json.Parameters.AlarmEmail.Default, '');
+  });
+
+  test('the dashboard shows invocations, errors, duration p50 and p99, dead-letter depth', () => {
+    const [, dashboard] = theResource(json, 'AWS::CloudWatch::Dashboard', 'Dashboard');
+    const body = JSON.stringify(dashboard.Properties!.DashboardBody);
+    for (const expected of [
+      '\\"Invocations\\",\\"FunctionName\\"',
+      '\\"Errors\\",\\"FunctionName\\"',
+      '{\\"stat\\":\\"p50\\"}',
+      '{\\"stat\\":\\"p99\\"}',
+      '\\"ApproximateNumberOfMessagesVisible\\",\\"QueueName\\"',
+    ]) {
+      assert.ok(body.includes(expected), `dashboard shows ${expected}`);
+    }
+  });
+});
