@@ -394,6 +394,14 @@ export class ImgflowStack extends Stack {
         imgflow: new iam.PolicyDocument({
           statements: [
             statement('ReadSources', ['s3:GetObject'], [sourceObjects]),
+            // Names only, no contents: without s3:ListBucket S3 answers a missing key with 403,
+            // and the handler could not tell a first upload (no manifest.json yet) or a source
+            // deleted meanwhile from a refusal: every first upload would fail.
+            statement(
+              'TellMissingKeys',
+              ['s3:ListBucket'],
+              [destinationBucket.bucketArn, sourceBucketArn],
+            ),
             // GetObject: the handler reads its own manifest.json (idempotency); DeleteObject: a
             // deleted source takes its renditions with it.
             statement(

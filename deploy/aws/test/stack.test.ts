@@ -56,6 +56,12 @@ describe('least privilege', () => {
     assert.deepEqual(statementsOf(functionRole), [
       { Sid: 'ReadSources', Effect: 'Allow', Action: ['s3:GetObject'], Resource: sourceObjects },
       {
+        Sid: 'TellMissingKeys',
+        Effect: 'Allow',
+        Action: ['s3:ListBucket'],
+        Resource: [arnOf(destinationId), sourceBucketArn],
+      },
+      {
         Sid: 'WriteRenditions',
         Effect: 'Allow',
         Action: ['s3:DeleteObject', 's3:GetObject', 's3:PutObject'],
@@ -112,12 +118,15 @@ describe('least privilege', () => {
 
   test('no role resource is wider than a bucket plus its prefix, or the own log group', () => {
     const allowed = [sourceObjects, destinationObjects, arnOf(functionLogsId), arnOf(uploadLogsId), arnOf(dlqId)];
+    // The buckets themselves only for listing names (S3 then answers a missing key with 404).
+    const buckets = [sourceBucketArn, arnOf(destinationId)];
     for (const [id, role] of [[functionRoleId, functionRole], [uploadRoleId, uploadRole]] as const) {
       for (const s of role.Properties!.Policies[0].PolicyDocument.Statement) {
         assert.equal(s.NotResource, undefined, `${id}: NotResource`);
+        const listing = JSON.stringify(asArray(s.Action)) === JSON.stringify(['s3:ListBucket']);
         for (const resource of asArray(s.Resource)) {
           assert.ok(
-            allowed.some((a) => JSON.stringify(a) === JSON.stringify(resource)),
+            (listing ? buckets : allowed).some((a) => JSON.stringify(a) === JSON.stringify(resource)),
             `${id}: resource ${JSON.stringify(resource)} is not one of the allowed ones`,
           );
         }
