@@ -583,7 +583,7 @@ core::Result<std::unique_ptr<LocalStore>> LocalStore::open(const LocalStoreOptio
 }
 
 core::Status LocalStore::create_bucket(std::string_view bucket) {
-  if (auto st = internal::validate_bucket_name(bucket); !st) return st;
+  if (auto st = internal::validate_new_bucket_name(bucket); !st) return st;
   std::lock_guard lock(impl_->mu);
   if (auto st = impl_->check_bucket_locked(bucket); st) {
     return core::fail(make_error(ErrorDetail::kBucketAlreadyOwnedByYou,

@@ -70,7 +70,7 @@ core::Result<MemoryStore::Bucket*> MemoryStore::bucket_locked(std::string_view b
 }
 
 core::Status MemoryStore::create_bucket(std::string_view bucket) {
-  if (auto st = internal::validate_bucket_name(bucket); !st) return st;
+  if (auto st = internal::validate_new_bucket_name(bucket); !st) return st;
   std::lock_guard lock(mu_);
   if (buckets_.contains(bucket)) {
     return core::fail(make_error(ErrorDetail::kBucketAlreadyOwnedByYou,

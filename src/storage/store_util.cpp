@@ -85,6 +85,30 @@ core::Status validate_bucket_name(std::string_view bucket) {
                                    std::string(bucket.substr(0, 80)) + "'"));
 }
 
+core::Status validate_new_bucket_name(std::string_view bucket) {
+  if (auto st = validate_bucket_name(bucket); !st) return st;
+  // Reserved for punycode hostnames, S3 endpoints, examples, access point and directory or
+  // table bucket aliases.
+  constexpr std::string_view kReservedPrefixes[] = {"xn--", "sthree-", "amzn-s3-demo-"};
+  constexpr std::string_view kReservedSuffixes[] = {"-s3alias", "--ol-s3", ".mrap", "--x-s3",
+                                                    "--table-s3"};
+  for (const std::string_view prefix : kReservedPrefixes) {
+    if (bucket.starts_with(prefix)) {
+      return core::fail(make_error(ErrorDetail::kInvalidBucketName,
+                                   "bucket names may not start with '" + std::string(prefix) +
+                                       "' (reserved by S3): '" + std::string(bucket) + "'"));
+    }
+  }
+  for (const std::string_view suffix : kReservedSuffixes) {
+    if (bucket.ends_with(suffix)) {
+      return core::fail(make_error(ErrorDetail::kInvalidBucketName,
+                                   "bucket names may not end with '" + std::string(suffix) +
+                                       "' (reserved by S3): '" + std::string(bucket) + "'"));
+    }
+  }
+  return {};
+}
+
 core::Status validate_key(std::string_view key) {
   if (key.empty()) {
     return core::fail(make_error(ErrorDetail::kInvalidArgument, "the object key is empty"));
