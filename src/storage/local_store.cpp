@@ -597,6 +597,37 @@ core::Status LocalStore::create_bucket(std::string_view bucket) {
   return s->bind_text(1, bucket).bind_int(2, to_ms(impl_->clock->now())).run();
 }
 
+core::Status LocalStore::delete_bucket(std::string_view bucket) {
+  std::lock_guard lock(impl_->mu);
+  if (auto st = impl_->check_bucket_locked(bucket); !st) return st;
+  auto txn = Transaction::begin(impl_->db);
+  if (!txn) return core::fail(txn.error());
+  for (const auto& [sql, what] :
+       {std::pair{"SELECT 1 FROM objects WHERE bucket = ?1 LIMIT 1", "is not empty"},
+        std::pair{"SELECT 1 FROM uploads WHERE bucket = ?1 LIMIT 1",
+                  "has multipart uploads in progress"}}) {
+    auto s = impl_->db.prepare(sql);
+    if (!s) return core::fail(s.error());
+    auto row = s->bind_text(1, bucket).step();
+    if (!row) return core::fail(row.error());
+    if (*row) {
+      return core::fail(make_error(
+          ErrorDetail::kBucketNotEmpty,
+          "The bucket you tried to delete " + std::string(what) + ": " + std::string(bucket)));
+    }
+  }
+  auto s = impl_->db.prepare("DELETE FROM buckets WHERE name = ?1");
+  if (!s) return core::fail(s.error());
+  if (auto st = s->bind_text(1, bucket).run(); !st) return st;
+  if (auto st = txn->commit(); !st) return st;
+  // What is left is empty directories, and in tmp/ the files of writes still in flight, which
+  // fail now that the bucket is gone. Best effort: a directory left behind is reused if the
+  // bucket is created again.
+  std::error_code ec;
+  stdfs::remove_all(impl_->bucket_dir(bucket), ec);
+  return {};
+}
+
 core::Result<BucketInfo> LocalStore::head_bucket(std::string_view bucket) {
   if (auto st = internal::validate_bucket_name(bucket); !st) return core::fail(st.error());
   std::lock_guard lock(impl_->mu);

@@ -57,6 +57,7 @@ class LocalStore final : public ObjectStore, public Outbox, public DeadLetters {
   const RecoveryReport& recovery_report() const;
 
   core::Status create_bucket(std::string_view bucket) override;
+  core::Status delete_bucket(std::string_view bucket) override;
   core::Result<BucketInfo> head_bucket(std::string_view bucket) override;
   core::Result<std::vector<BucketInfo>> list_buckets() override;
 

@@ -90,6 +90,21 @@ TEST(LocalStoreTest, EverythingSurvivesAReopen) {
   EXPECT_EQ(store->recovery_report().orphan_files_removed, 0U);
 }
 
+TEST(LocalStoreTest, ADeletedBucketLeavesNoDirectoryAndStaysDeletedAfterAReopen) {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path());
+    ASSERT_OK(store->create_bucket("gone"));
+    ASSERT_OK(store->put("gone", "k", "x"));
+    ASSERT_OK(store->delete_object("gone", "k"));
+    ASSERT_OK(store->delete_bucket("gone"));
+    EXPECT_FALSE(stdfs::exists(dir.path() / "buckets" / "gone"));
+  }
+  auto store = open_store(dir.path());
+  EXPECT_DETAIL(store->head_bucket("gone"), ErrorDetail::kNoSuchBucket);
+  EXPECT_TRUE(store->list_buckets()->empty());
+}
+
 TEST(LocalStoreTest, RecoveryRemovesTempFilesAndUnreferencedObjectFiles) {
   TempDir dir;
   {

@@ -80,6 +80,27 @@ core::Status MemoryStore::create_bucket(std::string_view bucket) {
   return {};
 }
 
+core::Status MemoryStore::delete_bucket(std::string_view bucket) {
+  std::lock_guard lock(mu_);
+  auto b = bucket_locked(bucket);
+  if (!b) return core::fail(b.error());
+  if (!(*b)->objects.empty()) {
+    return core::fail(
+        make_error(ErrorDetail::kBucketNotEmpty,
+                   "The bucket you tried to delete is not empty: " + std::string(bucket)));
+  }
+  for (const auto& [id, upload] : uploads_) {
+    if (upload.bucket == bucket) {
+      return core::fail(make_error(ErrorDetail::kBucketNotEmpty,
+                                   "The bucket you tried to delete has multipart uploads in "
+                                   "progress: " +
+                                       std::string(bucket)));
+    }
+  }
+  buckets_.erase(buckets_.find(bucket));
+  return {};
+}
+
 core::Result<BucketInfo> MemoryStore::head_bucket(std::string_view bucket) {
   std::lock_guard lock(mu_);
   auto b = bucket_locked(bucket);

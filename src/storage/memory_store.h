@@ -23,6 +23,7 @@ class MemoryStore final : public ObjectStore, public Outbox, public DeadLetters 
   explicit MemoryStore(const core::Clock& clock = core::SystemClock::instance());
 
   core::Status create_bucket(std::string_view bucket) override;
+  core::Status delete_bucket(std::string_view bucket) override;
   core::Result<BucketInfo> head_bucket(std::string_view bucket) override;
   core::Result<std::vector<BucketInfo>> list_buckets() override;
 

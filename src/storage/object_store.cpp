@@ -17,11 +17,12 @@ struct DetailName {
   ErrorCode code;
 };
 
-constexpr std::array<DetailName, 17> kDetails = {{
+constexpr std::array<DetailName, 18> kDetails = {{
     {ErrorDetail::kNoSuchBucket, "NoSuchBucket", ErrorCode::kNotFound},
     {ErrorDetail::kNoSuchKey, "NoSuchKey", ErrorCode::kNotFound},
     {ErrorDetail::kNoSuchUpload, "NoSuchUpload", ErrorCode::kNotFound},
     {ErrorDetail::kBucketAlreadyOwnedByYou, "BucketAlreadyOwnedByYou", ErrorCode::kAlreadyExists},
+    {ErrorDetail::kBucketNotEmpty, "BucketNotEmpty", ErrorCode::kFailedPrecondition},
     {ErrorDetail::kInvalidBucketName, "InvalidBucketName", ErrorCode::kInvalidArgument},
     {ErrorDetail::kKeyTooLongError, "KeyTooLongError", ErrorCode::kInvalidArgument},
     {ErrorDetail::kInvalidArgument, "InvalidArgument", ErrorCode::kInvalidArgument},

@@ -34,6 +34,7 @@ enum class ErrorDetail {
   kNoSuchKey,                // kNotFound
   kNoSuchUpload,             // kNotFound
   kBucketAlreadyOwnedByYou,  // kAlreadyExists
+  kBucketNotEmpty,           // kFailedPrecondition: delete_bucket of a bucket in use
   kInvalidBucketName,        // kInvalidArgument
   kKeyTooLongError,          // kInvalidArgument
   kInvalidArgument,          // kInvalidArgument: a malformed parameter (key, max-keys, token...)
@@ -285,8 +286,12 @@ class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
 
-  // kBucketAlreadyOwnedByYou if it exists.
+  // kBucketAlreadyOwnedByYou if it exists; kInvalidBucketName also for the names S3 reserves
+  // (internal::validate_new_bucket_name).
   virtual core::Status create_bucket(std::string_view bucket) = 0;
+  // Removes an empty bucket. kBucketNotEmpty while it holds an object or a multipart upload in
+  // progress; kNoSuchBucket.
+  virtual core::Status delete_bucket(std::string_view bucket) = 0;
   virtual core::Result<BucketInfo> head_bucket(std::string_view bucket) = 0;
   // Sorted by name.
   virtual core::Result<std::vector<BucketInfo>> list_buckets() = 0;

@@ -225,6 +225,27 @@ TEST_P(StoreTest, Buckets) {
   EXPECT_DETAIL(store_->head_bucket("missing"), ErrorDetail::kNoSuchBucket);
 }
 
+TEST_P(StoreTest, DeleteBucketOnlyWhenNothingIsInIt) {
+  ASSERT_OK(store_->create_bucket("scratch"));
+  ASSERT_OK(store_->put("scratch", "k", "x"));
+  EXPECT_DETAIL(store_->delete_bucket("scratch"), ErrorDetail::kBucketNotEmpty);
+  ASSERT_OK(store_->delete_object("scratch", "k"));
+  auto upload = store_->create_multipart_upload("scratch", "m", {});
+  ASSERT_OK(upload);
+  EXPECT_DETAIL(store_->delete_bucket("scratch"), ErrorDetail::kBucketNotEmpty);
+  ASSERT_OK(store_->abort_multipart_upload("scratch", "m", *upload));
+  ASSERT_OK(store_->delete_bucket("scratch"));
+  EXPECT_DETAIL(store_->head_bucket("scratch"), ErrorDetail::kNoSuchBucket);
+  EXPECT_DETAIL(store_->put("scratch", "k", "x"), ErrorDetail::kNoSuchBucket);
+  EXPECT_DETAIL(store_->delete_bucket("scratch"), ErrorDetail::kNoSuchBucket);
+  EXPECT_EQ(store_->list_buckets()->size(), 1U);
+  // The name can be used again, for an empty bucket.
+  ASSERT_OK(store_->create_bucket("scratch"));
+  EXPECT_EQ(store_->list("scratch", {})->key_count, 0);
+  ASSERT_OK(store_->put("scratch", "k", "again"));
+  EXPECT_EQ(store_->get_string("scratch", "k").value_or(""), "again");
+}
+
 // ---- ranges ----------------------------------------------------------------------------------
 
 TEST_P(StoreTest, ByteRanges) {

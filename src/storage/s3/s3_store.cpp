@@ -300,6 +300,15 @@ core::Status S3Store::create_bucket(std::string_view bucket) {
   return {};
 }
 
+core::Status S3Store::delete_bucket(std::string_view bucket) {
+  if (auto st = internal::validate_bucket_name(bucket); !st) return st;
+  Call call{.method = "DELETE", .target = Target::kBucket, .bucket = std::string(bucket)};
+  Spool spool(kMaxErrorBody);
+  auto response = execute(call, spool);
+  if (!response) return core::fail(response.error());
+  return {};
+}
+
 core::Result<BucketInfo> S3Store::head_bucket(std::string_view bucket) {
   if (auto st = internal::validate_bucket_name(bucket); !st) return core::fail(st.error());
   Call call{.method = "HEAD", .target = Target::kBucket, .bucket = std::string(bucket)};

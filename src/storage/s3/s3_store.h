@@ -98,6 +98,7 @@ class S3Store final : public ObjectStore {
       const core::Clock& clock = core::SystemClock::instance(), Sleep sleep = {});
 
   core::Status create_bucket(std::string_view bucket) override;
+  core::Status delete_bucket(std::string_view bucket) override;
   core::Result<BucketInfo> head_bucket(std::string_view bucket) override;
   core::Result<std::vector<BucketInfo>> list_buckets() override;
 

@@ -547,6 +547,21 @@ TEST_F(S3StoreTest, Buckets) {
   EXPECT_EQ(all[2].request.url, "http://localhost:9000/uploads");
 }
 
+TEST_F(S3StoreTest, DeleteBucket) {
+  auto store = make();
+  fake_.push(204);
+  ASSERT_TRUE(store->delete_bucket("scratch").has_value());
+  fake_.push(409, error_xml("BucketNotEmpty", "The bucket you tried to delete is not empty"));
+  auto busy = store->delete_bucket("scratch");
+  ASSERT_FALSE(busy.has_value());
+  EXPECT_EQ(busy.error().code, core::ErrorCode::kFailedPrecondition);
+  const auto all = fake_.requests();
+  ASSERT_EQ(all.size(), 2U);
+  EXPECT_EQ(all[0].request.method, "DELETE");
+  EXPECT_TRUE(all[0].request.url.ends_with("/scratch")) << all[0].request.url;
+  expect_valid_signature(all[0].request, clock_);
+}
+
 TEST_F(S3StoreTest, MultipartUpload) {
   auto store = make();
   fake_.push(200, R"(<InitiateMultipartUploadResult><Bucket>uploads</Bucket><Key>big.jpg</Key>
