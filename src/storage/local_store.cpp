@@ -389,33 +389,28 @@ struct LocalStore::Impl {
     };
   }
 
-  // Fails fast, before any byte is read: the bucket must exist and, with If-None-Match: *, the
-  // key must not. (commit_locked checks both again, atomically.)
-  core::Status precheck(std::string_view bucket, std::string_view key, bool if_none_match_star) {
+  // Fails fast, before any byte is read: the bucket must exist and the write's conditions hold.
+  // (commit_locked checks both again, atomically.)
+  core::Status precheck(std::string_view bucket, std::string_view key,
+                        const internal::WriteConditions& conditions) {
     std::lock_guard lock(mu);
     if (auto st = check_bucket_locked(bucket); !st) return st;
-    if (!if_none_match_star) return {};
+    if (!conditions.if_none_match_star && !conditions.if_match) return {};
     auto old = find_object_locked(bucket, key);
     if (!old) return core::fail(old.error());
-    if (*old) {
-      return core::fail(make_error(ErrorDetail::kPreconditionFailed,
-                                   "At least one of the pre-conditions you specified did not "
-                                   "hold (If-None-Match: * and the key exists)"));
-    }
-    return {};
+    return internal::check_write_conditions(conditions, *old ? &(*old)->info : nullptr, key);
   }
 
   // Points `key` at the staged file `file_id` in one transaction with its outbox event, then
   // removes the superseded file. On failure the staged file is removed.
   core::Result<ObjectInfo> commit_object(std::string_view bucket, std::string_view key,
                                          const std::string& file_id, ObjectInfo info,
-                                         bool if_none_match_star,
+                                         const internal::WriteConditions& conditions,
                                          const std::optional<EventToRecord>& event,
                                          const InTxn& in_txn = nullptr) {
     std::lock_guard lock(mu);
     std::optional<std::string> old_file;
-    auto st =
-        commit_locked(bucket, key, file_id, info, if_none_match_star, event, in_txn, old_file);
+    auto st = commit_locked(bucket, key, file_id, info, conditions, event, in_txn, old_file);
     if (!st) {
       remove_file(bucket, file_id);
       return core::fail(st.error());
@@ -425,7 +420,8 @@ struct LocalStore::Impl {
   }
 
   core::Status commit_locked(std::string_view bucket, std::string_view key,
-                             const std::string& file_id, ObjectInfo& info, bool if_none_match_star,
+                             const std::string& file_id, ObjectInfo& info,
+                             const internal::WriteConditions& conditions,
                              const std::optional<EventToRecord>& event, const InTxn& in_txn,
                              std::optional<std::string>& old_file) {
     auto txn = Transaction::begin(db);
@@ -433,10 +429,9 @@ struct LocalStore::Impl {
     if (auto st = check_bucket_locked(bucket); !st) return st;
     auto old = find_object_locked(bucket, key);
     if (!old) return core::fail(old.error());
-    if (*old && if_none_match_star) {
-      return core::fail(make_error(ErrorDetail::kPreconditionFailed,
-                                   "At least one of the pre-conditions you specified did not "
-                                   "hold (If-None-Match: * and the key exists)"));
+    if (auto st = internal::check_write_conditions(conditions, *old ? &(*old)->info : nullptr, key);
+        !st) {
+      return st;
     }
     if (in_txn) {
       if (auto st = in_txn(); !st) return st;
@@ -661,9 +656,8 @@ core::Result<ObjectInfo> LocalStore::put(std::string_view bucket, std::string_vi
   auto prepared =
       internal::prepare_body(options.content_md5, options.checksum, options.content_length);
   if (!prepared) return core::fail(prepared.error());
-  if (auto st = impl_->precheck(bucket, key, options.if_none_match_star); !st) {
-    return core::fail(st.error());
-  }
+  const internal::WriteConditions conditions{options.if_none_match_star, options.if_match};
+  if (auto st = impl_->precheck(bucket, key, conditions); !st) return core::fail(st.error());
   Impl::Written written;
   auto file_id = impl_->stage(bucket, Impl::body_fill(body, *prepared, written));
   if (!file_id) return core::fail(file_id.error());
@@ -674,8 +668,7 @@ core::Result<ObjectInfo> LocalStore::put(std::string_view bucket, std::string_vi
   info.user_metadata = options.user_metadata;
   info.cache_control = options.cache_control;
   info.checksum = options.checksum;
-  return impl_->commit_object(bucket, key, *file_id, std::move(info), options.if_none_match_star,
-                              options.event);
+  return impl_->commit_object(bucket, key, *file_id, std::move(info), conditions, options.event);
 }
 
 core::Result<std::unique_ptr<ObjectReader>> LocalStore::open(std::string_view bucket,
@@ -758,7 +751,8 @@ core::Result<ObjectInfo> LocalStore::copy(std::string_view src_bucket, std::stri
                                  "This copy request is illegal because it is trying to copy an "
                                  "object to itself without changing the object's metadata."));
   }
-  if (auto st = impl_->precheck(dst_bucket, dst_key, options.if_none_match_star); !st) {
+  const internal::WriteConditions conditions{options.if_none_match_star, std::nullopt};
+  if (auto st = impl_->precheck(dst_bucket, dst_key, conditions); !st) {
     return core::fail(st.error());
   }
   auto reader = open(src_bucket, src_key, GetOptions{});
@@ -779,8 +773,8 @@ core::Result<ObjectInfo> LocalStore::copy(std::string_view src_bucket, std::stri
   info.content_type = replace ? options.content_type : source.content_type;
   info.user_metadata = replace ? options.user_metadata : source.user_metadata;
   info.cache_control = replace ? options.cache_control : source.cache_control;
-  return impl_->commit_object(dst_bucket, dst_key, *file_id, std::move(info),
-                              options.if_none_match_star, options.event);
+  return impl_->commit_object(dst_bucket, dst_key, *file_id, std::move(info), conditions,
+                              options.event);
 }
 
 core::Result<std::string> LocalStore::create_multipart_upload(std::string_view bucket,
@@ -908,8 +902,9 @@ core::Result<ObjectInfo> LocalStore::complete_multipart_upload(
     for (const auto& [number, file] : current->part_files) files_to_remove.push_back(file);
     return impl_->delete_upload_rows_locked(upload_id);
   };
-  auto committed = impl_->commit_object(bucket, key, *file_id, std::move(info),
-                                        options.if_none_match_star, options.event, in_txn);
+  auto committed =
+      impl_->commit_object(bucket, key, *file_id, std::move(info),
+                           {options.if_none_match_star, options.if_match}, options.event, in_txn);
   if (committed) {
     std::lock_guard lock(impl_->mu);
     for (const auto& file : files_to_remove) impl_->remove_file(bucket, file);

@@ -32,6 +32,13 @@ class MemoryReader final : public ObjectReader {
   std::uint64_t end_;
 };
 
+// The metadata of the version `key` has in `objects` (a bucket's map), or nullptr.
+template <typename Objects>
+const ObjectInfo* current_info(const Objects& objects, std::string_view key) {
+  const auto it = objects.find(key);
+  return it == objects.end() ? nullptr : &it->second.info;
+}
+
 core::Error no_such_key(std::string_view key) {
   return make_error(ErrorDetail::kNoSuchKey,
                     "The specified key does not exist: " + std::string(key.substr(0, 200)));
@@ -149,10 +156,10 @@ core::Result<ObjectInfo> MemoryStore::put(std::string_view bucket, std::string_v
   std::lock_guard lock(mu_);
   auto b = bucket_locked(bucket);
   if (!b) return core::fail(b.error());
-  if (options.if_none_match_star && (*b)->objects.contains(key)) {
-    return core::fail(make_error(ErrorDetail::kPreconditionFailed,
-                                 "At least one of the pre-conditions you specified did not hold "
-                                 "(If-None-Match: * and the key exists)"));
+  if (auto st = internal::check_write_conditions({options.if_none_match_star, options.if_match},
+                                                 current_info((*b)->objects, key), key);
+      !st) {
+    return core::fail(st.error());
   }
   return commit_locked(**b, key, std::move(read->first), std::move(info), options.event);
 }
@@ -295,9 +302,10 @@ core::Result<ObjectInfo> MemoryStore::complete_multipart_upload(
   auto etag = internal::check_completed_parts(parts, uploaded);
   if (!etag) return core::fail(etag.error());
   auto b = bucket_locked(bucket);
-  if (options.if_none_match_star && (*b)->objects.contains(key)) {
-    return core::fail(
-        make_error(ErrorDetail::kPreconditionFailed, "If-None-Match: * and the key exists"));
+  if (auto st = internal::check_write_conditions({options.if_none_match_star, options.if_match},
+                                                 current_info((*b)->objects, key), key);
+      !st) {
+    return core::fail(st.error());
   }
   auto body = std::make_shared<std::string>();
   for (const auto& part : parts) body->append(*(*u)->parts.at(part.part_number).body);

@@ -148,6 +148,10 @@ struct PutOptions {
   // If-None-Match: * — create only; kPreconditionFailed if the key exists when the write
   // commits (the check is atomic with the commit).
   bool if_none_match_star = false;
+  // If-Match — replace only this version: an ETag without quotes, or "*" for any version.
+  // kNoSuchKey if the key is absent, kPreconditionFailed if its ETag differs when the write
+  // commits (atomic with the commit, as above).
+  std::optional<std::string> if_match;
   // Recorded in the outbox in the same transaction as the object (see outbox.h).
   std::optional<EventToRecord> event;
 };
@@ -269,7 +273,8 @@ struct ListUploadsResult {
 };
 
 struct CompleteOptions {
-  bool if_none_match_star = false;
+  bool if_none_match_star = false;      // as PutOptions
+  std::optional<std::string> if_match;  // as PutOptions
   std::optional<EventToRecord> event;
 };
 

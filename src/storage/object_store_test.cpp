@@ -445,6 +445,28 @@ TEST_P(StoreTest, IfNoneMatchStarCreatesOnlyOnce) {
   EXPECT_EQ(get("k"), "first");
 }
 
+TEST_P(StoreTest, IfMatchReplacesOnlyTheVersionNamed) {
+  const ObjectInfo first = put("k", "first");
+  PutOptions options;
+  options.if_match = "\"" + first.etag + "\"";  // quoted, as on the wire
+  const ObjectInfo second = put("k", "second", options);
+  EXPECT_EQ(get("k"), "second");
+  // The first version's ETag no longer names the current one.
+  auto stale = store_->put("bkt", "k", "third", options);
+  EXPECT_DETAIL(stale, ErrorDetail::kPreconditionFailed);
+  EXPECT_EQ(get("k"), "second");
+  options.if_match = second.etag;  // unquoted works too
+  put("k", "third", options);
+  options.if_match = "*";
+  put("k", "fourth", options);
+  EXPECT_DETAIL(store_->put("bkt", "absent", "x", options), ErrorDetail::kNoSuchKey);
+  EXPECT_DETAIL(store_->head("bkt", "absent"), ErrorDetail::kNoSuchKey);
+  // Both conditions: an existing key fails If-None-Match, an absent one If-Match.
+  options.if_none_match_star = true;
+  EXPECT_DETAIL(store_->put("bkt", "k", "x", options), ErrorDetail::kPreconditionFailed);
+  EXPECT_EQ(get("k"), "fourth");
+}
+
 // ---- copy ------------------------------------------------------------------------------------
 
 TEST_P(StoreTest, CopyKeepsOrReplacesMetadata) {
@@ -546,6 +568,25 @@ TEST_P(MultipartTest, CompleteJoinsPartsWithTheS3Etag) {
   ASSERT_EQ(events->size(), 1U);
   EXPECT_EQ((*events)[0].etag, expected_etag);
   EXPECT_DETAIL(store_->list_parts("bkt", "mp", id), ErrorDetail::kNoSuchUpload);
+}
+
+TEST_P(MultipartTest, CompleteHonoursIfMatchAndIfNoneMatch) {
+  const ObjectInfo old = put("mp", "old version");
+  const std::string id = create();
+  const auto part = upload(id, 1, "new version");
+  CompleteOptions options;
+  options.if_match = "0123";
+  EXPECT_DETAIL(store_->complete_multipart_upload("bkt", "mp", id, {{1, part.etag}}, options),
+                ErrorDetail::kPreconditionFailed);
+  options.if_match = std::nullopt;
+  options.if_none_match_star = true;
+  EXPECT_DETAIL(store_->complete_multipart_upload("bkt", "mp", id, {{1, part.etag}}, options),
+                ErrorDetail::kPreconditionFailed);
+  EXPECT_EQ(get("mp"), "old version");
+  options.if_none_match_star = false;
+  options.if_match = old.etag;
+  ASSERT_OK(store_->complete_multipart_upload("bkt", "mp", id, {{1, part.etag}}, options));
+  EXPECT_EQ(get("mp"), "new version");
 }
 
 TEST_P(MultipartTest, PartsNotListedAreDiscardedAndALoneSmallPartIsFine) {

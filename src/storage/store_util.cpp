@@ -125,6 +125,28 @@ core::Status validate_key(std::string_view key) {
   return {};
 }
 
+core::Status check_write_conditions(const WriteConditions& conditions, const ObjectInfo* current,
+                                    std::string_view key) {
+  if (current != nullptr && conditions.if_none_match_star) {
+    return core::fail(make_error(ErrorDetail::kPreconditionFailed,
+                                 "At least one of the pre-conditions you specified did not hold "
+                                 "(If-None-Match: * and the key exists)"));
+  }
+  if (!conditions.if_match) return {};
+  if (current == nullptr) {
+    return core::fail(make_error(ErrorDetail::kNoSuchKey,
+                                 "The specified key does not exist (If-Match needs a version to "
+                                 "replace): " +
+                                     std::string(key.substr(0, 200))));
+  }
+  if (*conditions.if_match != "*" && strip_quotes(*conditions.if_match) != current->etag) {
+    return core::fail(make_error(ErrorDetail::kPreconditionFailed,
+                                 "At least one of the pre-conditions you specified did not hold "
+                                 "(If-Match: the object has another ETag)"));
+  }
+  return {};
+}
+
 core::Result<std::optional<core::Md5Digest>> parse_content_md5(
     const std::optional<std::string>& content_md5) {
   if (!content_md5) return std::optional<core::Md5Digest>();

@@ -26,6 +26,16 @@ core::Status validate_new_bucket_name(std::string_view bucket);
 // Non-empty valid UTF-8 of at most kMaxKeyBytes. Errors: kKeyTooLongError, kInvalidArgument.
 core::Status validate_key(std::string_view key);
 
+// The conditions of a write (PutOptions, CompleteOptions) against the version `current` the key
+// has (nullptr: absent). kPreconditionFailed for If-None-Match: * and a key that exists or an
+// If-Match ETag that differs; kNoSuchKey for If-Match and a key that is absent.
+struct WriteConditions {
+  bool if_none_match_star = false;
+  std::optional<std::string> if_match;
+};
+core::Status check_write_conditions(const WriteConditions& conditions, const ObjectInfo* current,
+                                    std::string_view key);
+
 // Parses Content-MD5; kInvalidDigest unless it is base64 of exactly 16 bytes.
 core::Result<std::optional<core::Md5Digest>> parse_content_md5(
     const std::optional<std::string>& content_md5);

@@ -348,6 +348,7 @@ core::Result<ObjectInfo> S3Store::put(std::string_view bucket, std::string_view 
         {checksum_header(options.checksum->algorithm), options.checksum->base64});
   }
   if (options.if_none_match_star) call.headers.push_back({"If-None-Match", "*"});
+  if (options.if_match) call.headers.push_back({"If-Match", quoted_etag(*options.if_match)});
   // One byte past the limit tells a body that fits one PUT from one that needs parts.
   std::string buffer;
   if (auto st = read_up_to(body, config_.max_buffered_body + 1, buffer); !st) {

@@ -88,6 +88,7 @@ core::Result<ObjectInfo> S3Store::put_multipart(std::string_view bucket, std::st
   }
   CompleteOptions complete_options;
   complete_options.if_none_match_star = options.if_none_match_star;
+  complete_options.if_match = options.if_match;
   auto etag = complete(bucket, key, *upload_id, *parts, complete_options);
   if (!etag) return core::fail(etag.error());
   guard.completed();
@@ -141,6 +142,7 @@ core::Result<std::string> S3Store::complete(std::string_view bucket, std::string
   call.query = {{"uploadId", std::string(upload_id)}};
   call.embedded_error = true;  // S3 may answer 200 and then report an error in the body
   if (options.if_none_match_star) call.headers.push_back({"If-None-Match", "*"});
+  if (options.if_match) call.headers.push_back({"If-Match", quoted_etag(*options.if_match)});
   const std::string body = complete_body(parts);
   call.body = body;
   auto doc = execute_xml(call, "CompleteMultipartUploadResult");

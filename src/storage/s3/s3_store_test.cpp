@@ -136,6 +136,17 @@ TEST_F(S3StoreTest, PutSmallBodyIsSignedWithItsSha256) {
   expect_valid_signature(rec.request, clock_);
 }
 
+TEST_F(S3StoreTest, PutSendsIfMatchQuoted) {
+  auto store = make();
+  fake_.push(412, error_xml("PreconditionFailed"));
+  PutOptions options;
+  options.if_match = "5d41402abc4b2a76b9719d911017c592";
+  const auto info = store->put("uploads", "k", "hello", options);
+  ASSERT_FALSE(info.has_value());
+  EXPECT_EQ(detail_of(info.error()), ErrorDetail::kPreconditionFailed);
+  EXPECT_EQ(header(only_request().request, "if-match"), "\"5d41402abc4b2a76b9719d911017c592\"");
+}
+
 TEST_F(S3StoreTest, VirtualHostedStyleAndSessionToken) {
   S3Config config;
   config.region = "eu-west-1";
