@@ -49,6 +49,12 @@ CREATE TABLE IF NOT EXISTS uploads(
   upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key BLOB NOT NULL,
   content_type TEXT NOT NULL, cache_control TEXT NOT NULL, user_metadata BLOB NOT NULL,
   created_ms INTEGER NOT NULL);
+-- The last kRememberedCompletions completed uploads, so a retried completion succeeds again.
+-- Added after the first release (IF NOT EXISTS: existing data dirs get it at open). The rowid
+-- orders them for trimming.
+CREATE TABLE IF NOT EXISTS completed_uploads(
+  upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key BLOB NOT NULL, size INTEGER NOT NULL,
+  etag TEXT NOT NULL, last_modified_ms INTEGER NOT NULL, sequencer TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS parts(
   upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, file_id TEXT NOT NULL,
   size INTEGER NOT NULL, etag TEXT NOT NULL, last_modified_ms INTEGER NOT NULL,
@@ -215,8 +221,9 @@ core::Status copy_fd(int in, int out, std::uint64_t length, const stdfs::path& p
 struct LocalStore::Impl {
   // Fills a staged file: writes the body to `fd` and verifies it.
   using Fill = std::function<core::Status(int fd, const stdfs::path& path)>;
-  // Runs inside a commit transaction, after the precondition checks.
-  using InTxn = std::function<core::Status()>;
+  // Runs inside a commit transaction, after the precondition checks, with the new version's
+  // metadata (key, sequencer and time stamped).
+  using InTxn = std::function<core::Status(const ObjectInfo& committed)>;
 
   stdfs::path root;
   const core::Clock* clock;
@@ -224,6 +231,8 @@ struct LocalStore::Impl {
   sqlite::Database db;
   std::mutex mu;
   RecoveryReport recovery;
+
+  std::size_t remembered_completions = kRememberedCompletions;
 
   Impl(stdfs::path r, const core::Clock* c, fs::Fd lock, sqlite::Database d)
       : root(std::move(r)), clock(c), lock_fd(std::move(lock)), db(std::move(d)) {}
@@ -433,14 +442,14 @@ struct LocalStore::Impl {
         !st) {
       return st;
     }
-    if (in_txn) {
-      if (auto st = in_txn(); !st) return st;
-    }
     auto sequencer = next_sequencer_locked();
     if (!sequencer) return core::fail(sequencer.error());
     info.key = std::string(key);
     info.last_modified = now_ms();
     info.sequencer = std::move(*sequencer);
+    if (in_txn) {
+      if (auto st = in_txn(info); !st) return st;
+    }
     if (auto st = upsert_object_locked(bucket, info, file_id); !st) return st;
     if (event) {
       if (auto st = insert_event_locked(bucket, info, *event); !st) return st;
@@ -487,6 +496,49 @@ struct LocalStore::Impl {
       upload.part_files[number] = p->column_text(4);
     }
     return upload;
+  }
+
+  // The object a completion of `upload_id` made, if it is remembered (kRememberedCompletions).
+  core::Result<std::optional<ObjectInfo>> find_completed_locked(std::string_view bucket,
+                                                                std::string_view key,
+                                                                std::string_view upload_id) {
+    auto s = db.prepare(
+        "SELECT size, etag, last_modified_ms, sequencer FROM completed_uploads "
+        "WHERE upload_id = ?1 AND bucket = ?2 AND key = ?3");
+    if (!s) return core::fail(s.error());
+    auto row = s->bind_text(1, upload_id).bind_text(2, bucket).bind_blob(3, key).step();
+    if (!row) return core::fail(row.error());
+    if (!*row) return std::optional<ObjectInfo>();
+    ObjectInfo info;
+    info.key = std::string(key);
+    info.size = static_cast<std::uint64_t>(s->column_int(0));
+    info.etag = s->column_text(1);
+    info.last_modified = from_ms(s->column_int(2));
+    info.sequencer = s->column_text(3);
+    return std::optional<ObjectInfo>(std::move(info));
+  }
+
+  // Remembers a completion, and forgets all but the last remembered_completions.
+  core::Status remember_completed_locked(std::string_view bucket, std::string_view upload_id,
+                                         const ObjectInfo& info) {
+    auto s = db.prepare(
+        "INSERT OR REPLACE INTO completed_uploads(upload_id, bucket, key, size, etag, "
+        "last_modified_ms, sequencer) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    if (!s) return core::fail(s.error());
+    auto st = s->bind_text(1, upload_id)
+                  .bind_text(2, bucket)
+                  .bind_blob(3, info.key)
+                  .bind_int(4, static_cast<std::int64_t>(info.size))
+                  .bind_text(5, info.etag)
+                  .bind_int(6, to_ms(info.last_modified))
+                  .bind_text(7, info.sequencer)
+                  .run();
+    if (!st) return st;
+    auto trim = db.prepare(
+        "DELETE FROM completed_uploads "
+        "WHERE rowid <= (SELECT max(rowid) FROM completed_uploads) - ?1");
+    if (!trim) return core::fail(trim.error());
+    return trim->bind_int(1, static_cast<std::int64_t>(remembered_completions)).run();
   }
 
   core::Status delete_upload_rows_locked(std::string_view upload_id) {
@@ -573,6 +625,7 @@ core::Result<std::unique_ptr<LocalStore>> LocalStore::open(const LocalStoreOptio
   if (!db) return core::fail(db.error());
   if (auto st = db->exec(kSchema); !st) return core::fail(st.error());
   auto impl = std::make_unique<Impl>(root, options.clock, std::move(*lock), std::move(*db));
+  impl->remembered_completions = options.remembered_completions;
   if (auto st = impl->recover(); !st) return core::fail(st.error());
   return std::unique_ptr<LocalStore>(new LocalStore(std::move(impl)));
 }
@@ -611,9 +664,12 @@ core::Status LocalStore::delete_bucket(std::string_view bucket) {
           "The bucket you tried to delete " + std::string(what) + ": " + std::string(bucket)));
     }
   }
-  auto s = impl_->db.prepare("DELETE FROM buckets WHERE name = ?1");
-  if (!s) return core::fail(s.error());
-  if (auto st = s->bind_text(1, bucket).run(); !st) return st;
+  for (const char* sql :
+       {"DELETE FROM buckets WHERE name = ?1", "DELETE FROM completed_uploads WHERE bucket = ?1"}) {
+    auto s = impl_->db.prepare(sql);
+    if (!s) return core::fail(s.error());
+    if (auto st = s->bind_text(1, bucket).run(); !st) return st;
+  }
   if (auto st = txn->commit(); !st) return st;
   // What is left is empty directories, and in tmp/ the files of writes still in flight, which
   // fail now that the bucket is gone. Best effort: a directory left behind is reused if the
@@ -859,6 +915,11 @@ core::Result<ObjectInfo> LocalStore::complete_multipart_upload(
     // Open the parts under the lock so that a concurrent abort cannot unlink them first.
     std::lock_guard lock(impl_->mu);
     auto found = impl_->find_upload_locked(bucket, key, upload_id);
+    if (!found && detail_of(found.error()) == ErrorDetail::kNoSuchUpload) {
+      auto completed = impl_->find_completed_locked(bucket, key, upload_id);
+      if (!completed) return core::fail(completed.error());
+      if (*completed) return std::move(**completed);  // a retry: answered as the first time
+    }
     if (!found) return core::fail(found.error());
     upload = std::move(*found);
     auto checked = internal::check_completed_parts(parts, upload.parts);
@@ -889,7 +950,7 @@ core::Result<ObjectInfo> LocalStore::complete_multipart_upload(
   info.cache_control = upload.options.cache_control;
   std::vector<std::string> files_to_remove;
   // Inside the commit: the upload must still exist with the same part files we joined.
-  auto in_txn = [&]() -> core::Status {
+  auto in_txn = [&](const ObjectInfo& committed) -> core::Status {
     auto current = impl_->find_upload_locked(bucket, key, upload_id);
     if (!current) return core::fail(current.error());
     for (const auto& part : parts) {
@@ -900,6 +961,7 @@ core::Result<ObjectInfo> LocalStore::complete_multipart_upload(
       }
     }
     for (const auto& [number, file] : current->part_files) files_to_remove.push_back(file);
+    if (auto st = impl_->remember_completed_locked(bucket, upload_id, committed); !st) return st;
     return impl_->delete_upload_rows_locked(upload_id);
   };
   auto committed =

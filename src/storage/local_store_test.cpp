@@ -105,6 +105,40 @@ TEST(LocalStoreTest, ADeletedBucketLeavesNoDirectoryAndStaysDeletedAfterAReopen)
   EXPECT_TRUE(store->list_buckets()->empty());
 }
 
+// Completions are remembered across a reopen, and only the last remembered_completions.
+TEST(LocalStoreTest, RemembersTheLastCompletionsAcrossAReopen) {
+  TempDir dir;
+  const auto complete = [](LocalStore& store, const std::string& key) {
+    auto id = store.create_multipart_upload("bkt", key, {});
+    EXPECT_TRUE(id);
+    StringSource body("x");
+    EXPECT_TRUE(store.upload_part("bkt", key, *id, 1, body, {}));
+    EXPECT_TRUE(
+        store.complete_multipart_upload("bkt", key, *id, {{1, core::to_hex(core::md5("x"))}}, {}));
+    return *id;
+  };
+  std::vector<std::string> ids;
+  {
+    auto store = LocalStore::open({.data_dir = dir.path(), .remembered_completions = 3});
+    ASSERT_OK(store);
+    ASSERT_OK((*store)->create_bucket("bkt"));
+    for (int i = 0; i < 4; ++i) ids.push_back(complete(**store, "k" + std::to_string(i)));
+  }
+  auto store = LocalStore::open({.data_dir = dir.path(), .remembered_completions = 3});
+  ASSERT_OK(store);
+  const std::vector<CompletedPart> parts = {{1, core::to_hex(core::md5("x"))}};
+  EXPECT_DETAIL((*store)->complete_multipart_upload("bkt", "k0", ids[0], parts, {}),
+                ErrorDetail::kNoSuchUpload);
+  for (int i = 1; i < 4; ++i) {
+    auto again =
+        (*store)->complete_multipart_upload("bkt", "k" + std::to_string(i), ids[i], parts, {});
+    ASSERT_OK(again);
+    EXPECT_EQ(again->etag, core::to_hex(core::md5(std::string(
+                               reinterpret_cast<const char*>(core::md5("x").data()), 16))) +
+                               "-1");
+  }
+}
+
 TEST(LocalStoreTest, RecoveryRemovesTempFilesAndUnreferencedObjectFiles) {
   TempDir dir;
   {

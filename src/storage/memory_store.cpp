@@ -104,6 +104,8 @@ core::Status MemoryStore::delete_bucket(std::string_view bucket) {
                                        std::string(bucket)));
     }
   }
+  std::erase_if(completed_, [&](const auto& entry) { return entry.second.bucket == bucket; });
+  std::erase_if(completed_order_, [&](const std::string& id) { return !completed_.contains(id); });
   buckets_.erase(buckets_.find(bucket));
   return {};
 }
@@ -296,6 +298,12 @@ core::Result<ObjectInfo> MemoryStore::complete_multipart_upload(
     const std::vector<CompletedPart>& parts, const CompleteOptions& options) {
   std::lock_guard lock(mu_);
   auto u = upload_locked(bucket, key, upload_id);
+  if (!u && detail_of(u.error()) == ErrorDetail::kNoSuchUpload) {
+    const auto done = completed_.find(upload_id);
+    if (done != completed_.end() && done->second.bucket == bucket && done->second.key == key) {
+      return done->second.info;  // a retry: answered as the first time
+    }
+  }
   if (!u) return core::fail(u.error());
   std::map<int, PartInfo> uploaded;
   for (const auto& [number, part] : (*u)->parts) uploaded.emplace(number, part.info);
@@ -315,7 +323,20 @@ core::Result<ObjectInfo> MemoryStore::complete_multipart_upload(
   info.user_metadata = (*u)->options.user_metadata;
   info.cache_control = (*u)->options.cache_control;
   uploads_.erase(uploads_.find(upload_id));
-  return commit_locked(**b, key, std::move(body), std::move(info), options.event);
+  ObjectInfo committed = commit_locked(**b, key, std::move(body), std::move(info), options.event);
+  remember_completed_locked(upload_id, bucket, committed);
+  return committed;
+}
+
+void MemoryStore::remember_completed_locked(std::string_view upload_id, std::string_view bucket,
+                                            const ObjectInfo& info) {
+  completed_.insert_or_assign(std::string(upload_id),
+                              Completed{std::string(bucket), info.key, info});
+  completed_order_.emplace_back(upload_id);
+  while (completed_order_.size() > kRememberedCompletions) {
+    completed_.erase(completed_order_.front());
+    completed_order_.pop_front();
+  }
 }
 
 core::Status MemoryStore::abort_multipart_upload(std::string_view bucket, std::string_view key,

@@ -22,6 +22,9 @@ inline constexpr int kMaxListKeys = 1000;                    // max-keys above t
 inline constexpr int kMaxPartNumber = 10000;                 // part numbers are 1..10000
 inline constexpr std::uint64_t kMinPartSize = 5ULL << 20;    // every part but the last
 inline constexpr std::uint64_t kMaxObjectSize = 5ULL << 30;  // one PUT, one part, one copy
+// Completed multipart uploads a store remembers, so that a retried completion succeeds again
+// (see complete_multipart_upload): enough for retries, small enough to never matter.
+inline constexpr std::size_t kRememberedCompletions = 1000;
 
 // ---- Errors ----------------------------------------------------------------------------------
 
@@ -349,6 +352,12 @@ class ObjectStore {
   // (kInvalidPartOrder), each known with a matching ETag (kInvalidPart), every part but the last
   // at least kMinPartSize (kEntityTooSmall). The ETag is hex(md5(md5(part1) ... md5(partN)))-N.
   // Parts not listed are discarded.
+  //
+  // Clients retry a completion whose response was lost. Completing an upload that was already
+  // completed (same bucket, key and id) returns the object as that completion made it (key,
+  // size, ETag, last-modified, sequencer) without writing, checking conditions or recording an
+  // event, as long as it is among the last kRememberedCompletions completions; else
+  // kNoSuchUpload.
   virtual core::Result<ObjectInfo> complete_multipart_upload(
       std::string_view bucket, std::string_view key, std::string_view upload_id,
       const std::vector<CompletedPart>& parts, const CompleteOptions& options) = 0;

@@ -589,6 +589,34 @@ TEST_P(MultipartTest, CompleteHonoursIfMatchAndIfNoneMatch) {
   EXPECT_EQ(get("mp"), "new version");
 }
 
+TEST_P(MultipartTest, ARetriedCompletionSucceedsAgainAndChangesNothing) {
+  const std::string id = create();
+  const auto part = upload(id, 1, "only part");
+  CompleteOptions options;
+  options.event = EventToRecord{"ObjectCreated:CompleteMultipartUpload", "{}"};
+  auto first = store_->complete_multipart_upload("bkt", "mp", id, {{1, part.etag}}, options);
+  ASSERT_OK(first);
+  clock_.advance(5s);
+  // The retry's conditions no longer hold (the key exists now), and the part list is wrong:
+  // neither matters, the retry answers what the completion did.
+  options.if_none_match_star = true;
+  auto retry = store_->complete_multipart_upload("bkt", "mp", id, {{1, "bogus"}}, options);
+  ASSERT_OK(retry);
+  EXPECT_EQ(retry->etag, first->etag);
+  EXPECT_EQ(retry->size, first->size);
+  EXPECT_EQ(retry->sequencer, first->sequencer);
+  EXPECT_EQ(retry->last_modified, first->last_modified);
+  EXPECT_EQ(outbox_->count_pending().value(), 1U);  // no second event
+  EXPECT_EQ(store_->head("bkt", "mp")->sequencer, first->sequencer);
+  // Only the completion is remembered: the upload itself is gone.
+  EXPECT_DETAIL(store_->complete_multipart_upload("bkt", "other", id, {{1, part.etag}}, {}),
+                ErrorDetail::kNoSuchUpload);
+  StringSource more("x");
+  EXPECT_DETAIL(store_->upload_part("bkt", "mp", id, 2, more, {}), ErrorDetail::kNoSuchUpload);
+  EXPECT_DETAIL(store_->list_parts("bkt", "mp", id), ErrorDetail::kNoSuchUpload);
+  EXPECT_DETAIL(store_->abort_multipart_upload("bkt", "mp", id), ErrorDetail::kNoSuchUpload);
+}
+
 TEST_P(MultipartTest, PartsNotListedAreDiscardedAndALoneSmallPartIsFine) {
   const std::string id = create();
   const auto i1 = upload(id, 1, "tiny");
@@ -711,6 +739,26 @@ TEST_P(MultipartTest, ListUploadsPagesByKeyThenUploadId) {
   EXPECT_DETAIL(store_->list_multipart_uploads("bkt", uploads_page("", "", "", -1)),
                 ErrorDetail::kInvalidArgument);
   EXPECT_DETAIL(store_->list_multipart_uploads("nobucket", {}), ErrorDetail::kNoSuchBucket);
+}
+
+// Completions are remembered for retries, but only the last kRememberedCompletions of them
+// (LocalStore's bound: local_store_test.cpp).
+TEST(MemoryStoreTest, OnlyTheLastCompletionsAreRemembered) {
+  MemoryStore store;
+  ASSERT_OK(store.create_bucket("bkt"));
+  std::vector<std::string> ids;
+  for (std::size_t i = 0; i <= kRememberedCompletions; ++i) {
+    const std::string key = "k" + std::to_string(i);
+    auto id = store.create_multipart_upload("bkt", key, {});
+    ASSERT_OK(id);
+    ids.push_back(*id);
+    StringSource body("x");
+    ASSERT_OK(store.upload_part("bkt", key, *id, 1, body, {}));
+    ASSERT_OK(store.complete_multipart_upload("bkt", key, *id, {{1, hex_md5("x")}}, {}));
+  }
+  EXPECT_DETAIL(store.complete_multipart_upload("bkt", "k0", ids[0], {{1, hex_md5("x")}}, {}),
+                ErrorDetail::kNoSuchUpload);
+  ASSERT_OK(store.complete_multipart_upload("bkt", "k1", ids[1], {{1, hex_md5("x")}}, {}));
 }
 
 // ---- outbox ----------------------------------------------------------------------------------
