@@ -45,10 +45,11 @@ CREATE TABLE IF NOT EXISTS objects(
   user_metadata BLOB NOT NULL, checksum_algorithm TEXT, checksum_value TEXT,
   last_modified_ms INTEGER NOT NULL, sequencer TEXT NOT NULL,
   PRIMARY KEY(bucket, key)) WITHOUT ROWID;
+-- initiator and expires_ms (NULL: never) came after the first release: kAddedColumns.
 CREATE TABLE IF NOT EXISTS uploads(
   upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key BLOB NOT NULL,
   content_type TEXT NOT NULL, cache_control TEXT NOT NULL, user_metadata BLOB NOT NULL,
-  created_ms INTEGER NOT NULL);
+  created_ms INTEGER NOT NULL, initiator TEXT NOT NULL DEFAULT '', expires_ms INTEGER);
 -- The last kRememberedCompletions completed uploads, so a retried completion succeeds again.
 -- Added after the first release (IF NOT EXISTS: existing data dirs get it at open). The rowid
 -- orders them for trimming.
@@ -76,6 +77,19 @@ CREATE TABLE IF NOT EXISTS dead_letters(
   failure TEXT NOT NULL, attempts INTEGER NOT NULL, first_seen_ms INTEGER NOT NULL,
   last_failed_ms INTEGER NOT NULL);
 )sql";
+
+// Columns added to a table after the first release, as (table, column, definition): a data dir
+// created before them gets them at open (ALTER TABLE ADD COLUMN; the defaults describe the
+// rows already there).
+struct AddedColumn {
+  std::string_view table;
+  std::string_view column;
+  std::string_view definition;
+};
+constexpr AddedColumn kAddedColumns[] = {
+    {"uploads", "initiator", "TEXT NOT NULL DEFAULT ''"},
+    {"uploads", "expires_ms", "INTEGER"},
+};
 
 constexpr std::string_view kDeadLetterColumns =
     "id, event_name, bucket, key, etag, size, sequencer, payload, created_ms, event_attempts, "
@@ -465,16 +479,18 @@ struct LocalStore::Impl {
     std::map<int, std::string> part_files;
   };
 
+  // The upload, unless it is not of this bucket and key or its time ran out (kNoSuchUpload).
   core::Result<UploadRow> find_upload_locked(std::string_view bucket, std::string_view key,
                                              std::string_view upload_id) {
     if (auto st = check_bucket_locked(bucket); !st) return core::fail(st.error());
     auto s = db.prepare(
-        "SELECT bucket, key, content_type, cache_control, user_metadata FROM uploads "
+        "SELECT bucket, key, content_type, cache_control, user_metadata, expires_ms FROM uploads "
         "WHERE upload_id = ?1");
     if (!s) return core::fail(s.error());
     auto row = s->bind_text(1, upload_id).step();
     if (!row) return core::fail(row.error());
-    if (!*row || s->column_text(0) != bucket || s->column_text(1) != key) {
+    if (!*row || s->column_text(0) != bucket || s->column_text(1) != key ||
+        (!s->column_is_null(5) && s->column_int(5) <= to_ms(clock->now()))) {
       return core::fail(no_such_upload(upload_id));
     }
     UploadRow upload;
@@ -541,6 +557,64 @@ struct LocalStore::Impl {
     return trim->bind_int(1, static_cast<std::int64_t>(remembered_completions)).run();
   }
 
+  // Deletes the uploads whose time ran out (MultipartOptions::expires), parts and all.
+  core::Status expire_uploads_locked() {
+    auto s = db.prepare(
+        "SELECT upload_id, bucket FROM uploads WHERE expires_ms IS NOT NULL AND expires_ms <= ?1");
+    if (!s) return core::fail(s.error());
+    s->bind_int(1, to_ms(clock->now()));
+    std::vector<std::pair<std::string, std::string>> expired;  // (upload id, bucket)
+    while (true) {
+      auto row = s->step();
+      if (!row) return core::fail(row.error());
+      if (!*row) break;
+      expired.emplace_back(s->column_text(0), s->column_text(1));
+    }
+    if (expired.empty()) return {};
+    auto txn = Transaction::begin(db);
+    if (!txn) return core::fail(txn.error());
+    std::vector<std::pair<std::string, std::string>> files;  // (bucket, file id)
+    for (const auto& [upload_id, bucket] : expired) {
+      auto p = db.prepare("SELECT file_id FROM parts WHERE upload_id = ?1");
+      if (!p) return core::fail(p.error());
+      p->bind_text(1, upload_id);
+      while (true) {
+        auto row = p->step();
+        if (!row) return core::fail(row.error());
+        if (!*row) break;
+        files.emplace_back(bucket, p->column_text(0));
+      }
+      if (auto st = delete_upload_rows_locked(upload_id); !st) return st;
+    }
+    if (auto st = txn->commit(); !st) return st;
+    for (const auto& [bucket, file] : files) remove_file(bucket, file);
+    return {};
+  }
+
+  // Uploads `initiator` has in progress in `bucket` (expired ones are gone already).
+  core::Result<int> count_uploads_locked(std::string_view bucket, std::string_view initiator) {
+    auto s = db.prepare("SELECT count(*) FROM uploads WHERE bucket = ?1 AND initiator = ?2");
+    if (!s) return core::fail(s.error());
+    auto row = s->bind_text(1, bucket).bind_text(2, initiator).step();
+    if (!row) return core::fail(row.error());
+    return static_cast<int>(s->column_int(0));
+  }
+
+  // Adds kAddedColumns a data dir from an earlier release lacks.
+  core::Status add_missing_columns() {
+    for (const auto& added : kAddedColumns) {
+      auto s = db.prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2");
+      if (!s) return core::fail(s.error());
+      auto row = s->bind_text(1, added.table).bind_text(2, added.column).step();
+      if (!row) return core::fail(row.error());
+      if (*row) continue;
+      const std::string sql = "ALTER TABLE " + std::string(added.table) + " ADD COLUMN " +
+                              std::string(added.column) + " " + std::string(added.definition);
+      if (auto st = db.exec(sql); !st) return st;
+    }
+    return {};
+  }
+
   core::Status delete_upload_rows_locked(std::string_view upload_id) {
     for (const char* sql :
          {"DELETE FROM parts WHERE upload_id = ?1", "DELETE FROM uploads WHERE upload_id = ?1"}) {
@@ -569,6 +643,7 @@ struct LocalStore::Impl {
       recovery.orphan_files_removed += remove_all_in(bucket.path() / "objects", &referenced);
     }
     if (ec) return core::fail(fs::errno_error(ec.value(), "list", root / "buckets"));
+    if (auto st = expire_uploads_locked(); !st) return st;
     return release_leases();
   }
 
@@ -626,6 +701,7 @@ core::Result<std::unique_ptr<LocalStore>> LocalStore::open(const LocalStoreOptio
   if (auto st = db->exec(kSchema); !st) return core::fail(st.error());
   auto impl = std::make_unique<Impl>(root, options.clock, std::move(*lock), std::move(*db));
   impl->remembered_completions = options.remembered_completions;
+  if (auto st = impl->add_missing_columns(); !st) return core::fail(st.error());
   if (auto st = impl->recover(); !st) return core::fail(st.error());
   return std::unique_ptr<LocalStore>(new LocalStore(std::move(impl)));
 }
@@ -648,6 +724,7 @@ core::Status LocalStore::create_bucket(std::string_view bucket) {
 core::Status LocalStore::delete_bucket(std::string_view bucket) {
   std::lock_guard lock(impl_->mu);
   if (auto st = impl_->check_bucket_locked(bucket); !st) return st;
+  if (auto st = impl_->expire_uploads_locked(); !st) return st;
   auto txn = Transaction::begin(impl_->db);
   if (!txn) return core::fail(txn.error());
   for (const auto& [sql, what] :
@@ -837,22 +914,35 @@ core::Result<std::string> LocalStore::create_multipart_upload(std::string_view b
                                                               std::string_view key,
                                                               const MultipartOptions& options) {
   if (auto st = internal::validate_key(key); !st) return core::fail(st.error());
-  std::lock_guard lock(impl_->mu);
+  std::lock_guard lock(impl_->mu);  // the count and the insert are one step for every writer
   if (auto st = impl_->check_bucket_locked(bucket); !st) return core::fail(st.error());
+  if (auto st = impl_->expire_uploads_locked(); !st) return core::fail(st.error());
+  if (options.max_uploads_per_initiator > 0) {
+    auto open = impl_->count_uploads_locked(bucket, options.initiator);
+    if (!open) return core::fail(open.error());
+    if (*open >= options.max_uploads_per_initiator) {
+      return core::fail(internal::too_many_uploads(*open));
+    }
+  }
   std::string upload_id = internal::random_id();
   auto s = impl_->db.prepare(
       "INSERT INTO uploads(upload_id, bucket, key, content_type, cache_control, user_metadata, "
-      "created_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+      "created_ms, initiator, expires_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
   if (!s) return core::fail(s.error());
-  auto st = s->bind_text(1, upload_id)
-                .bind_text(2, bucket)
-                .bind_blob(3, key)
-                .bind_text(4, options.content_type)
-                .bind_text(5, options.cache_control)
-                .bind_blob(6, encode_metadata(options.user_metadata))
-                .bind_int(7, to_ms(impl_->clock->now()))
-                .run();
-  if (!st) return core::fail(st.error());
+  s->bind_text(1, upload_id)
+      .bind_text(2, bucket)
+      .bind_blob(3, key)
+      .bind_text(4, options.content_type)
+      .bind_text(5, options.cache_control)
+      .bind_blob(6, encode_metadata(options.user_metadata))
+      .bind_int(7, to_ms(impl_->clock->now()))
+      .bind_text(8, options.initiator);
+  if (options.expires) {
+    s->bind_int(9, to_ms(*options.expires));
+  } else {
+    s->bind_null(9);
+  }
+  if (auto st = s->run(); !st) return core::fail(st.error());
   return upload_id;
 }
 
@@ -867,6 +957,13 @@ core::Result<PartInfo> LocalStore::upload_part(std::string_view bucket, std::str
     std::lock_guard lock(impl_->mu);
     auto upload = impl_->find_upload_locked(bucket, key, upload_id);
     if (!upload) return core::fail(upload.error());
+    if (options.max_upload_bytes && options.content_length) {  // fail before reading the body
+      if (auto st = internal::check_upload_budget(
+              upload->parts, part_number, *options.content_length, *options.max_upload_bytes);
+          !st) {
+        return core::fail(st.error());
+      }
+    }
   }
   Impl::Written written;
   auto file_id = impl_->stage(bucket, Impl::body_fill(body, *prepared, written));
@@ -880,6 +977,13 @@ core::Result<PartInfo> LocalStore::upload_part(std::string_view bucket, std::str
     if (!txn) return core::fail(txn.error());
     auto upload = impl_->find_upload_locked(bucket, key, upload_id);
     if (!upload) return core::fail(upload.error());
+    if (options.max_upload_bytes) {  // again, with what was stored, against concurrent parts
+      if (auto st = internal::check_upload_budget(upload->parts, part_number, info.size,
+                                                  *options.max_upload_bytes);
+          !st) {
+        return st;
+      }
+    }
     if (auto it = upload->part_files.find(part_number); it != upload->part_files.end()) {
       old_file = it->second;
     }
@@ -1002,9 +1106,11 @@ core::Result<ListUploadsResult> LocalStore::list_multipart_uploads(
     std::string_view bucket, const ListUploadsOptions& options) {
   std::lock_guard lock(impl_->mu);
   if (auto st = impl_->check_bucket_locked(bucket); !st) return core::fail(st.error());
+  if (auto st = impl_->expire_uploads_locked(); !st) return core::fail(st.error());
   // Keys are BLOBs, so ORDER BY compares bytes: the UTF-8 binary order S3 lists in.
   auto s = impl_->db.prepare(
-      "SELECT key, upload_id, created_ms FROM uploads WHERE bucket = ?1 ORDER BY key, upload_id");
+      "SELECT key, upload_id, created_ms, initiator FROM uploads WHERE bucket = ?1 "
+      "ORDER BY key, upload_id");
   if (!s) return core::fail(s.error());
   s->bind_text(1, bucket);
   std::vector<UploadInfo> all;
@@ -1012,7 +1118,8 @@ core::Result<ListUploadsResult> LocalStore::list_multipart_uploads(
     auto row = s->step();
     if (!row) return core::fail(row.error());
     if (!*row) break;
-    all.push_back({s->column_text(0), s->column_text(1), from_ms(s->column_int(2))});
+    all.push_back(
+        {s->column_text(0), s->column_text(1), from_ms(s->column_int(2)), s->column_text(3)});
   }
   return internal::page_uploads(all, options);
 }

@@ -104,6 +104,8 @@ class MemoryStore final : public ObjectStore, public Outbox, public DeadLetters 
   core::Result<Bucket*> bucket_locked(std::string_view bucket);
   core::Result<Upload*> upload_locked(std::string_view bucket, std::string_view key,
                                       std::string_view upload_id);
+  // Forgets the uploads whose time ran out (MultipartOptions::expires).
+  void expire_uploads_locked();
   // Remembers a completion for retries; forgets all but the last kRememberedCompletions.
   void remember_completed_locked(std::string_view upload_id, std::string_view bucket,
                                  const ObjectInfo& info);

@@ -17,7 +17,7 @@ struct DetailName {
   ErrorCode code;
 };
 
-constexpr std::array<DetailName, 18> kDetails = {{
+constexpr std::array<DetailName, 19> kDetails = {{
     {ErrorDetail::kNoSuchBucket, "NoSuchBucket", ErrorCode::kNotFound},
     {ErrorDetail::kNoSuchKey, "NoSuchKey", ErrorCode::kNotFound},
     {ErrorDetail::kNoSuchUpload, "NoSuchUpload", ErrorCode::kNotFound},
@@ -36,6 +36,7 @@ constexpr std::array<DetailName, 18> kDetails = {{
     {ErrorDetail::kInvalidPartOrder, "InvalidPartOrder", ErrorCode::kInvalidArgument},
     {ErrorDetail::kInvalidRange, "InvalidRange", ErrorCode::kInvalidArgument},
     {ErrorDetail::kPreconditionFailed, "PreconditionFailed", ErrorCode::kFailedPrecondition},
+    {ErrorDetail::kSlowDown, "SlowDown", ErrorCode::kUnavailable},
 }};
 
 const DetailName* find_detail(ErrorDetail detail) {

@@ -51,6 +51,7 @@ enum class ErrorDetail {
   kInvalidPartOrder,         // kInvalidArgument: parts not in ascending order
   kInvalidRange,             // kInvalidArgument: HTTP 416
   kPreconditionFailed,       // kFailedPrecondition: If-None-Match: * and the key exists
+  kSlowDown,                 // kUnavailable: MultipartOptions::max_uploads_per_initiator
 };
 
 // The S3 error code name, e.g. "BadDigest".
@@ -231,12 +232,26 @@ struct MultipartOptions {
   std::string content_type = "application/octet-stream";
   std::map<std::string, std::string> user_metadata;
   std::string cache_control;
+  // Who started the upload (an access key id, "anonymous 192.0.2.7", ...): what
+  // max_uploads_per_initiator counts by. Listed back in UploadInfo::initiator.
+  std::string initiator;
+  // kSlowDown when `initiator` already has this many uploads in progress in the bucket, checked
+  // atomically with the create; 0: no limit.
+  int max_uploads_per_initiator = 0;
+  // The upload ends at this time as if aborted: calls with its id fail with kNoSuchUpload, and
+  // the store deletes it with its parts (when uploads are next created or listed, when its
+  // bucket is deleted, and at open). nullopt: it waits for completion or abort.
+  std::optional<core::Clock::TimePoint> expires;
 };
 
 struct PartOptions {
   std::optional<std::string> content_md5;  // as PutOptions
   std::optional<Checksum> checksum;        // validated, not stored
   std::optional<std::uint64_t> content_length;
+  // All the upload's parts together (this one replacing any earlier part of its number) may
+  // hold at most this many bytes: kEntityTooLarge otherwise, from content_length before the body
+  // is read and again when the part is stored. nullopt: only kMaxObjectSize per part.
+  std::optional<std::uint64_t> max_upload_bytes;
 };
 
 struct PartInfo {
@@ -255,6 +270,7 @@ struct UploadInfo {
   std::string key;
   std::string upload_id;
   core::Clock::TimePoint initiated;
+  std::string initiator;  // MultipartOptions::initiator
 };
 
 // ListMultipartUploads, as S3 pages it: uploads sort by key, then by upload id.

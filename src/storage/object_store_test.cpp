@@ -617,6 +617,87 @@ TEST_P(MultipartTest, ARetriedCompletionSucceedsAgainAndChangesNothing) {
   EXPECT_DETAIL(store_->abort_multipart_upload("bkt", "mp", id), ErrorDetail::kNoSuchUpload);
 }
 
+TEST_P(MultipartTest, UploadsInProgressAreCappedPerInitiator) {
+  MultipartOptions capped;
+  capped.initiator = "anonymous 192.0.2.7";
+  capped.max_uploads_per_initiator = 2;
+  auto first = store_->create_multipart_upload("bkt", "a", capped);
+  ASSERT_OK(first);
+  ASSERT_OK(store_->create_multipart_upload("bkt", "b", capped));
+  auto third = store_->create_multipart_upload("bkt", "c", capped);
+  EXPECT_DETAIL(third, ErrorDetail::kSlowDown);
+  EXPECT_EQ(third.error().code, core::ErrorCode::kUnavailable);
+  // Others are not counted against it, nor is it limited without a cap.
+  MultipartOptions other = capped;
+  other.initiator = "anonymous 192.0.2.8";
+  ASSERT_OK(store_->create_multipart_upload("bkt", "c", other));
+  capped.max_uploads_per_initiator = 0;
+  ASSERT_OK(store_->create_multipart_upload("bkt", "c", capped));
+  // Finishing one makes room: 3 are open now, so a cap of 3 refuses and one abort allows.
+  capped.max_uploads_per_initiator = 3;
+  EXPECT_DETAIL(store_->create_multipart_upload("bkt", "d", capped), ErrorDetail::kSlowDown);
+  ASSERT_OK(store_->abort_multipart_upload("bkt", "a", *first));
+  ASSERT_OK(store_->create_multipart_upload("bkt", "d", capped));
+  auto listed = store_->list_multipart_uploads("bkt", {});
+  ASSERT_OK(listed);
+  ASSERT_EQ(listed->uploads.size(), 4U);  // b, c (twice), d
+  EXPECT_EQ(listed->uploads[0].key, "b");
+  EXPECT_EQ(listed->uploads[0].initiator, "anonymous 192.0.2.7");
+}
+
+TEST_P(MultipartTest, AnUploadEndsWhenItsTimeRunsOut) {
+  MultipartOptions options;
+  options.initiator = "anonymous 192.0.2.7";
+  options.max_uploads_per_initiator = 1;
+  options.expires = clock_.now() + 1h;
+  auto id = store_->create_multipart_upload("bkt", "mp", options);
+  ASSERT_OK(id);
+  const auto part = upload(*id, 1, "before");
+  clock_.advance(1h);
+  StringSource late("late");
+  EXPECT_DETAIL(store_->upload_part("bkt", "mp", *id, 2, late, {}), ErrorDetail::kNoSuchUpload);
+  EXPECT_DETAIL(store_->complete_multipart_upload("bkt", "mp", *id, {{1, part.etag}}, {}),
+                ErrorDetail::kNoSuchUpload);
+  EXPECT_DETAIL(store_->list_parts("bkt", "mp", *id), ErrorDetail::kNoSuchUpload);
+  EXPECT_TRUE(store_->list_multipart_uploads("bkt", {})->uploads.empty());
+  // It no longer counts against its initiator, and no longer keeps its bucket in use.
+  options.expires = std::nullopt;
+  auto next = store_->create_multipart_upload("bkt", "mp", options);
+  ASSERT_OK(next);
+  ASSERT_OK(store_->abort_multipart_upload("bkt", "mp", *next));
+  ASSERT_OK(store_->create_bucket("brief"));
+  MultipartOptions brief;
+  brief.expires = clock_.now() + 1s;
+  ASSERT_OK(store_->create_multipart_upload("brief", "x", brief));
+  EXPECT_DETAIL(store_->delete_bucket("brief"), ErrorDetail::kBucketNotEmpty);
+  clock_.advance(1s);
+  ASSERT_OK(store_->delete_bucket("brief"));
+}
+
+TEST_P(MultipartTest, TheUploadBudgetHoldsOverAllParts) {
+  const std::string id = create();
+  PartOptions options;
+  options.max_upload_bytes = 10;
+  const auto part = [&](int number, std::string_view body, bool declared) {
+    StringSource source(body);
+    PartOptions with = options;
+    if (declared) with.content_length = body.size();
+    return store_->upload_part("bkt", "mp", id, number, source, with);
+  };
+  ASSERT_OK(part(1, "123456", true));
+  EXPECT_DETAIL(part(2, "12345", true), ErrorDetail::kEntityTooLarge);   // refused unread
+  EXPECT_DETAIL(part(2, "12345", false), ErrorDetail::kEntityTooLarge);  // refused once read
+  // A replaced part counts once, with its new size.
+  ASSERT_OK(part(1, "1234", true));
+  ASSERT_OK(part(2, "12345", false));
+  ASSERT_OK(part(2, "123456", true));
+  EXPECT_DETAIL(part(3, "1", true), ErrorDetail::kEntityTooLarge);
+  auto parts = store_->list_parts("bkt", "mp", id);
+  ASSERT_OK(parts);
+  ASSERT_EQ(parts->size(), 2U);
+  EXPECT_EQ((*parts)[0].size + (*parts)[1].size, 10U);
+}
+
 TEST_P(MultipartTest, PartsNotListedAreDiscardedAndALoneSmallPartIsFine) {
   const std::string id = create();
   const auto i1 = upload(id, 1, "tiny");

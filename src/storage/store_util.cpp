@@ -535,6 +535,26 @@ core::Result<ListUploadsResult> page_uploads(const std::vector<UploadInfo>& sort
   return result;
 }
 
+core::Status check_upload_budget(const std::map<int, PartInfo>& uploaded, int part_number,
+                                 std::uint64_t part_size, std::uint64_t max_upload_bytes) {
+  std::uint64_t total = part_size;
+  for (const auto& [number, part] : uploaded) {
+    if (number != part_number) total += part.size;
+  }
+  if (total <= max_upload_bytes) return {};
+  return core::fail(make_error(ErrorDetail::kEntityTooLarge,
+                               "Your proposed upload exceeds the maximum allowed size: the parts "
+                               "of this upload may hold " +
+                                   std::to_string(max_upload_bytes) + " bytes in all"));
+}
+
+core::Error too_many_uploads(int open) {
+  return make_error(ErrorDetail::kSlowDown,
+                    "Please reduce your request rate: " + std::to_string(open) +
+                        " multipart uploads you started are in progress; complete or abort one "
+                        "first");
+}
+
 core::Status validate_part_number(int part_number) {
   if (part_number >= 1 && part_number <= kMaxPartNumber) return {};
   return core::fail(make_error(ErrorDetail::kInvalidArgument,

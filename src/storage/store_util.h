@@ -111,6 +111,14 @@ std::string multipart_etag(const std::vector<std::string>& part_etags);
 core::Result<ListUploadsResult> page_uploads(const std::vector<UploadInfo>& sorted,
                                              const ListUploadsOptions& options);
 
+// kEntityTooLarge when an upload's parts would hold more than `max_upload_bytes`: those in
+// `uploaded` but `part_number`, plus `part_size` for that one.
+core::Status check_upload_budget(const std::map<int, PartInfo>& uploaded, int part_number,
+                                 std::uint64_t part_size, std::uint64_t max_upload_bytes);
+
+// The kSlowDown error of an initiator with `open` uploads in progress (the limit).
+core::Error too_many_uploads(int open);
+
 // kInvalidArgument unless 1..kMaxPartNumber.
 core::Status validate_part_number(int part_number);
 

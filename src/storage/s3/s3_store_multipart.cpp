@@ -73,8 +73,10 @@ core::Result<ObjectInfo> S3Store::put_multipart(std::string_view bucket, std::st
   if (options.content_length && *options.content_length > kMaxObjectSize) {
     return core::fail(too_large().error());
   }
-  const MultipartOptions upload_options{options.content_type, options.user_metadata,
-                                        options.cache_control};
+  MultipartOptions upload_options;
+  upload_options.content_type = options.content_type;
+  upload_options.user_metadata = options.user_metadata;
+  upload_options.cache_control = options.cache_control;
   auto upload_id = create_multipart_upload(bucket, key, upload_options);
   if (!upload_id) return core::fail(upload_id.error());
   AbortUnlessCompleted guard(*this, bucket, key, *upload_id);
@@ -288,7 +290,7 @@ core::Result<ListUploadsResult> S3Store::list_multipart_uploads(std::string_view
   };
   ListUploadsResult result;
   for (const core::XmlElement* u : doc->all("Upload")) {
-    UploadInfo upload{text(u->child_text("Key")), u->child_text("UploadId"), {}};
+    UploadInfo upload{text(u->child_text("Key")), u->child_text("UploadId"), {}, {}};
     if (upload.key.empty() || upload.upload_id.empty()) {
       return core::fail(corrupt_response("an <Upload> without Key or UploadId"));
     }
