@@ -276,6 +276,10 @@ struct UploadInfo {
 // ListMultipartUploads, as S3 pages it: uploads sort by key, then by upload id.
 struct ListUploadsOptions {
   std::string prefix;
+  // Non-empty: the uploads of keys that hold it after the prefix are rolled up into one common
+  // prefix each (the key up to and including the delimiter), which counts as one entry of the
+  // page; a key_marker that is such a prefix continues after all of its uploads.
+  std::string delimiter;
   // Only uploads of keys after key_marker; with upload_id_marker, also the uploads of key_marker
   // itself whose id sorts after it. upload_id_marker without key_marker is ignored.
   std::string key_marker;
@@ -285,8 +289,10 @@ struct ListUploadsOptions {
 
 struct ListUploadsResult {
   std::vector<UploadInfo> uploads;
+  std::vector<std::string> common_prefixes;  // in order
   bool is_truncated = false;
-  // Set when is_truncated: the markers that continue after the last upload listed.
+  // Set when is_truncated: the markers that continue after the last entry listed (for a common
+  // prefix: the prefix, and no upload id marker).
   std::string next_key_marker;
   std::string next_upload_id_marker;
 };

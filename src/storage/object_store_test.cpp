@@ -842,6 +842,38 @@ TEST(MemoryStoreTest, OnlyTheLastCompletionsAreRemembered) {
   ASSERT_OK(store.complete_multipart_upload("bkt", "k1", ids[1], {{1, hex_md5("x")}}, {}));
 }
 
+TEST_P(MultipartTest, ListUploadsRollsKeysUpToTheDelimiter) {
+  for (const char* key : {"d/a/1", "d/a/2", "d/b", "d/c/x", "e/z"}) create(key);
+  ListUploadsOptions options = uploads_page("d/");
+  options.delimiter = "/";
+  auto all = store_->list_multipart_uploads("bkt", options);
+  ASSERT_OK(all);
+  ASSERT_EQ(all->uploads.size(), 1U);
+  EXPECT_EQ(all->uploads[0].key, "d/b");
+  EXPECT_EQ(all->common_prefixes, (std::vector<std::string>{"d/a/", "d/c/"}));
+  EXPECT_FALSE(all->is_truncated);
+  // One entry a page: a prefix counts once however many uploads it holds, and the markers
+  // continue after all of them.
+  std::vector<std::string> entries;
+  options.max_uploads = 1;
+  for (int pages = 0; pages < 10; ++pages) {
+    auto page = store_->list_multipart_uploads("bkt", options);
+    ASSERT_OK(page);
+    ASSERT_EQ(page->uploads.size() + page->common_prefixes.size(), 1U);
+    entries.push_back(page->uploads.empty() ? page->common_prefixes[0] : page->uploads[0].key);
+    if (!page->is_truncated) break;
+    options.key_marker = page->next_key_marker;
+    options.upload_id_marker = page->next_upload_id_marker;
+    EXPECT_EQ(options.key_marker, entries.back());
+  }
+  EXPECT_EQ(entries, (std::vector<std::string>{"d/a/", "d/b", "d/c/"}));
+  // Without a prefix, the top level.
+  ListUploadsOptions top;
+  top.delimiter = "/";
+  EXPECT_EQ(store_->list_multipart_uploads("bkt", top)->common_prefixes,
+            (std::vector<std::string>{"d/", "e/"}));
+}
+
 // ---- outbox ----------------------------------------------------------------------------------
 
 TEST_P(StoreTest, PutRecordsItsEventInTheOutbox) {

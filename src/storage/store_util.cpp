@@ -519,18 +519,44 @@ core::Result<ListUploadsResult> page_uploads(const std::vector<UploadInfo>& sort
     if (options.key_marker.empty() || u.key > options.key_marker) return true;
     return has_id_marker && u.key == options.key_marker && u.upload_id > options.upload_id_marker;
   };
+  // The common prefix `key` is rolled up into, or "" when it is listed itself.
+  const auto rolled_up = [&](const std::string& key) {
+    if (options.delimiter.empty()) return std::string();
+    const std::size_t pos = key.find(options.delimiter, options.prefix.size());
+    return pos == std::string::npos ? std::string() : key.substr(0, pos + options.delimiter.size());
+  };
+  // Listed already: just before on this page, or on an earlier one (the marker is the prefix,
+  // or a key under it).
+  const auto listed = [&](const ListUploadsResult& page, const std::string& common) {
+    return (!page.common_prefixes.empty() && page.common_prefixes.back() == common) ||
+           (!options.key_marker.empty() && common <= options.key_marker);
+  };
   ListUploadsResult result;
+  std::size_t entries = 0;
+  bool ends_with_prefix = false;
   for (const UploadInfo& u : sorted) {
     if (!u.key.starts_with(options.prefix) || !after_markers(u)) continue;
-    if (result.uploads.size() == limit) {
+    std::string common = rolled_up(u.key);
+    if (!common.empty() && listed(result, common)) continue;
+    if (entries == limit) {
       result.is_truncated = true;
       break;
     }
-    result.uploads.push_back(u);
+    ++entries;
+    ends_with_prefix = !common.empty();
+    if (ends_with_prefix) {
+      result.common_prefixes.push_back(std::move(common));
+    } else {
+      result.uploads.push_back(u);
+    }
   }
-  if (result.is_truncated && !result.uploads.empty()) {
-    result.next_key_marker = result.uploads.back().key;
-    result.next_upload_id_marker = result.uploads.back().upload_id;
+  if (result.is_truncated && entries > 0) {
+    if (ends_with_prefix) {
+      result.next_key_marker = result.common_prefixes.back();
+    } else {
+      result.next_key_marker = result.uploads.back().key;
+      result.next_upload_id_marker = result.uploads.back().upload_id;
+    }
   }
   return result;
 }

@@ -275,6 +275,7 @@ core::Result<ListUploadsResult> S3Store::list_multipart_uploads(std::string_view
                 {"encoding-type", "url"},
                 {"max-uploads", std::to_string(std::min(options.max_uploads, kMaxListKeys))}};
   if (!options.prefix.empty()) call.query.emplace_back("prefix", options.prefix);
+  if (!options.delimiter.empty()) call.query.emplace_back("delimiter", options.delimiter);
   if (!options.key_marker.empty()) {
     call.query.emplace_back("key-marker", options.key_marker);
     if (!options.upload_id_marker.empty()) {
@@ -296,6 +297,9 @@ core::Result<ListUploadsResult> S3Store::list_multipart_uploads(std::string_view
     }
     if (auto t = parse_xml_time(u->child_text("Initiated"))) upload.initiated = *t;
     result.uploads.push_back(std::move(upload));
+  }
+  for (const core::XmlElement* p : doc->all("CommonPrefixes")) {
+    result.common_prefixes.push_back(text(p->child_text("Prefix")));
   }
   result.is_truncated = doc->child_text("IsTruncated") == "true";
   result.next_key_marker = text(doc->child_text("NextKeyMarker"));

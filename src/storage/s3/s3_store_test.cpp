@@ -662,6 +662,23 @@ TEST_F(S3StoreTest, ListMultipartUploadsDecodesKeysAndMarkers) {
   EXPECT_EQ(store->list_multipart_uploads("uploads", {}).error().code, ErrorCode::kCorrupt);
 }
 
+TEST_F(S3StoreTest, ListMultipartUploadsSendsTheDelimiterAndReadsCommonPrefixes) {
+  auto store = make();
+  fake_.push(200, R"(<ListMultipartUploadsResult><EncodingType>url</EncodingType>
+<IsTruncated>false</IsTruncated><CommonPrefixes><Prefix>d/a%20b/</Prefix></CommonPrefixes>
+</ListMultipartUploadsResult>)");
+  ListUploadsOptions options;
+  options.prefix = "d/";
+  options.delimiter = "/";
+  const auto listed = store->list_multipart_uploads("uploads", options);
+  ASSERT_TRUE(listed.has_value()) << listed.error().to_string();
+  EXPECT_TRUE(listed->uploads.empty());
+  EXPECT_EQ(listed->common_prefixes, std::vector<std::string>{"d/a b/"});
+  EXPECT_EQ(only_request().request.url,
+            "http://127.0.0.1:9000/uploads?uploads&encoding-type=url&max-uploads=1000"
+            "&prefix=d%2F&delimiter=%2F");
+}
+
 TEST_F(S3StoreTest, CreateMultipartIsNotRetried) {
   auto store = make();
   fake_.push(503, error_xml("SlowDown"));
