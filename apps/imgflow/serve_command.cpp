@@ -339,7 +339,7 @@ int run_serve(const ServeOptions& options) {
   const fs::path data_dir = fs::absolute(options.data_dir, ec).lexically_normal();
   gateway::GatewayOptions gateway_options;
   // Anonymous uploads the recipe would refuse are refused before their body is read.
-  gateway_options.max_anonymous_upload = recipe->limits.max_input_bytes;
+  gateway_options.anonymous.max_bytes = recipe->limits.max_input_bytes;
   gateway_options.cors_origins = options.cors_origins;
   gateway_options.region = options.region;
   warn_if_data_dir_is_open(data_dir, log);

@@ -154,8 +154,10 @@ OpResult authorise_and_run(const HttpRequest& http, const S3Request& s3, storage
   auto caller = authenticate(http, ctx);
   if (!caller) return tl::unexpected(caller.error());
   log.principal = std::string(to_string(caller->principal));
-  if (!is_allowed(caller->principal, s3.op, s3.bucket, ctx.options.roles)) {
-    return err("AccessDenied", "Access Denied");
+  const GatewayOptions& options = ctx.options;
+  if (!is_allowed(caller->principal, s3.op, s3.bucket, options.roles, options.anonymous)) {
+    return err("AccessDenied", denial_message(caller->principal, s3.op, s3.bucket, options.roles,
+                                              options.anonymous));
   }
   auto body = AuthenticatedBody::wrap(raw, caller->verified);
   if (!body) return tl::unexpected(from_auth_error(body.error()));

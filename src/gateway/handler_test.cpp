@@ -40,6 +40,14 @@ class HandlerTest : public ::testing::Test {
     return r;
   }
 
+  // An anonymous PUT of `body` with an image type and a declared length.
+  static HttpRequest anonymous_put(std::string path, std::string_view body,
+                                   std::vector<sigv4::Header> extra = {}) {
+    extra.push_back({"Content-Type", "image/jpeg"});
+    extra.push_back({"Content-Length", std::to_string(body.size())});
+    return request("PUT", std::move(path), "", std::move(extra));
+  }
+
   // Signs as admin at the store's clock, with the body's SHA-256 as the payload hash.
   HttpRequest signed_request(std::string method, std::string path, std::string_view body = "",
                              std::string query = "", std::vector<sigv4::Header> headers = {},
@@ -488,6 +496,119 @@ TEST_F(HandlerTest, ListMultipartUploadsPagesByKeyAndUploadId) {
   EXPECT_NE(prefixed.body.find("<Key>dir/b</Key>"), std::string::npos);
   EXPECT_EQ(run(request("GET", "/uploads", "uploads")).status, 403);  // not for anonymous
   EXPECT_EQ(run(signed_request("GET", "/processed", "", "delimiter=%2F&uploads")).status, 501);
+}
+
+// ---- The anonymous door ----------------------------------------------------------------------
+
+TEST_F(HandlerTest, AnAnonymousUploadCannotReplaceAnObject) {
+  ASSERT_EQ(run(anonymous_put("/uploads/victim.jpg", "mine"), "mine").status, 200);
+  for (const auto& extra : std::vector<std::vector<sigv4::Header>>{
+           {}, {{"If-Match", "\"" + core::to_hex(core::md5("mine")) + "\""}}}) {
+    Response again = run(anonymous_put("/uploads/victim.jpg", "evil", extra), "evil");
+    EXPECT_EQ(again.status, 412) << again.body;
+    EXPECT_EQ(again.error_code, "PreconditionFailed");
+    EXPECT_NE(again.body.find("already exists"), std::string::npos) << again.body;
+  }
+  Response post = run(form_post("/uploads"), form_body({{"key", "victim.jpg"}}, "evil"));
+  EXPECT_EQ(post.status, 412) << post.body;
+  EXPECT_EQ(store_.get_string("uploads", "victim.jpg").value_or(""), "mine");
+  EXPECT_EQ(pending_events(), 1u);
+  // An operator who wants the old behaviour can have it.
+  options_.anonymous.may_overwrite = true;
+  EXPECT_EQ(run(anonymous_put("/uploads/victim.jpg", "new"), "new").status, 200);
+  EXPECT_EQ(pending_events(), 2u);
+}
+
+TEST_F(HandlerTest, PutIfMatchReplacesOnlyTheVersionNamed) {
+  auto first = store_.put("processed", "k.jpg", "one");
+  ASSERT_TRUE(first);
+  const std::string etag = "\"" + first->etag + "\"";
+  Response replaced =
+      run(signed_request("PUT", "/processed/k.jpg", "two", "", {{"If-Match", etag}}), "two");
+  EXPECT_EQ(replaced.status, 200) << replaced.body;
+  Response stale =
+      run(signed_request("PUT", "/processed/k.jpg", "three", "", {{"If-Match", etag}}), "three");
+  EXPECT_EQ(stale.status, 412) << stale.body;
+  EXPECT_EQ(stale.error_code, "PreconditionFailed");
+  EXPECT_EQ(store_.get_string("processed", "k.jpg").value_or(""), "two");
+  Response absent =
+      run(signed_request("PUT", "/processed/none.jpg", "x", "", {{"If-Match", etag}}), "x");
+  EXPECT_EQ(absent.status, 404) << absent.body;
+  EXPECT_EQ(absent.error_code, "NoSuchKey");
+}
+
+TEST_F(HandlerTest, ImgflowMetadataIsTheFunctionRolesMark) {
+  Response anonymous = run(
+      anonymous_put("/uploads/skip.jpg", "x", {{"x-amz-meta-imgflow-source-key", "a.jpg"}}), "x");
+  EXPECT_EQ(anonymous.status, 403) << anonymous.body;
+  EXPECT_NE(anonymous.body.find("reserved"), std::string::npos) << anonymous.body;
+  Response post = run(form_post("/uploads"),
+                      form_body({{"key", "skip.jpg"}, {"x-amz-meta-Imgflow-Variant", "x"}}, "x"));
+  EXPECT_EQ(post.status, 403) << post.body;
+  EXPECT_FALSE(store_.head("uploads", "skip.jpg"));
+  EXPECT_EQ(pending_events(), 0u);
+  Response admin = run(signed_request("PUT", "/uploads/restored.jpg", "x", "",
+                                      {{"x-amz-meta-imgflow-source-key", "a.jpg"}}),
+                       "x");
+  EXPECT_EQ(admin.status, 200) << admin.body;
+}
+
+TEST_F(HandlerTest, AnonymousKeysMustFitThePipelinesOutputNames) {
+  const std::size_t limit = max_anonymous_key_bytes("");
+  EXPECT_EQ(limit, 1024u - 70u);
+  const std::string fits = "/uploads/" + std::string(limit, 'k');
+  EXPECT_EQ(run(anonymous_put(fits, "x"), "x").status, 200);
+  Response too_long = run(anonymous_put(fits + "k", "x"), "x");
+  EXPECT_EQ(too_long.status, 400);
+  EXPECT_EQ(too_long.error_code, "KeyTooLongError");
+  // With a destination prefix, its bytes and a '/' come off the limit.
+  options_.roles.destination_prefix = "out";
+  EXPECT_EQ(run(anonymous_put("/uploads/" + std::string(limit - 3, 'p'), "x"), "x").status, 400);
+  EXPECT_EQ(run(anonymous_put("/uploads/" + std::string(limit - 4, 'p'), "x"), "x").status, 200);
+  for (const std::string key : {"a%0Ab.jpg", "a%0Db.jpg", "a%00b.jpg", "a%1Fb.jpg", "a%7Fb.jpg"}) {
+    Response control = run(anonymous_put("/uploads/" + key, "x"), "x");
+    EXPECT_EQ(control.status, 400) << key;
+    EXPECT_EQ(control.error_code, "InvalidArgument") << key;
+    EXPECT_NE(control.body.find("control character 0x"), std::string::npos) << control.body;
+  }
+  // Signed uploads keep S3's rules.
+  EXPECT_EQ(run(signed_request("PUT", "/uploads/a%0Ab.jpg", "x"), "x").status, 200);
+}
+
+TEST_F(HandlerTest, AnonymousContentTypeIsOneMediaTypeOfAnImage) {
+  int n = 0;  // a fresh key each time: anonymous uploads do not replace
+  const auto put_as = [&](std::optional<std::string> type) {
+    std::vector<sigv4::Header> headers = {{"Content-Length", "1"}};
+    if (type) headers.push_back({"Content-Type", *type});
+    return run(request("PUT", "/uploads/t" + std::to_string(++n), "", headers), "x");
+  };
+  for (const char* ok : {"image/jpeg", "IMAGE/JPEG", "Image/Png ; charset=\"binary\"", "image/avif",
+                         "image/heic", "application/octet-stream"}) {
+    EXPECT_EQ(put_as(ok).status, 200) << ok;
+  }
+  EXPECT_EQ(put_as(std::nullopt).status, 200);
+  for (const char* refused : {"image/svg+xml", "text/html", "image/x-icon", "video/mp4"}) {
+    Response r = put_as(refused);
+    EXPECT_EQ(r.status, 403) << refused;
+    EXPECT_EQ(r.error_code, "AccessDenied") << refused;
+  }
+  for (const char* malformed : {"image/jpeg, text/html", "image/", "image", "image/jpeg;x"}) {
+    Response r = put_as(malformed);
+    EXPECT_EQ(r.status, 400) << malformed;
+    EXPECT_EQ(r.error_code, "InvalidArgument") << malformed;
+  }
+}
+
+TEST_F(HandlerTest, AnonymousUploadsCanBeTurnedOff) {
+  options_.anonymous.enabled = false;
+  Response put = run(anonymous_put("/uploads/cat.jpg", "x"), "x");
+  EXPECT_EQ(put.status, 403);
+  EXPECT_NE(put.body.find("presigned URL"), std::string::npos) << put.body;
+  EXPECT_EQ(run(form_post("/uploads"), form_body({{"key", "cat.jpg"}}, "x")).status, 403);
+  EXPECT_EQ(
+      run(request("POST", "/uploads/cat.jpg", "uploads", {{"Content-Type", "image/jpeg"}})).status,
+      403);
+  EXPECT_EQ(run(signed_request("PUT", "/uploads/cat.jpg", "x"), "x").status, 200);
 }
 
 }  // namespace

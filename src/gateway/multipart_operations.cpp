@@ -8,10 +8,29 @@
 
 namespace imgflow::gateway {
 
+namespace {
+
+// An anonymous upload may not replace an object: refused here already, before any part is sent
+// (the completion checks again, atomically, as If-None-Match: * does).
+std::optional<S3Error> check_key_is_free(const Call& call) {
+  if (may_replace_objects(call.caller.principal, call.ctx.options.anonymous)) return std::nullopt;
+  auto existing = call.ctx.store.head(call.s3.bucket, call.s3.key);
+  if (existing) return existing_key_error();
+  if (storage::detail_of(existing.error()) == storage::ErrorDetail::kNoSuchKey) return std::nullopt;
+  return from_core_error(existing.error());
+}
+
+}  // namespace
+
 OpResult create_multipart(const Call& call) {
   storage::MultipartOptions options;
   options.content_type = content_type_of(call.s3);
   options.user_metadata = user_metadata(*call.s3.wire);
+  if (auto denied = check_new_object(call.caller.principal, call.ctx.options, call.s3.key,
+                                     options.content_type, options.user_metadata)) {
+    return tl::unexpected(*denied);
+  }
+  if (auto denied = check_key_is_free(call)) return tl::unexpected(*denied);
   options.cache_control = std::string(call.s3.header("cache-control").value_or(""));
   auto id = call.ctx.store.create_multipart_upload(call.s3.bucket, call.s3.key, options);
   if (!id) return tl::unexpected(from_core_error(id.error()));
@@ -55,12 +74,15 @@ OpResult complete_multipart(const Call& call) {
     return err("MalformedXML",
                "The XML you provided was not well-formed: " + parts.error().message);
   }
+  const Principal principal = call.caller.principal;
   storage::CompleteOptions options;
-  options.if_none_match_star = call.s3.header("if-none-match") == "*";
+  options.if_none_match_star = call.s3.header("if-none-match") == "*" ||
+                               !may_replace_objects(principal, call.ctx.options.anonymous);
+  options.if_match = if_match_of(call.s3);
   options.event = event_for(call, call.s3.bucket, "ObjectCreated:CompleteMultipartUpload");
   auto info = call.ctx.store.complete_multipart_upload(call.s3.bucket, call.s3.key,
                                                        *call.s3.param("uploadId"), *parts, options);
-  if (!info) return tl::unexpected(from_core_error(info.error()));
+  if (!info) return tl::unexpected(write_error(call, principal, info.error()));
   XmlWriter xml;
   xml.open("CompleteMultipartUploadResult", kS3Namespace);
   xml.element("Location", "http://" + call.http.host + "/" + call.s3.bucket + "/" +

@@ -79,20 +79,28 @@ tl::expected<std::pair<std::string, std::string>, S3Error> copy_source(const S3R
 }  // namespace
 
 OpResult put_object(const Call& call) {
-  if (auto denied = check_anonymous_upload(call)) return tl::unexpected(*denied);
-  auto checksum = request_checksum(call.s3);
-  if (!checksum) return tl::unexpected(checksum.error());
+  const Principal principal = call.caller.principal;
   storage::PutOptions options;
   options.content_type = content_type_of(call.s3);
   options.user_metadata = user_metadata(*call.s3.wire);
+  if (auto denied = check_new_object(principal, call.ctx.options, call.s3.key, options.content_type,
+                                     options.user_metadata)) {
+    return tl::unexpected(*denied);
+  }
+  if (auto denied = check_anonymous_size(call)) return tl::unexpected(*denied);
+  auto checksum = request_checksum(call.s3);
+  if (!checksum) return tl::unexpected(checksum.error());
   options.cache_control = std::string(call.s3.header("cache-control").value_or(""));
   if (auto md5 = call.s3.header("content-md5")) options.content_md5 = std::string(*md5);
   options.checksum = *checksum;
   options.content_length = payload_length(call);
-  options.if_none_match_star = call.s3.header("if-none-match") == "*";
+  // A stranger's upload is create-only: the key may be somebody else's image.
+  options.if_none_match_star = call.s3.header("if-none-match") == "*" ||
+                               !may_replace_objects(principal, call.ctx.options.anonymous);
+  options.if_match = if_match_of(call.s3);
   options.event = event_for(call, call.s3.bucket, "ObjectCreated:Put");
   auto info = call.ctx.store.put(call.s3.bucket, call.s3.key, call.body, options);
-  if (!info) return tl::unexpected(body_error(call, info.error()));
+  if (!info) return tl::unexpected(write_error(call, principal, info.error()));
   Response r;
   r.set("ETag", quoted(info->etag));
   if (info->checksum) {
@@ -151,8 +159,8 @@ OpResult copy_object(const Call& call) {
   if (!source) return tl::unexpected(source.error());
   const auto& [src_bucket, src_key] = *source;
   // Copying reads the source: the caller needs that right too.
-  if (!is_allowed(call.caller.principal, Operation::kGetObject, src_bucket,
-                  call.ctx.options.roles)) {
+  if (!is_allowed(call.caller.principal, Operation::kGetObject, src_bucket, call.ctx.options.roles,
+                  call.ctx.options.anonymous)) {
     return err("AccessDenied", "Access Denied");
   }
   storage::CopyOptions options;
@@ -161,6 +169,9 @@ OpResult copy_object(const Call& call) {
     options.content_type = content_type_of(call.s3);
     options.user_metadata = user_metadata(*call.s3.wire);
     options.cache_control = std::string(call.s3.header("cache-control").value_or(""));
+    if (auto denied = check_metadata(call.caller.principal, options.user_metadata)) {
+      return tl::unexpected(*denied);
+    }
   }
   options.if_none_match_star = call.s3.header("if-none-match") == "*";
   options.event = event_for(call, call.s3.bucket, "ObjectCreated:Copy");

@@ -82,20 +82,49 @@ std::string content_type_of(const S3Request& r) {
   return ct ? std::string(*ct) : "application/octet-stream";
 }
 
-// The anonymous door: the size must be declared and small, the content type an image type.
-std::optional<S3Error> check_anonymous_upload(const Call& call) {
+std::optional<std::string> if_match_of(const S3Request& r) {
+  auto value = r.header("if-match");
+  if (!value) return std::nullopt;
+  return unquoted(*value);
+}
+
+std::optional<S3Error> check_new_object(Principal principal, const GatewayOptions& options,
+                                        std::string_view key, std::string_view content_type,
+                                        const std::map<std::string, std::string>& metadata) {
+  if (auto denied = check_metadata(principal, metadata)) return denied;
+  if (principal != Principal::kAnonymous) return std::nullopt;
+  if (auto denied = check_anonymous_key(key, options.roles)) return denied;
+  return check_anonymous_content_type(content_type);
+}
+
+std::optional<S3Error> check_anonymous_size(const Call& call) {
   if (call.caller.principal != Principal::kAnonymous) return std::nullopt;
   const auto length = payload_length(call);
   if (!length) {
     return s3_error("MissingContentLength", "You must provide the Content-Length HTTP header.");
   }
-  if (*length > call.ctx.options.max_anonymous_upload) {
-    return s3_error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size");
-  }
-  if (!content_type_of(call.s3).starts_with(call.ctx.options.anonymous_content_type_prefix)) {
-    return s3_error("AccessDenied", "Anonymous uploads must have an image content type");
+  if (*length > call.ctx.options.anonymous.max_bytes) {
+    return s3_error("EntityTooLarge",
+                    "Your proposed upload exceeds the maximum allowed size: anonymous uploads "
+                    "may be at most " +
+                        std::to_string(call.ctx.options.anonymous.max_bytes) + " bytes");
   }
   return std::nullopt;
+}
+
+S3Error existing_key_error() {
+  return s3_error("PreconditionFailed",
+                  "At least one of the pre-conditions you specified did not hold: an object with "
+                  "this key already exists, and anonymous uploads cannot replace one; upload "
+                  "under another key");
+}
+
+S3Error write_error(const Call& call, Principal principal, const core::Error& error) {
+  if (!may_replace_objects(principal, call.ctx.options.anonymous) &&
+      storage::detail_of(error) == storage::ErrorDetail::kPreconditionFailed) {
+    return existing_key_error();
+  }
+  return body_error(call, error);
 }
 
 std::optional<storage::EventToRecord> event_for(const Call& call, std::string_view bucket,

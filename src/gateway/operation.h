@@ -54,8 +54,24 @@ tl::expected<std::optional<storage::Checksum>, S3Error> request_checksum(const S
 // x-amz-decoded-content-length for aws-chunked bodies, else Content-Length.
 std::optional<std::uint64_t> payload_length(const Call& call);
 std::string content_type_of(const S3Request& r);
-// The anonymous door: a declared, small size and an image content type.
-std::optional<S3Error> check_anonymous_upload(const Call& call);
+// The If-Match header of a write, for PutOptions/CompleteOptions::if_match.
+std::optional<std::string> if_match_of(const S3Request& r);
+
+// What every new object is checked for before its body is read: reserved metadata from anyone
+// but the function role and the admin; from an anonymous uploader also a key and a content type
+// the pipeline can process (policy.h).
+std::optional<S3Error> check_new_object(Principal principal, const GatewayOptions& options,
+                                        std::string_view key, std::string_view content_type,
+                                        const std::map<std::string, std::string>& metadata);
+// The anonymous door's size rule for a body: declared, and at most
+// AnonymousUploads::max_bytes.
+std::optional<S3Error> check_anonymous_size(const Call& call);
+// The store's error for a write; a precondition failure the gateway added itself (an anonymous
+// upload may not replace an object) says so rather than naming a header the client never sent.
+S3Error write_error(const Call& call, Principal principal, const core::Error& error);
+// The PreconditionFailed of an anonymous upload to a key that exists.
+S3Error existing_key_error();
+
 // The ObjectCreated event to record with a write into `bucket`; none outside the source bucket.
 std::optional<storage::EventToRecord> event_for(const Call& call, std::string_view bucket,
                                                 std::string_view event_name);

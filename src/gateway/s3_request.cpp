@@ -62,7 +62,87 @@ bool known_method(std::string_view method) {
          method == "DELETE" || method == "OPTIONS";
 }
 
+// ---- Media types (RFC 9110 section 8.3.1) ------------------------------------------------------
+
+bool is_tchar(char c) {
+  if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')) return true;
+  return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+}
+
+bool is_ows(char c) { return c == ' ' || c == '\t'; }
+
+void skip_ows(std::string_view& s) {
+  while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
+}
+
+// The token at the front of `s`, consumed; empty when there is none.
+std::string_view take_token(std::string_view& s) {
+  std::size_t n = 0;
+  while (n < s.size() && is_tchar(s[n])) ++n;
+  const std::string_view token = s.substr(0, n);
+  s.remove_prefix(n);
+  return token;
+}
+
+// The quoted-string at the front of `s` (which starts with '"'), consumed and unescaped.
+std::optional<std::string> take_quoted(std::string_view& s) {
+  std::string out;
+  for (std::size_t i = 1; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c == '"') {
+      s.remove_prefix(i + 1);
+      return out;
+    }
+    if (c == '\\') {
+      if (++i == s.size()) return std::nullopt;
+      out += s[i];
+    } else if ((c < 0x20 && c != '\t') || c == 0x7f) {
+      return std::nullopt;  // qdtext is HTAB, SP, visible ASCII and obs-text
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return std::nullopt;  // no closing quote
+}
+
+// One ";" parameter at the front of `s` (after the ';' and OWS), consumed into `media`.
+bool take_parameter(std::string_view& s, MediaType& media) {
+  const std::string_view name = take_token(s);
+  if (name.empty() || s.empty() || s.front() != '=') return false;
+  s.remove_prefix(1);
+  std::optional<std::string> value;
+  if (!s.empty() && s.front() == '"') {
+    value = take_quoted(s);
+  } else if (const std::string_view token = take_token(s); !token.empty()) {
+    value = std::string(token);
+  }
+  if (!value) return false;
+  media.parameters.emplace_back(sigv4::to_lower(name), std::move(*value));
+  return true;
+}
+
 }  // namespace
+
+std::optional<MediaType> parse_media_type(std::string_view text) {
+  skip_ows(text);
+  while (!text.empty() && is_ows(text.back())) text.remove_suffix(1);
+  const std::string_view type = take_token(text);
+  if (type.empty() || text.empty() || text.front() != '/') return std::nullopt;
+  text.remove_prefix(1);
+  const std::string_view subtype = take_token(text);
+  if (subtype.empty()) return std::nullopt;
+  MediaType media{sigv4::to_lower(type), sigv4::to_lower(subtype), {}};
+  // parameters = *( OWS ";" OWS [ parameter ] ): anything else, such as the ',' of a list, is
+  // not one media type.
+  for (skip_ows(text); !text.empty(); skip_ows(text)) {
+    if (text.front() != ';') return std::nullopt;
+    text.remove_prefix(1);
+    skip_ows(text);
+    if (text.empty() || text.front() == ';') continue;
+    if (!take_parameter(text, media)) return std::nullopt;
+  }
+  return media;
+}
 
 std::string_view to_string(Operation op) {
   switch (op) {

@@ -60,6 +60,19 @@ struct S3Request {
   std::string resource() const;
 };
 
+// A Content-Type parsed as RFC 9110 (section 8.3.1) defines it: type "/" subtype, then
+// parameters after ';'. Type, subtype and parameter names are case-insensitive and kept here in
+// lower case; parameter values as sent (a quoted-string unquoted).
+struct MediaType {
+  std::string type;
+  std::string subtype;
+  std::vector<std::pair<std::string, std::string>> parameters;
+};
+
+// nullopt unless `text` is exactly one media type: not a list ("image/jpeg, text/html"), not a
+// bare type ("image/"), no stray bytes. Surrounding whitespace is ignored.
+std::optional<MediaType> parse_media_type(std::string_view text);
+
 // The bucket named by a virtual-hosted-style Host ("photos.localhost:9000" with suffix
 // "localhost" → "photos"); empty when the host is not <bucket>.<suffix> or suffix is empty.
 std::string virtual_host_bucket(std::string_view host, std::string_view suffix);

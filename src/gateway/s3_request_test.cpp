@@ -71,6 +71,23 @@ TEST(S3RequestTest, VirtualHostedStyleTakesTheBucketFromTheHost) {
   EXPECT_EQ(parsed->op, Operation::kGetObject);
 }
 
+TEST(S3RequestTest, ParsesOneMediaTypeAsRfc9110Says) {
+  auto jpeg = parse_media_type("  Image/JPEG ; Charset=\"bin\\\"ary\" ;; q=1 ");
+  ASSERT_TRUE(jpeg);
+  EXPECT_EQ(jpeg->type, "image");
+  EXPECT_EQ(jpeg->subtype, "jpeg");
+  ASSERT_EQ(jpeg->parameters.size(), 2u);
+  EXPECT_EQ(jpeg->parameters[0].first, "charset");
+  EXPECT_EQ(jpeg->parameters[0].second, "bin\"ary");
+  EXPECT_EQ(jpeg->parameters[1].second, "1");
+  EXPECT_EQ(parse_media_type("image/svg+xml")->subtype, "svg+xml");
+  for (const char* bad : {"", "image", "image/", "/jpeg", "image/jpeg, text/html", "image/jpeg;x",
+                          "image/jpeg;x=", "image/jpeg;x=\"open", "image /jpeg", "image/jp eg",
+                          "image/jpeg\r\nX: 1", "im@ge/jpeg", "image/jpeg;x=\"a\x01\""}) {
+    EXPECT_FALSE(parse_media_type(bad)) << bad;
+  }
+}
+
 TEST(S3RequestTest, RejectsUnknownMethods) {
   sigv4::Request wire{"PATCH", "/b/k", "", {}};
   auto parsed = parse_s3_request(wire);
