@@ -1,5 +1,5 @@
-// libFuzzer target: routing of raw requests, and the Content-Type of uploads as a media type.
-// Input lines: method, path, query, then
+// libFuzzer target: routing of raw requests, and the headers parsed for unsigned uploads
+// (Content-Type as a media type, aws-chunked framing). Input lines: method, path, query, then
 // headers as "name:value" lines; the host of the first header doubles as a virtual-hosted-style
 // host.
 
@@ -37,5 +37,6 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       (void)imgflow::gateway::parse_media_type(*type);
     }
   }
+  (void)imgflow::gateway::parse_unsigned_chunked(wire);
   return 0;
 }

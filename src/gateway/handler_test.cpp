@@ -511,6 +511,9 @@ TEST_F(HandlerTest, AnAnonymousUploadCannotReplaceAnObject) {
   }
   Response post = run(form_post("/uploads"), form_body({{"key", "victim.jpg"}}, "evil"));
   EXPECT_EQ(post.status, 412) << post.body;
+  Response multipart =
+      run(request("POST", "/uploads/victim.jpg", "uploads", {{"Content-Type", "image/jpeg"}}));
+  EXPECT_EQ(multipart.status, 412) << multipart.body;
   EXPECT_EQ(store_.get_string("uploads", "victim.jpg").value_or(""), "mine");
   EXPECT_EQ(pending_events(), 1u);
   // An operator who wants the old behaviour can have it.
@@ -609,6 +612,173 @@ TEST_F(HandlerTest, AnonymousUploadsCanBeTurnedOff) {
       run(request("POST", "/uploads/cat.jpg", "uploads", {{"Content-Type", "image/jpeg"}})).status,
       403);
   EXPECT_EQ(run(signed_request("PUT", "/uploads/cat.jpg", "x"), "x").status, 200);
+}
+
+// ---- Anonymous multipart uploads -------------------------------------------------------------
+
+class AnonymousMultipartTest : public HandlerTest {
+ protected:
+  // CreateMultipartUpload; the upload id, or "" when refused (then `refused` holds the answer).
+  std::string create(std::string key, Response* refused = nullptr) {
+    Response r =
+        run(request("POST", "/uploads/" + key, "uploads", {{"Content-Type", "image/png"}}));
+    if (r.status != 200) {
+      if (refused != nullptr) *refused = std::move(r);
+      return "";
+    }
+    const auto start = r.body.find("<UploadId>") + 10;
+    return r.body.substr(start, r.body.find("</UploadId>") - start);
+  }
+  Response part(const std::string& key, const std::string& id, int number, std::string_view body) {
+    return run(request("PUT", "/uploads/" + key,
+                       "partNumber=" + std::to_string(number) + "&uploadId=" + id,
+                       {{"Content-Length", std::to_string(body.size())}}),
+               body);
+  }
+  Response complete(const std::string& key, const std::string& id,
+                    const std::vector<std::string>& etags) {
+    std::string xml = "<CompleteMultipartUpload>";
+    for (std::size_t i = 0; i < etags.size(); ++i) {
+      xml += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" + etags[i] +
+             "</ETag></Part>";
+    }
+    xml += "</CompleteMultipartUpload>";
+    return run(request("POST", "/uploads/" + key, "uploadId=" + id,
+                       {{"Content-Length", std::to_string(xml.size())}}),
+               xml);
+  }
+};
+
+TEST_F(AnonymousMultipartTest, AnUploadInPartsBecomesOneObjectAndOneEvent) {
+  const std::string id = create("big.png");
+  ASSERT_FALSE(id.empty());
+  const std::string first(storage::kMinPartSize, 'a');
+  Response p1 = part("big.png", id, 1, first);
+  ASSERT_EQ(p1.status, 200) << p1.body;
+  Response p2 = part("big.png", id, 2, "tail");
+  ASSERT_EQ(p2.status, 200) << p2.body;
+  Response done =
+      complete("big.png", id, {std::string(*p1.header("ETag")), std::string(*p2.header("ETag"))});
+  ASSERT_EQ(done.status, 200) << done.body;
+  EXPECT_EQ(store_.head("uploads", "big.png")->size, first.size() + 4);
+  // A retry after a lost response: the same answer, and no second event.
+  Response again =
+      complete("big.png", id, {std::string(*p1.header("ETag")), std::string(*p2.header("ETag"))});
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(again.body, done.body);
+  auto events = store_.claim(10, std::chrono::seconds(30));
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].event_name, "ObjectCreated:CompleteMultipartUpload");
+  EXPECT_NE((*events)[0].payload.find("\"principal\":\"anonymous\""), std::string::npos);
+}
+
+TEST_F(AnonymousMultipartTest, TheRulesOfAPutHoldForTheWholeUpload) {
+  Response refused;
+  EXPECT_TRUE(create("x%0A.png", &refused).empty());
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_EQ(
+      run(request("POST", "/uploads/page.html", "uploads", {{"Content-Type", "text/html"}})).status,
+      403);
+  EXPECT_EQ(run(request("POST", "/uploads/s.png", "uploads",
+                        {{"Content-Type", "image/png"}, {"x-amz-meta-imgflow-variant", "v"}}))
+                .status,
+            403);
+  // The size limit holds over all parts: each is declared, and their sum stays under it.
+  options_.anonymous.max_bytes = 10;
+  const std::string id = create("small.png");
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(part("small.png", id, 1, "123456").status, 200);
+  Response over = part("small.png", id, 2, "12345");
+  EXPECT_EQ(over.status, 400);
+  EXPECT_EQ(over.error_code, "EntityTooLarge");
+  EXPECT_EQ(part("small.png", id, 2, "1234").status, 200);
+  Response undeclared = run(request("PUT", "/uploads/small.png", "partNumber=3&uploadId=" + id,
+                                    {{"Transfer-Encoding", "chunked"}}),
+                            "1");
+  EXPECT_EQ(undeclared.error_code, "MissingContentLength");
+  // Anonymous callers may not look inside uploads.
+  EXPECT_EQ(run(request("GET", "/uploads/small.png", "uploadId=" + id)).status, 403);
+  EXPECT_EQ(run(request("GET", "/uploads", "uploads")).status, 403);
+}
+
+TEST_F(AnonymousMultipartTest, UploadsAreCappedPerAddressAndExpire) {
+  options_.anonymous.max_multipart_uploads_per_client = 2;
+  options_.anonymous.multipart_lifetime = std::chrono::minutes(10);
+  const std::string a = create("a.png");
+  const std::string b = create("b.png");
+  ASSERT_FALSE(a.empty() || b.empty());
+  Response third;
+  EXPECT_TRUE(create("c.png", &third).empty());
+  EXPECT_EQ(third.status, 503);
+  EXPECT_EQ(third.error_code, "SlowDown");
+  // Another address has its own allowance.
+  HttpRequest elsewhere =
+      request("POST", "/uploads/c.png", "uploads", {{"Content-Type", "image/png"}});
+  elsewhere.remote_ip = "198.51.100.1";
+  EXPECT_EQ(run(elsewhere).status, 200);
+  // Ten minutes on, both are gone: their ids are unknown and the address may start again.
+  clock_.advance(std::chrono::minutes(10));
+  Response late = part("a.png", a, 1, "x");
+  EXPECT_EQ(late.status, 404);
+  EXPECT_EQ(late.error_code, "NoSuchUpload");
+  EXPECT_FALSE(create("c.png").empty());
+}
+
+// ---- Unsigned aws-chunked bodies -------------------------------------------------------------
+
+std::string chunked_with_crc(std::string_view data, std::uint32_t crc) {
+  char size[16];
+  std::snprintf(size, sizeof size, "%zx", data.size());
+  return std::string(size) + "\r\n" + std::string(data) +
+         "\r\n0\r\nx-amz-checksum-crc32:" + core::base64_encode(core::be32_bytes(crc)) + "\r\n\r\n";
+}
+
+TEST_F(HandlerTest, AnonymousUnsignedTrailerBodiesAreDecodedAndChecked) {
+  const std::string data = "\xff\xd8\xff an image with a trailing checksum";
+  const auto headers = [&](const std::string& body, bool with_sha256) {
+    std::vector<sigv4::Header> h = {{"Content-Type", "image/jpeg"},
+                                    {"Content-Encoding", "aws-chunked"},
+                                    {"x-amz-decoded-content-length", std::to_string(data.size())},
+                                    {"x-amz-trailer", "x-amz-checksum-crc32"},
+                                    {"Content-Length", std::to_string(body.size())}};
+    if (with_sha256) h.push_back({"x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"});
+    return h;
+  };
+  const std::string good = chunked_with_crc(data, core::crc32(data));
+  Response ok = run(request("PUT", "/uploads/t.jpg", "", headers(good, true)), good);
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(store_.get_string("uploads", "t.jpg").value_or(""), data);
+  // As SDKs send it unsigned: Content-Encoding alone says aws-chunked.
+  Response sdk = run(request("PUT", "/uploads/sdk.jpg", "", headers(good, false)), good);
+  EXPECT_EQ(sdk.status, 200) << sdk.body;
+  EXPECT_EQ(store_.get_string("uploads", "sdk.jpg").value_or(""), data);
+  const std::string bad = chunked_with_crc(data, core::crc32(data) ^ 1);
+  Response refused = run(request("PUT", "/uploads/bad.jpg", "", headers(bad, true)), bad);
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  EXPECT_EQ(refused.error_code, "BadDigest");
+  EXPECT_FALSE(store_.head("uploads", "bad.jpg"));
+  // The declared length is the payload's: the size limit applies to it.
+  options_.anonymous.max_bytes = data.size() - 1;
+  Response big = run(request("PUT", "/uploads/big.jpg", "", headers(good, true)), good);
+  EXPECT_EQ(big.error_code, "EntityTooLarge");
+  EXPECT_EQ(pending_events(), 2u);
+}
+
+TEST_F(HandlerTest, AnonymousChunkSignedBodiesAreRefused) {
+  Response r = run(request("PUT", "/uploads/s.jpg", "",
+                           {{"Content-Type", "image/jpeg"},
+                            {"x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"},
+                            {"x-amz-decoded-content-length", "1"},
+                            {"Content-Length", "90"}}),
+                   std::string(90, 'x'));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.error_code, "InvalidRequest");
+  Response no_length = run(request("PUT", "/uploads/s.jpg", "",
+                                   {{"Content-Type", "image/jpeg"},
+                                    {"x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"},
+                                    {"Content-Length", "5"}}),
+                           "0\r\n\r\n");
+  EXPECT_EQ(no_length.error_code, "MissingContentLength");
 }
 
 }  // namespace

@@ -20,6 +20,15 @@ std::optional<S3Error> check_key_is_free(const Call& call) {
   return from_core_error(existing.error());
 }
 
+// Who started the upload, and for an anonymous one the limits it lives under.
+void set_initiator(const Call& call, storage::MultipartOptions& options) {
+  options.initiator = initiator_of(call);
+  if (call.caller.principal != Principal::kAnonymous) return;
+  const AnonymousUploads& anonymous = call.ctx.options.anonymous;
+  options.max_uploads_per_initiator = anonymous.max_multipart_uploads_per_client;
+  options.expires = call.ctx.clock.now() + anonymous.multipart_lifetime;
+}
+
 }  // namespace
 
 OpResult create_multipart(const Call& call) {
@@ -32,6 +41,7 @@ OpResult create_multipart(const Call& call) {
   }
   if (auto denied = check_key_is_free(call)) return tl::unexpected(*denied);
   options.cache_control = std::string(call.s3.header("cache-control").value_or(""));
+  set_initiator(call, options);
   auto id = call.ctx.store.create_multipart_upload(call.s3.bucket, call.s3.key, options);
   if (!id) return tl::unexpected(from_core_error(id.error()));
   XmlWriter xml;
@@ -43,19 +53,37 @@ OpResult create_multipart(const Call& call) {
   return xml_response(xml.take());
 }
 
-OpResult upload_part(const Call& call) {
-  const auto number = parse_u64(call.s3.param("partNumber").value_or(""));
+namespace {
+
+tl::expected<int, S3Error> part_number_of(const S3Request& r) {
+  const auto number = parse_u64(r.param("partNumber").value_or(""));
   if (!number || *number < 1 || *number > storage::kMaxPartNumber) {
     return err("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive");
   }
+  return static_cast<int>(*number);
+}
+
+// An anonymous upload holds at most the anonymous size limit over all its parts.
+std::optional<std::uint64_t> upload_budget(const Call& call) {
+  if (call.caller.principal != Principal::kAnonymous) return std::nullopt;
+  return call.ctx.options.anonymous.max_bytes;
+}
+
+}  // namespace
+
+OpResult upload_part(const Call& call) {
+  const auto number = part_number_of(call.s3);
+  if (!number) return tl::unexpected(number.error());
+  if (auto denied = check_anonymous_size(call)) return tl::unexpected(*denied);
   auto checksum = request_checksum(call.s3);
   if (!checksum) return tl::unexpected(checksum.error());
   storage::PartOptions options;
   if (auto md5 = call.s3.header("content-md5")) options.content_md5 = std::string(*md5);
   options.checksum = *checksum;
   options.content_length = payload_length(call);
+  options.max_upload_bytes = upload_budget(call);
   auto part = call.ctx.store.upload_part(call.s3.bucket, call.s3.key, *call.s3.param("uploadId"),
-                                         static_cast<int>(*number), call.body, options);
+                                         *number, call.body, options);
   if (!part) return tl::unexpected(body_error(call, part.error()));
   Response r;
   r.set("ETag", quoted(part->etag));

@@ -73,6 +73,7 @@ std::optional<std::uint64_t> payload_length(const Call& call) {
   if (call.caller.verified && call.caller.verified->decoded_content_length) {
     return call.caller.verified->decoded_content_length;
   }
+  if (call.caller.unsigned_chunked) return call.caller.unsigned_chunked->decoded_length;
   if (auto cl = call.s3.header("content-length")) return parse_u64(*cl);
   return std::nullopt;
 }
@@ -125,6 +126,11 @@ S3Error write_error(const Call& call, Principal principal, const core::Error& er
     return existing_key_error();
   }
   return body_error(call, error);
+}
+
+std::string initiator_of(const Call& call) {
+  if (call.caller.principal == Principal::kAnonymous) return "anonymous " + call.http.remote_ip;
+  return call.caller.access_key_id;
 }
 
 std::optional<storage::EventToRecord> event_for(const Call& call, std::string_view bucket,

@@ -26,6 +26,7 @@ struct Caller {
   Principal principal = Principal::kAnonymous;
   std::string access_key_id;
   std::optional<sigv4::VerifiedRequest> verified;
+  std::optional<UnsignedChunkedBody> unsigned_chunked;  // anonymous aws-chunked body
 };
 
 // Per-request state shared by the operation handlers.
@@ -63,7 +64,7 @@ std::optional<std::string> if_match_of(const S3Request& r);
 std::optional<S3Error> check_new_object(Principal principal, const GatewayOptions& options,
                                         std::string_view key, std::string_view content_type,
                                         const std::map<std::string, std::string>& metadata);
-// The anonymous door's size rule for a body: declared, and at most
+// The anonymous door's size rule for a body (an object or a part): declared, and at most
 // AnonymousUploads::max_bytes.
 std::optional<S3Error> check_anonymous_size(const Call& call);
 // The store's error for a write; a precondition failure the gateway added itself (an anonymous
@@ -71,6 +72,9 @@ std::optional<S3Error> check_anonymous_size(const Call& call);
 S3Error write_error(const Call& call, Principal principal, const core::Error& error);
 // The PreconditionFailed of an anonymous upload to a key that exists.
 S3Error existing_key_error();
+// Who started a multipart upload: the access key, or "anonymous <address>" (the unit the
+// anonymous upload limits count by).
+std::string initiator_of(const Call& call);
 
 // The ObjectCreated event to record with a write into `bucket`; none outside the source bucket.
 std::optional<storage::EventToRecord> event_for(const Call& call, std::string_view bucket,

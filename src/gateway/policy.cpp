@@ -25,9 +25,19 @@ bool is_write(Operation op) {
   }
 }
 
-// What an anonymous uploader may call: one object at a time.
+// What an anonymous uploader may call: one object at a time, written whole or in parts.
 bool is_anonymous_upload(Operation op) {
-  return op == Operation::kPutObject || op == Operation::kPostObject;
+  switch (op) {
+    case Operation::kPutObject:
+    case Operation::kPostObject:
+    case Operation::kCreateMultipartUpload:
+    case Operation::kUploadPart:
+    case Operation::kCompleteMultipartUpload:
+    case Operation::kAbortMultipartUpload:
+      return true;
+    default:
+      return false;
+  }
 }
 
 // The image subtypes the engine decodes, with the names clients use for them (image/jpg and

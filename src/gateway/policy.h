@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -29,10 +30,14 @@ struct BucketRoles {
 // The anonymous door into the source bucket (docs/security.md, "Anonymous uploads").
 struct AnonymousUploads {
   bool enabled = true;  // false: uploads need a presigned URL or a signed POST policy
-  // Per object: the recipe's max_input_bytes.
+  // Per object, over all the parts of a multipart upload: the recipe's max_input_bytes.
   std::uint64_t max_bytes = 50ULL << 20;
   // An existing key is somebody's image: a stranger may not replace it (and its variants).
   bool may_overwrite = false;
+  // Multipart uploads in progress at once per client address: each may hold max_bytes.
+  int max_multipart_uploads_per_client = 16;
+  // An anonymous multipart upload not completed by then is deleted, parts and all.
+  std::chrono::seconds multipart_lifetime{3600};
 };
 
 // Whether `principal` may run `op` on `bucket`. Deny by default: only the listed grants allow.
@@ -40,9 +45,10 @@ struct AnonymousUploads {
 //   function:  GetObject/HeadObject on source; PutObject and multipart writes on destination,
 //              plus GetObject/HeadObject there (the handler reads its own manifest.json to stay
 //              idempotent).
-//   anonymous: PutObject and PostObject into source only, unless anonymous uploads are off.
-//              Size, key, content type and metadata are checked by the handler once the
-//              request is parsed (operation.h, check_new_object).
+//   anonymous: PutObject, PostObject and the multipart upload calls (create, upload part,
+//              complete, abort) into source only, unless anonymous uploads are off. Size,
+//              key, content type and metadata are checked by the handler once the request is
+//              parsed (check_anonymous_object).
 // Operational endpoints (health, ready, metrics) are open to all; the other /_imgflow/ paths
 // (kAdmin) are the admin's alone. Pure; thread-safe.
 bool is_allowed(Principal principal, Operation op, std::string_view bucket,

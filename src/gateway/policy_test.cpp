@@ -23,7 +23,13 @@ constexpr Row kTable[] = {
     {Principal::kAnonymous, Operation::kListObjects, "uploads", false},
     {Principal::kAnonymous, Operation::kDeleteObject, "uploads", false},
     {Principal::kAnonymous, Operation::kCopyObject, "uploads", false},
-    {Principal::kAnonymous, Operation::kCreateMultipartUpload, "uploads", false},
+    {Principal::kAnonymous, Operation::kCreateMultipartUpload, "uploads", true},
+    {Principal::kAnonymous, Operation::kUploadPart, "uploads", true},
+    {Principal::kAnonymous, Operation::kCompleteMultipartUpload, "uploads", true},
+    {Principal::kAnonymous, Operation::kAbortMultipartUpload, "uploads", true},
+    {Principal::kAnonymous, Operation::kListParts, "uploads", false},
+    {Principal::kAnonymous, Operation::kListMultipartUploads, "uploads", false},
+    {Principal::kAnonymous, Operation::kCreateMultipartUpload, "processed", false},
     {Principal::kAnonymous, Operation::kPutObject, "processed", false},
     {Principal::kAnonymous, Operation::kGetObject, "processed", false},
     {Principal::kAnonymous, Operation::kListBuckets, "", false},
@@ -65,7 +71,8 @@ TEST(PolicyTest, AnonymousUploadsTurnedOffLeaveOnlyPresignedUploads) {
   const BucketRoles roles;
   AnonymousUploads off;
   off.enabled = false;
-  for (const Operation op : {Operation::kPutObject, Operation::kPostObject}) {
+  for (const Operation op : {Operation::kPutObject, Operation::kPostObject,
+                             Operation::kCreateMultipartUpload, Operation::kUploadPart}) {
     EXPECT_FALSE(is_allowed(Principal::kAnonymous, op, "uploads", roles, off)) << to_string(op);
     EXPECT_TRUE(is_allowed(Principal::kAdmin, op, "uploads", roles, off)) << to_string(op);
     EXPECT_NE(denial_message(Principal::kAnonymous, op, "uploads", roles, off).find("presigned"),

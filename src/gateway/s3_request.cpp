@@ -1,6 +1,7 @@
 #include "gateway/s3_request.h"
 
 #include <array>
+#include <charconv>
 
 #include "sigv4/encoding.h"
 
@@ -121,6 +122,27 @@ bool take_parameter(std::string_view& s, MediaType& media) {
   return true;
 }
 
+std::optional<std::uint64_t> parse_decimal(std::string_view text) {
+  std::uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// Whether a Content-Encoding value lists aws-chunked ("aws-chunked", "aws-chunked,gzip", ...).
+bool lists_aws_chunked(std::string_view encodings) {
+  for (std::size_t pos = 0; pos <= encodings.size();) {
+    std::size_t comma = encodings.find(',', pos);
+    if (comma == std::string_view::npos) comma = encodings.size();
+    std::string_view item = encodings.substr(pos, comma - pos);
+    skip_ows(item);
+    while (!item.empty() && is_ows(item.back())) item.remove_suffix(1);
+    if (sigv4::to_lower(item) == "aws-chunked") return true;
+    pos = comma + 1;
+  }
+  return false;
+}
+
 }  // namespace
 
 std::optional<MediaType> parse_media_type(std::string_view text) {
@@ -142,6 +164,38 @@ std::optional<MediaType> parse_media_type(std::string_view text) {
     if (!take_parameter(text, media)) return std::nullopt;
   }
   return media;
+}
+
+tl::expected<std::optional<UnsignedChunkedBody>, S3Error> parse_unsigned_chunked(
+    const sigv4::Request& wire) {
+  constexpr std::string_view kUnsignedTrailer = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
+  const auto content_sha256 = sigv4::header_value(wire, "x-amz-content-sha256");
+  if (content_sha256 && content_sha256->starts_with("STREAMING-") &&
+      *content_sha256 != kUnsignedTrailer) {
+    return tl::unexpected(s3_error(
+        "InvalidRequest",
+        "aws-chunked uploads with chunk signatures (" + std::string(content_sha256->substr(0, 64)) +
+            ") must be signed; unsigned uploads may use " + std::string(kUnsignedTrailer)));
+  }
+  const auto encoding = sigv4::header_value(wire, "content-encoding");
+  const bool chunked = content_sha256 ? *content_sha256 == kUnsignedTrailer
+                                      : encoding && lists_aws_chunked(*encoding);
+  if (!chunked) return std::optional<UnsignedChunkedBody>();
+  const auto decoded = sigv4::header_value(wire, "x-amz-decoded-content-length");
+  const auto length = decoded ? parse_decimal(*decoded) : std::nullopt;
+  if (!length) {
+    return tl::unexpected(
+        s3_error("MissingContentLength",
+                 "aws-chunked uploads need a valid x-amz-decoded-content-length header"));
+  }
+  UnsignedChunkedBody body{*length, {}};
+  if (auto trailer = sigv4::header_value(wire, "x-amz-trailer")) {
+    std::string_view name = *trailer;
+    skip_ows(name);
+    while (!name.empty() && is_ows(name.back())) name.remove_suffix(1);
+    body.trailer = sigv4::to_lower(name);
+  }
+  return std::optional<UnsignedChunkedBody>(std::move(body));
 }
 
 std::string_view to_string(Operation op) {

@@ -73,6 +73,21 @@ struct MediaType {
 // bare type ("image/"), no stray bytes. Surrounding whitespace is ignored.
 std::optional<MediaType> parse_media_type(std::string_view text);
 
+// An unsigned aws-chunked body (STREAMING-UNSIGNED-PAYLOAD-TRAILER), the form newer SDKs send
+// uploads in by default: chunks without signatures, then a trailing checksum.
+struct UnsignedChunkedBody {
+  std::uint64_t decoded_length = 0;  // x-amz-decoded-content-length: the payload's size
+  std::string trailer;               // x-amz-trailer, lower case; empty: no trailing checksum
+};
+
+// How the body of a request without a signature is framed: nullopt when it is the payload as
+// sent. aws-chunked (x-amz-content-sha256: STREAMING-UNSIGNED-PAYLOAD-TRAILER, or Content-Encoding:
+// aws-chunked without that header, as SDKs send it unsigned) is decoded. Errors: InvalidRequest
+// for the chunk-signed forms (STREAMING-AWS4-HMAC-SHA256-PAYLOAD...), which have no signature to
+// be checked against; MissingContentLength without a valid x-amz-decoded-content-length.
+tl::expected<std::optional<UnsignedChunkedBody>, S3Error> parse_unsigned_chunked(
+    const sigv4::Request& wire);
+
 // The bucket named by a virtual-hosted-style Host ("photos.localhost:9000" with suffix
 // "localhost" → "photos"); empty when the host is not <bucket>.<suffix> or suffix is empty.
 std::string virtual_host_bucket(std::string_view host, std::string_view suffix);

@@ -88,6 +88,38 @@ TEST(S3RequestTest, ParsesOneMediaTypeAsRfc9110Says) {
   }
 }
 
+TEST(S3RequestTest, RecognisesUnsignedAwsChunkedBodies) {
+  const auto parse = [](std::vector<sigv4::Header> headers) {
+    return parse_unsigned_chunked(sigv4::Request{"PUT", "/b/k", "", std::move(headers)});
+  };
+  auto plain = parse({{"Content-Type", "image/jpeg"}});
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(*plain);
+  auto trailer = parse({{"x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"},
+                        {"x-amz-decoded-content-length", "42"},
+                        {"x-amz-trailer", " X-Amz-Checksum-CRC32 "}});
+  ASSERT_TRUE(trailer && *trailer);
+  EXPECT_EQ((*trailer)->decoded_length, 42u);
+  EXPECT_EQ((*trailer)->trailer, "x-amz-checksum-crc32");
+  auto by_encoding =
+      parse({{"Content-Encoding", "gzip, AWS-Chunked"}, {"x-amz-decoded-content-length", "7"}});
+  ASSERT_TRUE(by_encoding && *by_encoding);
+  EXPECT_EQ((*by_encoding)->trailer, "");
+  auto signed_chunks = parse({{"x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"},
+                              {"x-amz-decoded-content-length", "7"}});
+  ASSERT_FALSE(signed_chunks);
+  EXPECT_EQ(signed_chunks.error().code, "InvalidRequest");
+  auto no_length = parse({{"x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"},
+                          {"x-amz-decoded-content-length", "-1"}});
+  ASSERT_FALSE(no_length);
+  EXPECT_EQ(no_length.error().code, "MissingContentLength");
+  // A payload hash says the body is not chunked, whatever Content-Encoding claims.
+  auto hashed =
+      parse({{"x-amz-content-sha256", "UNSIGNED-PAYLOAD"}, {"Content-Encoding", "aws-chunked"}});
+  ASSERT_TRUE(hashed);
+  EXPECT_FALSE(*hashed);
+}
+
 TEST(S3RequestTest, RejectsUnknownMethods) {
   sigv4::Request wire{"PATCH", "/b/k", "", {}};
   auto parsed = parse_s3_request(wire);
