@@ -85,6 +85,14 @@ OpResult dispatch(const Call& call) {
       return list_buckets(call);
     case Operation::kCreateBucket:
       return create_bucket(call);
+    case Operation::kDeleteBucket:
+      return delete_bucket(call);
+    case Operation::kGetBucketAcl:
+      return get_bucket_acl(call);
+    case Operation::kListObjectVersions:
+      return list_object_versions(call);
+    case Operation::kGetObjectAcl:
+      return get_object_acl(call);
     case Operation::kHeadBucket:
       return head_bucket(call);
     case Operation::kGetBucketLocation:

@@ -781,6 +781,97 @@ TEST_F(HandlerTest, AnonymousChunkSignedBodiesAreRefused) {
   EXPECT_EQ(no_length.error_code, "MissingContentLength");
 }
 
+// ---- Operations clients and test suites call ---------------------------------------------------
+
+TEST_F(HandlerTest, DeleteBucketRefusesABucketInUseAndTheServersOwn) {
+  ASSERT_TRUE(store_.create_bucket("scratch"));
+  ASSERT_TRUE(store_.put("scratch", "k", "x"));
+  Response busy = run(signed_request("DELETE", "/scratch"));
+  EXPECT_EQ(busy.status, 409) << busy.body;
+  EXPECT_EQ(busy.error_code, "BucketNotEmpty");
+  ASSERT_TRUE(store_.delete_object("scratch", "k"));
+  EXPECT_EQ(run(request("DELETE", "/scratch")).status, 403);  // anonymous
+  Response done = run(signed_request("DELETE", "/scratch"));
+  EXPECT_EQ(done.status, 204) << done.body;
+  EXPECT_FALSE(store_.head_bucket("scratch"));
+  EXPECT_EQ(run(signed_request("DELETE", "/scratch")).error_code, "NoSuchBucket");
+  for (const char* own : {"/uploads", "/processed"}) {
+    Response refused = run(signed_request("DELETE", own));
+    EXPECT_EQ(refused.status, 403) << own;
+    EXPECT_NE(refused.body.find("cannot be deleted"), std::string::npos) << refused.body;
+  }
+}
+
+TEST_F(HandlerTest, AclReadsAnswerAsForABucketWithAclsDisabled) {
+  ASSERT_TRUE(store_.put("processed", "a.jpg", "x"));
+  for (const char* path : {"/processed", "/processed/a.jpg"}) {
+    Response acl = run(signed_request("GET", path, "", "acl"));
+    ASSERT_EQ(acl.status, 200) << path << acl.body;
+    EXPECT_NE(
+        acl.body.find("<AccessControlPolicy xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+                      "<Owner><ID>imgflow</ID>"),
+        std::string::npos)
+        << acl.body;
+    EXPECT_NE(acl.body.find("xsi:type=\"CanonicalUser\"><ID>imgflow</ID>"), std::string::npos);
+    EXPECT_NE(acl.body.find("<Permission>FULL_CONTROL</Permission></Grant></AccessControlList>"),
+              std::string::npos);
+    EXPECT_EQ(run(request("GET", path, "acl")).status, 403);  // anonymous
+  }
+  EXPECT_EQ(run(signed_request("GET", "/processed/none.jpg", "", "acl")).error_code, "NoSuchKey");
+  EXPECT_EQ(run(signed_request("PUT", "/processed/a.jpg", "", "acl")).status, 501);
+}
+
+TEST_F(HandlerTest, ListObjectVersionsOfAnUnversionedBucket) {
+  ASSERT_TRUE(store_.put("processed", "v/a.jpg", "a"));
+  ASSERT_TRUE(store_.put("processed", "v/d/b.jpg", "bb"));
+  ASSERT_TRUE(store_.put("processed", "v/e.jpg", "e"));
+  Response all = run(signed_request("GET", "/processed", "", "delimiter=%2F&prefix=v%2F&versions"));
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_NE(all.body.find("<ListVersionsResult xmlns="), std::string::npos);
+  EXPECT_NE(all.body.find("<Version><Key>v/a.jpg</Key><VersionId>null</VersionId>"
+                          "<IsLatest>true</IsLatest>"),
+            std::string::npos)
+      << all.body;
+  EXPECT_NE(all.body.find("<CommonPrefixes><Prefix>v/d/</Prefix></CommonPrefixes>"),
+            std::string::npos);
+  EXPECT_EQ(all.body.find("DeleteMarker"), std::string::npos);
+  // Paged one entry at a time, following the markers.
+  Response first =
+      run(signed_request("GET", "/processed", "", "delimiter=%2F&max-keys=2&prefix=v%2F&versions"));
+  EXPECT_NE(first.body.find("<NextKeyMarker>v/d/</NextKeyMarker>"), std::string::npos)
+      << first.body;
+  EXPECT_EQ(first.body.find("<NextVersionIdMarker>"), std::string::npos);  // after a prefix
+  Response rest = run(signed_request("GET", "/processed", "",
+                                     "delimiter=%2F&key-marker=v%2Fd%2F&prefix=v%2F&versions"));
+  EXPECT_EQ(rest.body.find("v/d/"), rest.body.find("<KeyMarker>v/d/</KeyMarker>") + 11)
+      << rest.body;  // the prefix is not listed again
+  EXPECT_NE(rest.body.find("<Key>v/e.jpg</Key>"), std::string::npos);
+  Response after_key = run(signed_request("GET", "/processed", "",
+                                          "key-marker=v%2Fa.jpg&max-keys=1&version-id-marker=null"
+                                          "&versions"));
+  EXPECT_NE(after_key.body.find("<Key>v/d/b.jpg</Key>"), std::string::npos) << after_key.body;
+  EXPECT_NE(after_key.body.find("<NextVersionIdMarker>null</NextVersionIdMarker>"),
+            std::string::npos);
+  EXPECT_EQ(
+      run(signed_request("GET", "/processed", "", "version-id-marker=null&versions")).error_code,
+      "InvalidArgument");
+  EXPECT_EQ(run(request("GET", "/processed", "versions")).status, 403);
+}
+
+TEST_F(HandlerTest, ListObjectsV1ContinuesAfterACommonPrefixMarker) {
+  ASSERT_TRUE(store_.put("processed", "d/a/1.jpg", "x"));
+  ASSERT_TRUE(store_.put("processed", "d/a/2.jpg", "x"));
+  ASSERT_TRUE(store_.put("processed", "d/b.jpg", "x"));
+  Response first =
+      run(signed_request("GET", "/processed", "", "delimiter=%2F&max-keys=1&prefix=d%2F"));
+  EXPECT_NE(first.body.find("<NextMarker>d/a/</NextMarker>"), std::string::npos) << first.body;
+  Response rest =
+      run(signed_request("GET", "/processed", "", "delimiter=%2F&marker=d%2Fa%2F&prefix=d%2F"));
+  EXPECT_EQ(rest.body.find("<Prefix>d/a/</Prefix>"), std::string::npos) << rest.body;
+  EXPECT_NE(rest.body.find("<Key>d/b.jpg</Key>"), std::string::npos);
+  EXPECT_NE(rest.body.find("<Marker>d/a/</Marker>"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace imgflow::gateway
 

@@ -185,4 +185,29 @@ OpResult copy_object(const Call& call) {
   return xml_response(xml.take());
 }
 
+Response acl_response() {
+  XmlWriter xml;
+  xml.open("AccessControlPolicy", kS3Namespace);
+  write_owner(xml);
+  xml.open("AccessControlList");
+  xml.open("Grant");
+  // The writer has no attributes: the grantee's type is an attribute (xsi:type), so this one
+  // element is assembled by hand from constant text.
+  std::string doc = xml.take();
+  doc +=
+      "<Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+      "xsi:type=\"CanonicalUser\"><ID>" +
+      xml_escape(kOwnerId) + "</ID><DisplayName>" + xml_escape(kOwnerId) +
+      "</DisplayName></Grantee><Permission>FULL_CONTROL</Permission></Grant>"
+      "</AccessControlList></AccessControlPolicy>";
+  return xml_response(std::move(doc));
+}
+
+OpResult get_object_acl(const Call& call) {
+  if (auto info = call.ctx.store.head(call.s3.bucket, call.s3.key); !info) {
+    return tl::unexpected(from_core_error(info.error()));
+  }
+  return acl_response();
+}
+
 }  // namespace imgflow::gateway

@@ -133,6 +133,13 @@ std::string initiator_of(const Call& call) {
   return call.caller.access_key_id;
 }
 
+void write_owner(XmlWriter& xml) {
+  xml.open("Owner");
+  xml.element("ID", kOwnerId);
+  xml.element("DisplayName", kOwnerId);
+  xml.close("Owner");
+}
+
 std::optional<storage::EventToRecord> event_for(const Call& call, std::string_view bucket,
                                                 std::string_view event_name) {
   if (bucket != call.ctx.options.roles.source) return std::nullopt;

@@ -15,6 +15,7 @@
 #include "gateway/policy.h"
 #include "gateway/s3_error.h"
 #include "gateway/s3_request.h"
+#include "gateway/xml.h"
 #include "sigv4/verifier.h"
 #include "storage/object_store.h"
 #include "tl/expected.hpp"
@@ -76,6 +77,9 @@ S3Error existing_key_error();
 // anonymous upload limits count by).
 std::string initiator_of(const Call& call);
 
+// The owner S3 documents name: of every bucket and object here (ACLs are disabled).
+inline constexpr std::string_view kOwnerId = "imgflow";
+void write_owner(XmlWriter& xml);
 // The ObjectCreated event to record with a write into `bucket`; none outside the source bucket.
 std::optional<storage::EventToRecord> event_for(const Call& call, std::string_view bucket,
                                                 std::string_view event_name);
@@ -88,6 +92,9 @@ tl::expected<std::string, S3Error> read_xml_body(const Call& call);
 // bucket_operations.cpp
 OpResult list_buckets(const Call& call);
 OpResult create_bucket(const Call& call);
+OpResult delete_bucket(const Call& call);
+OpResult get_bucket_acl(const Call& call);
+OpResult list_object_versions(const Call& call);
 OpResult head_bucket(const Call& call);
 OpResult get_bucket_location(const Call& call);
 OpResult list_objects(const Call& call, bool v2);
@@ -98,6 +105,9 @@ OpResult put_object(const Call& call);
 OpResult get_or_head_object(const Call& call, bool head);
 OpResult delete_object(const Call& call);
 OpResult copy_object(const Call& call);
+OpResult get_object_acl(const Call& call);
+// The AccessControlPolicy of a bucket or object with ACLs disabled: the owner, FULL_CONTROL.
+Response acl_response();
 
 // multipart_operations.cpp
 OpResult create_multipart(const Call& call);

@@ -122,6 +122,10 @@ bool may_replace_objects(Principal principal, const AnonymousUploads& anonymous)
   return principal != Principal::kAnonymous || anonymous.may_overwrite;
 }
 
+bool may_delete_bucket(std::string_view bucket, const BucketRoles& roles) {
+  return bucket != roles.source && bucket != roles.destination;
+}
+
 bool may_write_reserved_metadata(Principal principal) { return principal != Principal::kAnonymous; }
 
 std::optional<S3Error> check_metadata(Principal principal,

@@ -64,6 +64,10 @@ std::string denial_message(Principal principal, Operation op, std::string_view b
 // else's. (The gateway makes such writes conditional, as If-None-Match: * does.)
 bool may_replace_objects(Principal principal, const AnonymousUploads& anonymous);
 
+// The source and destination buckets cannot be deleted: every upload (or every output) would
+// fail until a restart created them again.
+bool may_delete_bucket(std::string_view bucket, const BucketRoles& roles);
+
 // ---- What an object may carry -----------------------------------------------------------------
 
 // x-amz-meta-imgflow-* marks an object as the pipeline's own output, and the loop guard skips

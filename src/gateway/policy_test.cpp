@@ -30,6 +30,10 @@ constexpr Row kTable[] = {
     {Principal::kAnonymous, Operation::kListParts, "uploads", false},
     {Principal::kAnonymous, Operation::kListMultipartUploads, "uploads", false},
     {Principal::kAnonymous, Operation::kCreateMultipartUpload, "processed", false},
+    {Principal::kAnonymous, Operation::kGetBucketAcl, "uploads", false},
+    {Principal::kAnonymous, Operation::kGetObjectAcl, "uploads", false},
+    {Principal::kAnonymous, Operation::kListObjectVersions, "uploads", false},
+    {Principal::kAnonymous, Operation::kDeleteBucket, "uploads", false},
     {Principal::kAnonymous, Operation::kPutObject, "processed", false},
     {Principal::kAnonymous, Operation::kGetObject, "processed", false},
     {Principal::kAnonymous, Operation::kListBuckets, "", false},
@@ -52,11 +56,17 @@ constexpr Row kTable[] = {
     {Principal::kFunction, Operation::kDeleteObjects, "processed", false},
     {Principal::kFunction, Operation::kCopyObject, "processed", false},
     {Principal::kFunction, Operation::kListBuckets, "", false},
+    {Principal::kFunction, Operation::kGetObjectAcl, "uploads", false},
+    {Principal::kFunction, Operation::kListObjectVersions, "processed", false},
+    {Principal::kFunction, Operation::kDeleteBucket, "other", false},
     {Principal::kFunction, Operation::kGetObject, "other", false},
     {Principal::kAdmin, Operation::kDeleteObjects, "uploads", true},
     {Principal::kAdmin, Operation::kListObjectsV2, "processed", true},
     {Principal::kAdmin, Operation::kCreateBucket, "other", true},
     {Principal::kAdmin, Operation::kListBuckets, "", true},
+    {Principal::kAdmin, Operation::kDeleteBucket, "other", true},
+    {Principal::kAdmin, Operation::kGetBucketAcl, "uploads", true},
+    {Principal::kAdmin, Operation::kListObjectVersions, "uploads", true},
 };
 
 TEST(PolicyTest, FollowsTheLeastPrivilegeTable) {
@@ -139,6 +149,9 @@ TEST(PolicyTest, AnonymousUploadsAreCreateOnlyUnlessAllowed) {
   EXPECT_TRUE(may_replace_objects(Principal::kFunction, anonymous));
   anonymous.may_overwrite = true;
   EXPECT_TRUE(may_replace_objects(Principal::kAnonymous, anonymous));
+  EXPECT_FALSE(may_delete_bucket("uploads", BucketRoles{}));
+  EXPECT_FALSE(may_delete_bucket("processed", BucketRoles{}));
+  EXPECT_TRUE(may_delete_bucket("scratch", BucketRoles{}));
 }
 
 TEST(PolicyTest, PrincipalNamesRoundTrip) {

@@ -10,11 +10,24 @@ namespace {
 
 constexpr std::string_view kOperationalBucket = "_imgflow";
 
-// Sub-resources of buckets and objects that are real S3 APIs this gateway does not offer.
+// Sub-resources of buckets and objects that are real S3 APIs this gateway does not offer. Of
+// "acl" and "versions" only the reads are offered (route_read_subresource).
 constexpr std::array<std::string_view, 18> kUnsupportedSubresources = {
     "acl",       "tagging",    "versioning", "versions",     "policy",      "cors",
     "lifecycle", "website",    "logging",    "notification", "replication", "encryption",
     "retention", "legal-hold", "torrent",    "restore",      "select",      "object-lock"};
+
+// GetBucketAcl, GetObjectAcl and ListObjectVersions: the reads of sub-resources that are
+// otherwise not offered; kNotImplemented for anything else.
+Operation route_read_subresource(const S3Request& r) {
+  if (r.method == "GET" && r.has_param("acl")) {
+    return r.key.empty() ? Operation::kGetBucketAcl : Operation::kGetObjectAcl;
+  }
+  if (r.method == "GET" && r.has_param("versions") && r.key.empty() && !r.bucket.empty()) {
+    return Operation::kListObjectVersions;
+  }
+  return Operation::kNotImplemented;
+}
 
 Operation route_service(std::string_view method) {
   return method == "GET" ? Operation::kListBuckets : Operation::kNotImplemented;
@@ -33,7 +46,7 @@ Operation route_bucket(const S3Request& r) {
     if (r.has_param("delete")) return Operation::kDeleteObjects;
     return Operation::kPostObject;
   }
-  if (r.method == "DELETE") return Operation::kNotImplemented;  // DeleteBucket
+  if (r.method == "DELETE") return Operation::kDeleteBucket;
   return Operation::kNotImplemented;
 }
 
@@ -204,6 +217,14 @@ std::string_view to_string(Operation op) {
       return "ListBuckets";
     case Operation::kCreateBucket:
       return "CreateBucket";
+    case Operation::kDeleteBucket:
+      return "DeleteBucket";
+    case Operation::kGetBucketAcl:
+      return "GetBucketAcl";
+    case Operation::kListObjectVersions:
+      return "ListObjectVersions";
+    case Operation::kGetObjectAcl:
+      return "GetObjectAcl";
     case Operation::kHeadBucket:
       return "HeadBucket";
     case Operation::kGetBucketLocation:
@@ -313,7 +334,7 @@ tl::expected<S3Request, S3Error> parse_s3_request(const sigv4::Request& wire,
   }
   for (const auto sub : kUnsupportedSubresources) {
     if (r.has_param(sub)) {
-      r.op = Operation::kNotImplemented;
+      r.op = route_read_subresource(r);
       return r;
     }
   }

@@ -17,6 +17,10 @@ TEST(S3RequestTest, RoutesEveryOperation) {
   const std::vector<Route> routes = {
       {"GET", "/", "", {}, Operation::kListBuckets},
       {"PUT", "/b", "", {}, Operation::kCreateBucket},
+      {"DELETE", "/b", "", {}, Operation::kDeleteBucket},
+      {"GET", "/b", "acl", {}, Operation::kGetBucketAcl},
+      {"GET", "/b/k", "acl", {}, Operation::kGetObjectAcl},
+      {"GET", "/b", "versions&prefix=a", {}, Operation::kListObjectVersions},
       {"HEAD", "/b", "", {}, Operation::kHeadBucket},
       {"GET", "/b", "location", {}, Operation::kGetBucketLocation},
       {"GET", "/b", "list-type=2&prefix=a", {}, Operation::kListObjectsV2},
@@ -35,8 +39,10 @@ TEST(S3RequestTest, RoutesEveryOperation) {
       {"GET", "/b/k", "uploadId=u", {}, Operation::kListParts},
       {"GET", "/_imgflow/health", "", {}, Operation::kOperational},
       {"PUT", "/b/k", "tagging", {}, Operation::kNotImplemented},
-      {"GET", "/b", "acl", {}, Operation::kNotImplemented},
-      {"DELETE", "/b", "", {}, Operation::kNotImplemented},
+      {"PUT", "/b", "acl", {}, Operation::kNotImplemented},
+      {"PUT", "/b/k", "acl", {}, Operation::kNotImplemented},
+      {"GET", "/b/k", "versions", {}, Operation::kNotImplemented},
+      {"GET", "/b", "versioning", {}, Operation::kNotImplemented},
   };
   for (const auto& route : routes) {
     sigv4::Request wire{std::string(route.method), std::string(route.path),
