@@ -93,6 +93,8 @@ OpResult dispatch(const Call& call) {
       return list_object_versions(call);
     case Operation::kGetObjectAcl:
       return get_object_acl(call);
+    case Operation::kUploadPartCopy:
+      return upload_part_copy(call);
     case Operation::kHeadBucket:
       return head_bucket(call);
     case Operation::kGetBucketLocation:

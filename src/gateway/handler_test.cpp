@@ -495,7 +495,12 @@ TEST_F(HandlerTest, ListMultipartUploadsPagesByKeyAndUploadId) {
   EXPECT_EQ(prefixed.body.find("<Key>a b</Key>"), std::string::npos);
   EXPECT_NE(prefixed.body.find("<Key>dir/b</Key>"), std::string::npos);
   EXPECT_EQ(run(request("GET", "/uploads", "uploads")).status, 403);  // not for anonymous
-  EXPECT_EQ(run(signed_request("GET", "/processed", "", "delimiter=%2F&uploads")).status, 501);
+  Response grouped = run(signed_request("GET", "/processed", "", "delimiter=%2F&uploads"));
+  EXPECT_NE(grouped.body.find("<Delimiter>/</Delimiter>"), std::string::npos) << grouped.body;
+  EXPECT_NE(grouped.body.find("<Key>a b</Key>"), std::string::npos);
+  EXPECT_NE(grouped.body.find("<CommonPrefixes><Prefix>dir/</Prefix></CommonPrefixes>"),
+            std::string::npos);
+  EXPECT_EQ(grouped.body.find("<Key>dir/b</Key>"), std::string::npos);
 }
 
 // ---- The anonymous door ----------------------------------------------------------------------
@@ -819,6 +824,52 @@ TEST_F(HandlerTest, AclReadsAnswerAsForABucketWithAclsDisabled) {
   }
   EXPECT_EQ(run(signed_request("GET", "/processed/none.jpg", "", "acl")).error_code, "NoSuchKey");
   EXPECT_EQ(run(signed_request("PUT", "/processed/a.jpg", "", "acl")).status, 501);
+}
+
+TEST_F(HandlerTest, OptionsWithoutAnOriginIsABadRequest) {
+  options_.cors_origins = {"*"};
+  Response r =
+      run(request("OPTIONS", "/uploads/a.jpg", "", {{"Access-Control-Request-Method", "PUT"}}));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.error_code, "BadRequest");
+  EXPECT_NE(r.body.find("Insufficient information. Origin request header needed."),
+            std::string::npos);
+}
+
+TEST_F(HandlerTest, UploadPartCopyCopiesARangeOfASourceItMayRead) {
+  ASSERT_TRUE(store_.put("processed", "src.bin", "0123456789"));
+  auto id = store_.create_multipart_upload("processed", "dst.bin", {});
+  ASSERT_TRUE(id);
+  const auto copy = [&](std::vector<sigv4::Header> headers, std::string_view bucket = "processed") {
+    headers.push_back({"x-amz-copy-source", "/processed/src.bin"});
+    return run(signed_request("PUT", "/" + std::string(bucket) + "/dst.bin", "",
+                              "partNumber=1&uploadId=" + *id, headers));
+  };
+  Response ranged = copy({{"x-amz-copy-source-range", "bytes=2-5"}});
+  ASSERT_EQ(ranged.status, 200) << ranged.body;
+  EXPECT_NE(ranged.body.find("<CopyPartResult"), std::string::npos);
+  EXPECT_NE(ranged.body.find("<ETag>&quot;" + core::to_hex(core::md5("2345")) + "&quot;</ETag>"),
+            std::string::npos)
+      << ranged.body;
+  auto parts = store_.list_parts("processed", "dst.bin", *id);
+  ASSERT_EQ(parts->size(), 1u);
+  EXPECT_EQ((*parts)[0].size, 4u);
+  for (const char* bad : {"bytes=5-2", "bytes=-3", "bytes=0-10", "bytes=10-12", "items=0-1"}) {
+    Response r = copy({{"x-amz-copy-source-range", bad}});
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(r.error_code, "InvalidArgument") << bad;
+  }
+  EXPECT_EQ(copy({{"x-amz-copy-source-if-match", "\"other\""}}).status, 412);
+  EXPECT_EQ(copy({{"x-amz-copy-source-if-none-match", "*"}}).status, 412);
+  EXPECT_EQ(
+      copy({{"x-amz-copy-source-if-match", "\"" + core::to_hex(core::md5("0123456789")) + "\""}})
+          .status,
+      200);
+  // Anonymous uploaders read nothing, so they copy nothing.
+  auto mine = store_.create_multipart_upload("uploads", "mine.jpg", {});
+  Response anonymous = run(request("PUT", "/uploads/mine.jpg", "partNumber=1&uploadId=" + *mine,
+                                   {{"x-amz-copy-source", "/processed/src.bin"}}));
+  EXPECT_EQ(anonymous.status, 403);
 }
 
 TEST_F(HandlerTest, ListObjectVersionsOfAnUnversionedBucket) {

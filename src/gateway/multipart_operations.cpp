@@ -122,6 +122,84 @@ OpResult complete_multipart(const Call& call) {
   return xml_response(xml.take());
 }
 
+namespace {
+
+// x-amz-copy-source-range: "bytes=first-last", both offsets given, first <= last.
+tl::expected<std::optional<storage::ByteRange>, S3Error> copy_source_range(const S3Request& r) {
+  auto text = r.header("x-amz-copy-source-range");
+  if (!text) return std::optional<storage::ByteRange>();
+  std::string_view spec = *text;
+  const std::size_t dash = spec.find('-');
+  std::optional<std::uint64_t> first;
+  std::optional<std::uint64_t> last;
+  if (spec.starts_with("bytes=") && dash != std::string_view::npos) {
+    first = parse_u64(spec.substr(6, dash - 6));
+    last = parse_u64(spec.substr(dash + 1));
+  }
+  if (!first || !last || *first > *last) {
+    return err("InvalidArgument",
+               "The x-amz-copy-source-range value must be of the form bytes=first-last where "
+               "first and last are the zero-based offsets of the first and last bytes to copy");
+  }
+  return std::optional(storage::ByteRange::from(*first, *last));
+}
+
+tl::unexpected<S3Error> range_outside(std::uint64_t size) {
+  return err("InvalidArgument",
+             "Range specified is not valid for source object of size: " + std::to_string(size));
+}
+
+// Opens the bytes to copy: the source version (checked against the x-amz-copy-source-if-*
+// conditions) and, with x-amz-copy-source-range, only that range, which must lie inside it.
+tl::expected<std::unique_ptr<storage::ObjectReader>, S3Error> open_copy_source(
+    const Call& call, const std::string& bucket, const std::string& key) {
+  auto range = copy_source_range(call.s3);
+  if (!range) return tl::unexpected(range.error());
+  storage::GetOptions get;
+  get.range = *range;
+  auto reader = call.ctx.store.open(bucket, key, get);
+  if (!reader) {
+    if (storage::detail_of(reader.error()) != storage::ErrorDetail::kInvalidRange) {
+      return tl::unexpected(from_core_error(reader.error()));
+    }
+    auto info = call.ctx.store.head(bucket, key);  // for the size the message names
+    return range_outside(info ? info->size : 0);
+  }
+  const storage::ObjectInfo& info = (*reader)->info();
+  if (*range && *(*range)->last >= info.size) return range_outside(info.size);
+  if (auto failed = check_copy_source_conditions(call.s3, info)) return tl::unexpected(*failed);
+  return std::move(*reader);
+}
+
+}  // namespace
+
+OpResult upload_part_copy(const Call& call) {
+  const auto number = part_number_of(call.s3);
+  if (!number) return tl::unexpected(number.error());
+  auto source = copy_source(call.s3);
+  if (!source) return tl::unexpected(source.error());
+  const auto& [src_bucket, src_key] = *source;
+  // Copying reads the source: the caller needs that right too.
+  if (!is_allowed(call.caller.principal, Operation::kGetObject, src_bucket, call.ctx.options.roles,
+                  call.ctx.options.anonymous)) {
+    return err("AccessDenied", "Access Denied");
+  }
+  auto reader = open_copy_source(call, src_bucket, src_key);
+  if (!reader) return tl::unexpected(reader.error());
+  storage::PartOptions options;
+  options.content_length = (*reader)->length();
+  options.max_upload_bytes = upload_budget(call);
+  auto part = call.ctx.store.upload_part(call.s3.bucket, call.s3.key, *call.s3.param("uploadId"),
+                                         *number, **reader, options);
+  if (!part) return tl::unexpected(from_core_error(part.error()));
+  XmlWriter xml;
+  xml.open("CopyPartResult", kS3Namespace);
+  xml.element("LastModified", format_iso8601(part->last_modified));
+  xml.element("ETag", quoted(part->etag));
+  xml.close("CopyPartResult");
+  return xml_response(xml.take());
+}
+
 OpResult abort_multipart(const Call& call) {
   auto done = call.ctx.store.abort_multipart_upload(call.s3.bucket, call.s3.key,
                                                     *call.s3.param("uploadId"));
@@ -209,13 +287,11 @@ OpResult list_multipart_uploads(const Call& call) {
   if (auto enc = r.param("encoding-type"); enc && !url) {
     return err("InvalidArgument", "Invalid Encoding Method specified in Request");
   }
-  if (!r.param("delimiter").value_or("").empty()) {
-    return err("NotImplemented", "ListMultipartUploads does not support delimiter here");
-  }
   auto max_uploads = count_param(r, "max-uploads", storage::kMaxListKeys, storage::kMaxListKeys);
   if (!max_uploads) return tl::unexpected(max_uploads.error());
   storage::ListUploadsOptions options;
   options.prefix = std::string(r.param("prefix").value_or(""));
+  options.delimiter = std::string(r.param("delimiter").value_or(""));
   options.key_marker = std::string(r.param("key-marker").value_or(""));
   options.upload_id_marker = std::string(r.param("upload-id-marker").value_or(""));
   options.max_uploads = *max_uploads;
@@ -235,6 +311,7 @@ OpResult list_multipart_uploads(const Call& call) {
     xml.element("NextUploadIdMarker", listed->next_upload_id_marker);
   }
   xml.element("Prefix", enc(options.prefix));
+  if (!options.delimiter.empty()) xml.element("Delimiter", enc(options.delimiter));
   if (url) xml.element("EncodingType", "url");
   xml.element("MaxUploads", std::to_string(options.max_uploads));
   xml.element("IsTruncated", listed->is_truncated ? "true" : "false");
@@ -245,6 +322,11 @@ OpResult list_multipart_uploads(const Call& call) {
     xml.element("StorageClass", "STANDARD");
     xml.element("Initiated", format_iso8601(u.initiated));
     xml.close("Upload");
+  }
+  for (const auto& p : listed->common_prefixes) {
+    xml.open("CommonPrefixes");
+    xml.element("Prefix", enc(p));
+    xml.close("CommonPrefixes");
   }
   xml.close("ListMultipartUploadsResult");
   return xml_response(xml.take());

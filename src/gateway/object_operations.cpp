@@ -10,20 +10,6 @@ using storage::ObjectInfo;
 
 // ---- Preconditions (RFC 7232 order, as S3 applies them) ---------------------------------------
 
-bool etag_matches(std::string_view header, std::string_view etag) {
-  std::size_t pos = 0;
-  while (pos <= header.size()) {
-    std::size_t comma = header.find(',', pos);
-    if (comma == std::string_view::npos) comma = header.size();
-    std::string_view item = header.substr(pos, comma - pos);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (item == "*" || unquoted(item) == etag) return true;
-    pos = comma + 1;
-  }
-  return false;
-}
-
 TimePoint whole_seconds(TimePoint t) {
   return std::chrono::time_point_cast<std::chrono::seconds>(t);
 }
@@ -32,14 +18,14 @@ TimePoint whole_seconds(TimePoint t) {
 std::optional<int> precondition_status(const S3Request& r, const ObjectInfo& info) {
   const TimePoint modified = whole_seconds(info.last_modified);
   const auto if_match = r.header("if-match");
-  if (if_match && !etag_matches(*if_match, info.etag)) return 412;
+  if (if_match && !etag_list_matches(*if_match, info.etag)) return 412;
   if (!if_match) {
     if (auto since = r.header("if-unmodified-since")) {
       if (auto t = parse_http_date(*since); t && modified > *t) return 412;
     }
   }
   const auto if_none_match = r.header("if-none-match");
-  if (if_none_match && etag_matches(*if_none_match, info.etag)) return 304;
+  if (if_none_match && etag_list_matches(*if_none_match, info.etag)) return 304;
   if (!if_none_match) {
     if (auto since = r.header("if-modified-since")) {
       if (auto t = parse_http_date(*since); t && modified <= *t) return 304;
@@ -58,22 +44,6 @@ OpResult precondition_response(int status, const ObjectInfo& info) {
   r.set("ETag", quoted(info.etag));
   r.set("Last-Modified", format_http_date(info.last_modified));
   return r;
-}
-
-// x-amz-copy-source: "[/]bucket/key[?versionId=...]", URL-encoded.
-tl::expected<std::pair<std::string, std::string>, S3Error> copy_source(const S3Request& r) {
-  std::string_view source = *r.header("x-amz-copy-source");
-  if (const std::size_t q = source.find('?'); q != std::string_view::npos) {
-    source = source.substr(0, q);
-  }
-  const std::string decoded = sigv4::percent_decode(source, false);
-  std::string_view path = decoded;
-  if (path.starts_with("/")) path.remove_prefix(1);
-  const std::size_t slash = path.find('/');
-  if (slash == std::string_view::npos || slash == 0 || slash + 1 == path.size()) {
-    return err("InvalidArgument", "Copy Source must mention the source bucket and key");
-  }
-  return std::pair{std::string(path.substr(0, slash)), std::string(path.substr(slash + 1))};
 }
 
 }  // namespace
@@ -171,6 +141,13 @@ OpResult copy_object(const Call& call) {
     options.cache_control = std::string(call.s3.header("cache-control").value_or(""));
     if (auto denied = check_metadata(call.caller.principal, options.user_metadata)) {
       return tl::unexpected(*denied);
+    }
+  }
+  if (has_copy_source_conditions(call.s3)) {
+    auto source_info = call.ctx.store.head(src_bucket, src_key);
+    if (!source_info) return tl::unexpected(from_core_error(source_info.error()));
+    if (auto failed = check_copy_source_conditions(call.s3, *source_info)) {
+      return tl::unexpected(*failed);
     }
   }
   options.if_none_match_star = call.s3.header("if-none-match") == "*";

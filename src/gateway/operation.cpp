@@ -133,6 +133,72 @@ std::string initiator_of(const Call& call) {
   return call.caller.access_key_id;
 }
 
+tl::expected<std::pair<std::string, std::string>, S3Error> copy_source(const S3Request& r) {
+  std::string_view source = *r.header("x-amz-copy-source");
+  if (const std::size_t q = source.find('?'); q != std::string_view::npos) {
+    source = source.substr(0, q);
+  }
+  const std::string decoded = sigv4::percent_decode(source, false);
+  std::string_view path = decoded;
+  if (path.starts_with("/")) path.remove_prefix(1);
+  const std::size_t slash = path.find('/');
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 == path.size()) {
+    return err("InvalidArgument", "Copy Source must mention the source bucket and key");
+  }
+  return std::pair{std::string(path.substr(0, slash)), std::string(path.substr(slash + 1))};
+}
+
+bool has_copy_source_conditions(const S3Request& r) {
+  for (const auto name :
+       {"x-amz-copy-source-if-match", "x-amz-copy-source-if-none-match",
+        "x-amz-copy-source-if-modified-since", "x-amz-copy-source-if-unmodified-since"}) {
+    if (r.header(name)) return true;
+  }
+  return false;
+}
+
+std::optional<S3Error> check_copy_source_conditions(const S3Request& r,
+                                                    const storage::ObjectInfo& source) {
+  // As S3 (and RFC 7232) order them: a matching If-Match overrules If-Unmodified-Since, a
+  // failing If-None-Match overrules If-Modified-Since.
+  const auto modified = std::chrono::time_point_cast<std::chrono::seconds>(source.last_modified);
+  const auto failed = [] {
+    return s3_error("PreconditionFailed",
+                    "At least one of the pre-conditions you specified did not hold");
+  };
+  const auto date = [&r](std::string_view name) {
+    auto value = r.header(name);
+    return value ? parse_http_date(*value) : std::nullopt;
+  };
+  if (auto if_match = r.header("x-amz-copy-source-if-match")) {
+    if (!etag_list_matches(*if_match, source.etag)) return failed();
+  } else if (auto since = date("x-amz-copy-source-if-unmodified-since");
+             since && modified > *since) {
+    return failed();
+  }
+  if (auto if_none_match = r.header("x-amz-copy-source-if-none-match")) {
+    if (etag_list_matches(*if_none_match, source.etag)) return failed();
+  } else if (auto since = date("x-amz-copy-source-if-modified-since");
+             since && modified <= *since) {
+    return failed();
+  }
+  return std::nullopt;
+}
+
+bool etag_list_matches(std::string_view header, std::string_view etag) {
+  std::size_t pos = 0;
+  while (pos <= header.size()) {
+    std::size_t comma = header.find(',', pos);
+    if (comma == std::string_view::npos) comma = header.size();
+    std::string_view item = header.substr(pos, comma - pos);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item == "*" || unquoted(item) == etag) return true;
+    pos = comma + 1;
+  }
+  return false;
+}
+
 void write_owner(XmlWriter& xml) {
   xml.open("Owner");
   xml.element("ID", kOwnerId);

@@ -47,6 +47,8 @@ tl::unexpected<S3Error> err(std::string_view code, std::string message);
 std::string quoted(std::string_view etag);    // ETags go on the wire in quotes
 std::string unquoted(std::string_view etag);  // and are compared without them
 std::optional<std::uint64_t> parse_u64(std::string_view text);
+// Whether an If-Match / If-None-Match list ("\"a\", \"b\"", or "*") names `etag`.
+bool etag_list_matches(std::string_view header, std::string_view etag);
 Response xml_response(std::string xml, int status = 200);
 // A store error, but first the authentication failure of the body if that caused it.
 S3Error body_error(const Call& call, const core::Error& error);
@@ -76,6 +78,15 @@ S3Error existing_key_error();
 // Who started a multipart upload: the access key, or "anonymous <address>" (the unit the
 // anonymous upload limits count by).
 std::string initiator_of(const Call& call);
+
+// x-amz-copy-source: "[/]bucket/key[?versionId=...]", URL-encoded → (bucket, key).
+tl::expected<std::pair<std::string, std::string>, S3Error> copy_source(const S3Request& r);
+// Whether the request has x-amz-copy-source-if-* conditions.
+bool has_copy_source_conditions(const S3Request& r);
+// The x-amz-copy-source-if-* conditions against the source version: PreconditionFailed when
+// one fails.
+std::optional<S3Error> check_copy_source_conditions(const S3Request& r,
+                                                    const storage::ObjectInfo& source);
 
 // The owner S3 documents name: of every bucket and object here (ACLs are disabled).
 inline constexpr std::string_view kOwnerId = "imgflow";
@@ -112,6 +123,7 @@ Response acl_response();
 // multipart_operations.cpp
 OpResult create_multipart(const Call& call);
 OpResult upload_part(const Call& call);
+OpResult upload_part_copy(const Call& call);
 OpResult complete_multipart(const Call& call);
 OpResult abort_multipart(const Call& call);
 OpResult list_parts(const Call& call);

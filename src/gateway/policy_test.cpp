@@ -27,6 +27,7 @@ constexpr Row kTable[] = {
     {Principal::kAnonymous, Operation::kUploadPart, "uploads", true},
     {Principal::kAnonymous, Operation::kCompleteMultipartUpload, "uploads", true},
     {Principal::kAnonymous, Operation::kAbortMultipartUpload, "uploads", true},
+    {Principal::kAnonymous, Operation::kUploadPartCopy, "uploads", false},
     {Principal::kAnonymous, Operation::kListParts, "uploads", false},
     {Principal::kAnonymous, Operation::kListMultipartUploads, "uploads", false},
     {Principal::kAnonymous, Operation::kCreateMultipartUpload, "processed", false},
@@ -56,6 +57,7 @@ constexpr Row kTable[] = {
     {Principal::kFunction, Operation::kDeleteObjects, "processed", false},
     {Principal::kFunction, Operation::kCopyObject, "processed", false},
     {Principal::kFunction, Operation::kListBuckets, "", false},
+    {Principal::kFunction, Operation::kUploadPartCopy, "processed", false},
     {Principal::kFunction, Operation::kGetObjectAcl, "uploads", false},
     {Principal::kFunction, Operation::kListObjectVersions, "processed", false},
     {Principal::kFunction, Operation::kDeleteBucket, "other", false},
@@ -67,6 +69,7 @@ constexpr Row kTable[] = {
     {Principal::kAdmin, Operation::kDeleteBucket, "other", true},
     {Principal::kAdmin, Operation::kGetBucketAcl, "uploads", true},
     {Principal::kAdmin, Operation::kListObjectVersions, "uploads", true},
+    {Principal::kAdmin, Operation::kUploadPartCopy, "uploads", true},
 };
 
 TEST(PolicyTest, FollowsTheLeastPrivilegeTable) {

@@ -54,7 +54,7 @@ Operation route_object(const S3Request& r) {
   const bool upload_id = r.has_param("uploadId");
   if (r.method == "PUT") {
     if (r.has_param("partNumber") && upload_id) {
-      return r.header("x-amz-copy-source") ? Operation::kNotImplemented : Operation::kUploadPart;
+      return r.header("x-amz-copy-source") ? Operation::kUploadPartCopy : Operation::kUploadPart;
     }
     return r.header("x-amz-copy-source") ? Operation::kCopyObject : Operation::kPutObject;
   }
@@ -225,6 +225,8 @@ std::string_view to_string(Operation op) {
       return "ListObjectVersions";
     case Operation::kGetObjectAcl:
       return "GetObjectAcl";
+    case Operation::kUploadPartCopy:
+      return "UploadPartCopy";
     case Operation::kHeadBucket:
       return "HeadBucket";
     case Operation::kGetBucketLocation:

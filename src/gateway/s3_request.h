@@ -34,6 +34,7 @@ enum class Operation {
   kGetObjectAcl,
   kCreateMultipartUpload,
   kUploadPart,
+  kUploadPartCopy,
   kCompleteMultipartUpload,
   kAbortMultipartUpload,
   kListParts,
