@@ -3,6 +3,7 @@
 #include <malloc.h>
 
 #include <CLI/CLI.hpp>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -76,6 +77,35 @@ void add_serve_limits(CLI::App& cmd, imgflow::cli::ServeOptions& options) {
       ->envname("IMGFLOW_MIN_BODY_RATE");
 }
 
+// The rules of anonymous uploads (docs/security.md, "Anonymous uploads").
+void add_anonymous_upload_options(CLI::App& cmd, imgflow::gateway::AnonymousUploads& anonymous) {
+  cmd.add_option("--anonymous-uploads", anonymous.enabled,
+                 "on: anyone who reaches the port may upload images into the source bucket; off: "
+                 "only presigned URLs and signed POST forms upload")
+      ->envname("IMGFLOW_ANONYMOUS_UPLOADS")
+      ->default_str("on");
+  cmd.add_option("--anonymous-overwrite", anonymous.may_overwrite,
+                 "on: an anonymous upload may replace an existing key (someone else's image and "
+                 "its variants); off: such uploads get 412 PreconditionFailed")
+      ->envname("IMGFLOW_ANONYMOUS_OVERWRITE")
+      ->default_str("off");
+  cmd.add_option("--anonymous-multipart-limit", anonymous.max_multipart_uploads_per_client,
+                 "Anonymous multipart uploads in progress at once per client address; one more "
+                 "is 503 SlowDown")
+      ->envname("IMGFLOW_ANONYMOUS_MULTIPART_LIMIT")
+      ->check(CLI::Range(1, 10'000))
+      ->capture_default_str();
+  cmd.add_option_function<int>(
+         "--anonymous-multipart-expiry",
+         [&anonymous](int seconds) {
+           anonymous.multipart_lifetime = std::chrono::seconds(seconds);
+         },
+         "Seconds after which an unfinished anonymous multipart upload is deleted")
+      ->envname("IMGFLOW_ANONYMOUS_MULTIPART_EXPIRY")
+      ->check(CLI::Range(1, 7 * 24 * 3600))
+      ->default_str(std::to_string(anonymous.multipart_lifetime.count()));
+}
+
 void add_serve(CLI::App& app, imgflow::cli::ServeOptions& options) {
   CLI::App* cmd = app.add_subcommand(
       "serve",
@@ -101,6 +131,7 @@ void add_serve(CLI::App& app, imgflow::cli::ServeOptions& options) {
                   "limits.max_memory each; 0: record events only)")
       ->envname("IMGFLOW_WORKERS")
       ->check(CLI::Range(-1, 1024));
+  add_anonymous_upload_options(*cmd, options.anonymous);
   cmd->add_option("--region", options.region,
                   "The region SigV4 signatures must name, e.g. eu-west-1 (default: accept the "
                   "region each client signs with)")

@@ -338,8 +338,9 @@ int run_serve(const ServeOptions& options) {
   std::error_code ec;
   const fs::path data_dir = fs::absolute(options.data_dir, ec).lexically_normal();
   gateway::GatewayOptions gateway_options;
+  gateway_options.anonymous = options.anonymous;
   // Anonymous uploads the recipe would refuse are refused before their body is read.
-  gateway_options.max_anonymous_upload = recipe->limits.max_input_bytes;
+  gateway_options.anonymous.max_bytes = recipe->limits.max_input_bytes;
   gateway_options.cors_origins = options.cors_origins;
   gateway_options.region = options.region;
   warn_if_data_dir_is_open(data_dir, log);
@@ -364,6 +365,7 @@ int run_serve(const ServeOptions& options) {
   function::HandlerConfig handler_config;
   handler_config.source_bucket = gateway_options.roles.source;
   handler_config.destination_bucket = gateway_options.roles.destination;
+  handler_config.destination_prefix = gateway_options.roles.destination_prefix;
   handler_config.recipe = *recipe;
   const core::Clock& clock = core::SystemClock::instance();
   const auto make_handler = [&](const function::HandlerConfig& config) {

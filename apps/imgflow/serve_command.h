@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "gateway/policy.h"
+
 namespace imgflow::cli {
 
 // `imgflow serve [--listen HOST:PORT] [--data-dir DIR] [--config F]`, as parsed.
@@ -29,6 +31,9 @@ struct ServeOptions {
   std::optional<double> requests_per_second_per_ip;   // anonymous requests; 0: no limit
   std::optional<double> header_timeout_seconds;       // a request header's total time
   std::optional<std::uint64_t> min_body_rate;         // bytes/s a body must average; 0: none
+  // The anonymous door into the source bucket (docs/security.md, "Anonymous uploads");
+  // max_bytes comes from the recipe's limits.max_input_bytes.
+  gateway::AnonymousUploads anonymous;
 };
 
 // Runs the embedded system until SIGTERM or SIGINT, then drains in-flight requests and returns

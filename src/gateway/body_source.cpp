@@ -8,8 +8,19 @@ constexpr std::size_t kRawChunk = 64 * 1024;
 }  // namespace
 
 sigv4::AuthResult<std::unique_ptr<AuthenticatedBody>> AuthenticatedBody::wrap(
-    storage::ByteSource& raw, const std::optional<sigv4::VerifiedRequest>& verified) {
+    storage::ByteSource& raw, const std::optional<sigv4::VerifiedRequest>& verified,
+    const std::optional<UnsignedChunkedBody>& unsigned_chunked) {
   std::unique_ptr<AuthenticatedBody> body(new AuthenticatedBody(raw));
+  if (unsigned_chunked) {
+    sigv4::ChunkedParams params;
+    params.mode = sigv4::PayloadMode::kStreamingUnsignedTrailer;
+    params.decoded_content_length = unsigned_chunked->decoded_length;
+    params.trailer = unsigned_chunked->trailer;
+    auto decoder = sigv4::ChunkedDecoder::create(std::move(params));
+    if (!decoder) return tl::unexpected(decoder.error());
+    body->decoder_.emplace(std::move(*decoder));
+    return body;
+  }
   if (!verified) return body;
   switch (verified->payload_mode) {
     case sigv4::PayloadMode::kUnsigned:

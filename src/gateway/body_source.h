@@ -5,6 +5,7 @@
 #include <string>
 
 #include "core/digest.h"
+#include "gateway/s3_request.h"
 #include "sigv4/chunked_decoder.h"
 #include "sigv4/verifier.h"
 #include "storage/object_store.h"
@@ -17,11 +18,17 @@ namespace imgflow::gateway {
 // the last read() fails unless every chunk signature and the trailing checksum hold. A failing
 // read() makes the store drop the temporary object, so unauthenticated bytes are never
 // committed. After a failure auth_error() says which S3 error to report.
+//
+// An anonymous request has nothing signed, but an unsigned aws-chunked body
+// (STREAMING-UNSIGNED-PAYLOAD-TRAILER) is still decoded, its framing, length and trailing
+// checksum checked the same way.
 class AuthenticatedBody final : public storage::ByteSource {
  public:
-  // `verified` is empty for anonymous requests. Errors: the decoder's create() errors.
+  // `verified` is empty for anonymous requests; `unsigned_chunked` is set only for them.
+  // Errors: the decoder's create() errors.
   static sigv4::AuthResult<std::unique_ptr<AuthenticatedBody>> wrap(
-      storage::ByteSource& raw, const std::optional<sigv4::VerifiedRequest>& verified);
+      storage::ByteSource& raw, const std::optional<sigv4::VerifiedRequest>& verified,
+      const std::optional<UnsignedChunkedBody>& unsigned_chunked);
 
   core::Result<std::size_t> read(char* buf, std::size_t n) override;
   const std::optional<sigv4::AuthError>& auth_error() const { return auth_error_; }

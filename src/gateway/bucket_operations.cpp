@@ -14,6 +14,26 @@ tl::expected<int, S3Error> max_keys_of(const S3Request& r) {
   return static_cast<int>(std::min<std::uint64_t>(*value, storage::kMaxListKeys));
 }
 
+// Where a marker-paged listing (V1, versions) continues: after `marker`, and past every key
+// under it when it is one of the listing's common prefixes, which the last page ended with; a
+// bare marker would list that prefix again.
+std::string continue_after(std::string_view marker, const storage::ListOptions& options) {
+  const bool common_prefix = !options.delimiter.empty() && marker.starts_with(options.prefix) &&
+                             marker.size() > options.prefix.size() &&
+                             marker.ends_with(options.delimiter);
+  // 0xFF never occurs in UTF-8, so it sorts after every key under the prefix.
+  return common_prefix ? std::string(marker) + '\xFF' : std::string(marker);
+}
+
+// The last key or common prefix of a page: where the next one starts.
+std::string last_entry(const storage::ListResult& listed) {
+  std::string last = listed.objects.empty() ? "" : listed.objects.back().key;
+  if (!listed.common_prefixes.empty() && listed.common_prefixes.back() > last) {
+    last = listed.common_prefixes.back();
+  }
+  return last;
+}
+
 }  // namespace
 
 OpResult list_buckets(const Call& call) {
@@ -21,10 +41,7 @@ OpResult list_buckets(const Call& call) {
   if (!buckets) return tl::unexpected(from_core_error(buckets.error()));
   XmlWriter xml;
   xml.open("ListAllMyBucketsResult", kS3Namespace);
-  xml.open("Owner");
-  xml.element("ID", "imgflow");
-  xml.element("DisplayName", "imgflow");
-  xml.close("Owner");
+  write_owner(xml);
   xml.open("Buckets");
   for (const auto& b : *buckets) {
     xml.open("Bucket");
@@ -44,6 +61,27 @@ OpResult create_bucket(const Call& call) {
   Response r;
   r.set("Location", "/" + call.s3.bucket);
   return r;
+}
+
+OpResult delete_bucket(const Call& call) {
+  if (!may_delete_bucket(call.s3.bucket, call.ctx.options.roles)) {
+    return err("AccessDenied", "The bucket " + call.s3.bucket +
+                                   " is where this server's pipeline reads or writes images; "
+                                   "it cannot be deleted while the server uses it");
+  }
+  if (auto done = call.ctx.store.delete_bucket(call.s3.bucket); !done) {
+    return tl::unexpected(from_core_error(done.error()));
+  }
+  Response r;
+  r.status = 204;
+  return r;
+}
+
+OpResult get_bucket_acl(const Call& call) {
+  if (auto info = call.ctx.store.head_bucket(call.s3.bucket); !info) {
+    return tl::unexpected(from_core_error(info.error()));
+  }
+  return acl_response();
 }
 
 OpResult head_bucket(const Call& call) {
@@ -85,7 +123,7 @@ OpResult list_objects(const Call& call, bool v2) {
     options.start_after = std::string(r.param("start-after").value_or(""));
     options.continuation_token = std::string(r.param("continuation-token").value_or(""));
   } else {
-    options.start_after = std::string(r.param("marker").value_or(""));
+    options.start_after = continue_after(r.param("marker").value_or(""), options);
   }
   auto listed = call.ctx.store.list(r.bucket, options);
   if (!listed) return tl::unexpected(from_core_error(listed.error()));
@@ -105,15 +143,9 @@ OpResult list_objects(const Call& call, bool v2) {
     if (listed->is_truncated) xml.element("NextContinuationToken", listed->next_continuation_token);
     if (!options.start_after.empty()) xml.element("StartAfter", enc(options.start_after));
   } else {
-    xml.element("Marker", enc(options.start_after));
-    if (listed->is_truncated) {
-      // V1 has no token: the next marker is the last key or prefix returned.
-      std::string last = listed->objects.empty() ? "" : listed->objects.back().key;
-      if (!listed->common_prefixes.empty() && listed->common_prefixes.back() > last) {
-        last = listed->common_prefixes.back();
-      }
-      xml.element("NextMarker", enc(last));
-    }
+    xml.element("Marker", enc(r.param("marker").value_or("")));
+    // V1 has no token: the next marker is the last key or prefix returned.
+    if (listed->is_truncated) xml.element("NextMarker", enc(last_entry(*listed)));
   }
   xml.element("MaxKeys", std::to_string(options.max_keys));
   if (!options.delimiter.empty()) xml.element("Delimiter", enc(options.delimiter));
@@ -134,6 +166,90 @@ OpResult list_objects(const Call& call, bool v2) {
     xml.close("CommonPrefixes");
   }
   xml.close("ListBucketResult");
+  return xml_response(xml.take());
+}
+
+namespace {
+
+// ListObjectVersions' markers: a key marker, and a version id marker that (with a key marker)
+// can only be "null", the one version id of an unversioned bucket.
+tl::expected<std::string, S3Error> versions_start_after(const S3Request& r,
+                                                        const storage::ListOptions& options) {
+  const std::string_view key_marker = r.param("key-marker").value_or("");
+  const std::string_view version_marker = r.param("version-id-marker").value_or("");
+  if (!version_marker.empty() && key_marker.empty()) {
+    return err("InvalidArgument", "A version-id marker cannot be specified without a key marker.");
+  }
+  if (!version_marker.empty() && version_marker != "null") {
+    return err("InvalidArgument", "Invalid version id specified");
+  }
+  // Each key has one version, so the versions of key-marker older than "null" are none: both
+  // markers continue after the key.
+  return continue_after(key_marker, options);
+}
+
+void write_version(XmlWriter& xml, const storage::ObjectInfo& o, const std::string& key) {
+  xml.open("Version");
+  xml.element("Key", key);
+  xml.element("VersionId", "null");
+  xml.element("IsLatest", "true");
+  xml.element("LastModified", format_iso8601(o.last_modified));
+  xml.element("ETag", quoted(o.etag));
+  xml.element("Size", std::to_string(o.size));
+  xml.element("StorageClass", "STANDARD");
+  write_owner(xml);
+  xml.close("Version");
+}
+
+}  // namespace
+
+// An unversioned bucket's objects as S3 lists them: one version each, with the id "null", and
+// no delete markers.
+OpResult list_object_versions(const Call& call) {
+  const S3Request& r = call.s3;
+  const bool url = r.param("encoding-type") == "url";
+  if (auto enc = r.param("encoding-type"); enc && !url) {
+    return err("InvalidArgument", "Invalid Encoding Method specified in Request");
+  }
+  auto max_keys = max_keys_of(r);
+  if (!max_keys) return tl::unexpected(max_keys.error());
+  storage::ListOptions options;
+  options.prefix = std::string(r.param("prefix").value_or(""));
+  options.delimiter = std::string(r.param("delimiter").value_or(""));
+  options.max_keys = *max_keys;
+  auto start_after = versions_start_after(r, options);
+  if (!start_after) return tl::unexpected(start_after.error());
+  options.start_after = std::move(*start_after);
+  auto listed = call.ctx.store.list(r.bucket, options);
+  if (!listed) return tl::unexpected(from_core_error(listed.error()));
+  const auto enc = [url](std::string_view text) {
+    return url ? sigv4::uri_encode(text, true) : std::string(text);
+  };
+
+  XmlWriter xml;
+  xml.open("ListVersionsResult", kS3Namespace);
+  xml.element("Name", r.bucket);
+  xml.element("Prefix", enc(options.prefix));
+  xml.element("KeyMarker", enc(r.param("key-marker").value_or("")));
+  xml.element("VersionIdMarker", r.param("version-id-marker").value_or(""));
+  if (listed->is_truncated) {
+    const std::string next = last_entry(*listed);
+    xml.element("NextKeyMarker", enc(next));
+    // After a common prefix there is no version to name: the key marker alone continues.
+    const bool after_object = !listed->objects.empty() && listed->objects.back().key == next;
+    if (after_object) xml.element("NextVersionIdMarker", "null");
+  }
+  xml.element("MaxKeys", std::to_string(options.max_keys));
+  if (!options.delimiter.empty()) xml.element("Delimiter", enc(options.delimiter));
+  if (url) xml.element("EncodingType", "url");
+  xml.element("IsTruncated", listed->is_truncated ? "true" : "false");
+  for (const auto& o : listed->objects) write_version(xml, o, enc(o.key));
+  for (const auto& p : listed->common_prefixes) {
+    xml.open("CommonPrefixes");
+    xml.element("Prefix", enc(p));
+    xml.close("CommonPrefixes");
+  }
+  xml.close("ListVersionsResult");
   return xml_response(xml.take());
 }
 

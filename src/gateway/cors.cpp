@@ -21,21 +21,33 @@ bool allowed_method(std::string_view method) {
   return method == "GET" || method == "HEAD" || method == "PUT" || method == "POST";
 }
 
+Response error_response(const sigv4::Request& request, const S3Error& e) {
+  Response r;
+  r.operation = "CorsPreflight";
+  r.status = e.status;
+  r.error_code = e.code;
+  r.set("Content-Type", "application/xml");
+  r.body = error_xml(e, request.path, "");
+  return r;
+}
+
 }  // namespace
 
 Response cors_preflight(const sigv4::Request& request, const std::vector<std::string>& origins) {
+  // Without an Origin there is nothing to evaluate: S3 answers 400 before looking at any rule.
+  if (const auto origin = sigv4::header_value(request, "origin"); !origin || origin->empty()) {
+    return error_response(request, s3_error("BadRequest",
+                                            "Insufficient information. Origin request header "
+                                            "needed."));
+  }
   const auto origin = allowed_origin(request, origins);
   const auto method = sigv4::header_value(request, "access-control-request-method");
+  if (!origin || !method || !allowed_method(*method)) {
+    return error_response(request, S3Error{403, "AccessForbidden",
+                                           "CORSResponse: This CORS request is not allowed."});
+  }
   Response r;
   r.operation = "CorsPreflight";
-  if (!origin || !method || !allowed_method(*method)) {
-    const S3Error e{403, "AccessForbidden", "CORSResponse: This CORS request is not allowed."};
-    r.status = e.status;
-    r.error_code = e.code;
-    r.set("Content-Type", "application/xml");
-    r.body = error_xml(e, request.path, "");
-    return r;
-  }
   r.set("Access-Control-Allow-Origin", *origin);
   r.set("Access-Control-Allow-Methods", "GET, HEAD, PUT, POST");
   if (auto headers = sigv4::header_value(request, "access-control-request-headers")) {

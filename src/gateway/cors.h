@@ -13,7 +13,8 @@ namespace imgflow::gateway {
 // an empty list disables CORS (browsers then refuse cross-origin calls, the safe default).
 
 // Answers an OPTIONS preflight: 200 with the Access-Control-Allow-* headers for an allowed origin
-// and method (GET, HEAD, PUT, POST), else 403 AccessForbidden. Pure.
+// and method (GET, HEAD, PUT, POST), 400 BadRequest without an Origin header (as S3 answers),
+// else 403 AccessForbidden. Pure.
 Response cors_preflight(const sigv4::Request& request, const std::vector<std::string>& origins);
 
 // Adds Access-Control-Allow-Origin and Expose-Headers (ETag, x-amz-request-id) to `response`

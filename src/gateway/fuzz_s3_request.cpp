@@ -1,5 +1,7 @@
-// libFuzzer target: routing of raw requests. Input lines: method, path, query, then headers as
-// "name:value" lines; the host of the first header doubles as a virtual-hosted-style host.
+// libFuzzer target: routing of raw requests, and the headers parsed for unsigned uploads
+// (Content-Type as a media type, aws-chunked framing). Input lines: method, path, query, then
+// headers as "name:value" lines; the host of the first header doubles as a virtual-hosted-style
+// host.
 
 #include <cstddef>
 #include <cstdint>
@@ -31,7 +33,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       wire.headers.empty() ? "" : wire.headers.front().value, "localhost");
   if (auto parsed = imgflow::gateway::parse_s3_request(wire, bucket)) {
     (void)parsed->resource();
-    (void)parsed->header("content-type");
+    if (auto type = parsed->header("content-type")) {
+      (void)imgflow::gateway::parse_media_type(*type);
+    }
   }
+  (void)imgflow::gateway::parse_unsigned_chunked(wire);
   return 0;
 }

@@ -16,12 +16,11 @@ namespace {
 tl::expected<Caller, S3Error> authenticate(const HttpRequest& http, const HandlerContext& ctx) {
   Caller caller;
   if (sigv4::classify(http.wire) == sigv4::AuthKind::kAnonymous) {
-    // An aws-chunked body needs a signed request to be decoded against; refuse rather than store
-    // the framing as object bytes.
-    const auto content_sha256 = sigv4::header_value(http.wire, "x-amz-content-sha256");
-    if (content_sha256 && content_sha256->starts_with("STREAMING-")) {
-      return tl::unexpected(s3_error("InvalidRequest", "aws-chunked uploads must be signed"));
-    }
+    // An aws-chunked body is decoded (never stored with its framing) in its unsigned form; the
+    // chunk-signed forms are refused, as there is no signature to check them against.
+    auto chunked = parse_unsigned_chunked(http.wire);
+    if (!chunked) return tl::unexpected(chunked.error());
+    caller.unsigned_chunked = std::move(*chunked);
     // A SigV2 presigned URL (older SDK defaults) must not silently become an anonymous request.
     for (const auto& p : sigv4::parse_query(http.wire.query)) {
       if (p.key == "AWSAccessKeyId") {
@@ -86,6 +85,16 @@ OpResult dispatch(const Call& call) {
       return list_buckets(call);
     case Operation::kCreateBucket:
       return create_bucket(call);
+    case Operation::kDeleteBucket:
+      return delete_bucket(call);
+    case Operation::kGetBucketAcl:
+      return get_bucket_acl(call);
+    case Operation::kListObjectVersions:
+      return list_object_versions(call);
+    case Operation::kGetObjectAcl:
+      return get_object_acl(call);
+    case Operation::kUploadPartCopy:
+      return upload_part_copy(call);
     case Operation::kHeadBucket:
       return head_bucket(call);
     case Operation::kGetBucketLocation:
@@ -147,17 +156,19 @@ OpResult authorise_and_run(const HttpRequest& http, const S3Request& s3, storage
   if (s3.op == Operation::kOperational || s3.op == Operation::kPostObject) {
     // Operational endpoints are open; a POST upload authenticates through its form fields
     // (post_object verifies the policy and applies the bucket policy itself).
-    auto body = AuthenticatedBody::wrap(raw, std::nullopt);
+    auto body = AuthenticatedBody::wrap(raw, std::nullopt, std::nullopt);
     const Caller anonymous;
     return dispatch(Call{http, s3, ctx, anonymous, **body});
   }
   auto caller = authenticate(http, ctx);
   if (!caller) return tl::unexpected(caller.error());
   log.principal = std::string(to_string(caller->principal));
-  if (!is_allowed(caller->principal, s3.op, s3.bucket, ctx.options.roles)) {
-    return err("AccessDenied", "Access Denied");
+  const GatewayOptions& options = ctx.options;
+  if (!is_allowed(caller->principal, s3.op, s3.bucket, options.roles, options.anonymous)) {
+    return err("AccessDenied", denial_message(caller->principal, s3.op, s3.bucket, options.roles,
+                                              options.anonymous));
   }
-  auto body = AuthenticatedBody::wrap(raw, caller->verified);
+  auto body = AuthenticatedBody::wrap(raw, caller->verified, caller->unsigned_chunked);
   if (!body) return tl::unexpected(from_auth_error(body.error()));
   return dispatch(Call{http, s3, ctx, *caller, **body});
 }

@@ -50,9 +50,8 @@ struct GatewayOptions {
   // The region SigV4 scopes must name; "" accepts whichever region a client signs with (a
   // client configured for eu-west-1 then works unchanged), and answers us-east-1 for locations.
   std::string region = "us-east-1";
-  // Anonymous uploads: a size cap and content types, so the open door stays small.
-  std::uint64_t max_anonymous_upload = 50ULL << 20;
-  std::string anonymous_content_type_prefix = "image/";
+  // The open door into the source bucket: what strangers may upload, and how much.
+  AnonymousUploads anonymous;
   // Browser origins allowed by CORS ("*" for any); empty disables CORS.
   std::vector<std::string> cors_origins;
   // Hosts "<bucket>.<suffix>" select virtual-hosted-style addressing; empty: path style only.

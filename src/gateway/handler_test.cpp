@@ -40,6 +40,14 @@ class HandlerTest : public ::testing::Test {
     return r;
   }
 
+  // An anonymous PUT of `body` with an image type and a declared length.
+  static HttpRequest anonymous_put(std::string path, std::string_view body,
+                                   std::vector<sigv4::Header> extra = {}) {
+    extra.push_back({"Content-Type", "image/jpeg"});
+    extra.push_back({"Content-Length", std::to_string(body.size())});
+    return request("PUT", std::move(path), "", std::move(extra));
+  }
+
   // Signs as admin at the store's clock, with the body's SHA-256 as the payload hash.
   HttpRequest signed_request(std::string method, std::string path, std::string_view body = "",
                              std::string query = "", std::vector<sigv4::Header> headers = {},
@@ -487,7 +495,432 @@ TEST_F(HandlerTest, ListMultipartUploadsPagesByKeyAndUploadId) {
   EXPECT_EQ(prefixed.body.find("<Key>a b</Key>"), std::string::npos);
   EXPECT_NE(prefixed.body.find("<Key>dir/b</Key>"), std::string::npos);
   EXPECT_EQ(run(request("GET", "/uploads", "uploads")).status, 403);  // not for anonymous
-  EXPECT_EQ(run(signed_request("GET", "/processed", "", "delimiter=%2F&uploads")).status, 501);
+  Response grouped = run(signed_request("GET", "/processed", "", "delimiter=%2F&uploads"));
+  EXPECT_NE(grouped.body.find("<Delimiter>/</Delimiter>"), std::string::npos) << grouped.body;
+  EXPECT_NE(grouped.body.find("<Key>a b</Key>"), std::string::npos);
+  EXPECT_NE(grouped.body.find("<CommonPrefixes><Prefix>dir/</Prefix></CommonPrefixes>"),
+            std::string::npos);
+  EXPECT_EQ(grouped.body.find("<Key>dir/b</Key>"), std::string::npos);
+}
+
+// ---- The anonymous door ----------------------------------------------------------------------
+
+TEST_F(HandlerTest, AnAnonymousUploadCannotReplaceAnObject) {
+  ASSERT_EQ(run(anonymous_put("/uploads/victim.jpg", "mine"), "mine").status, 200);
+  for (const auto& extra : std::vector<std::vector<sigv4::Header>>{
+           {}, {{"If-Match", "\"" + core::to_hex(core::md5("mine")) + "\""}}}) {
+    Response again = run(anonymous_put("/uploads/victim.jpg", "evil", extra), "evil");
+    EXPECT_EQ(again.status, 412) << again.body;
+    EXPECT_EQ(again.error_code, "PreconditionFailed");
+    EXPECT_NE(again.body.find("already exists"), std::string::npos) << again.body;
+  }
+  Response post = run(form_post("/uploads"), form_body({{"key", "victim.jpg"}}, "evil"));
+  EXPECT_EQ(post.status, 412) << post.body;
+  Response multipart =
+      run(request("POST", "/uploads/victim.jpg", "uploads", {{"Content-Type", "image/jpeg"}}));
+  EXPECT_EQ(multipart.status, 412) << multipart.body;
+  EXPECT_EQ(store_.get_string("uploads", "victim.jpg").value_or(""), "mine");
+  EXPECT_EQ(pending_events(), 1u);
+  // An operator who wants the old behaviour can have it.
+  options_.anonymous.may_overwrite = true;
+  EXPECT_EQ(run(anonymous_put("/uploads/victim.jpg", "new"), "new").status, 200);
+  EXPECT_EQ(pending_events(), 2u);
+}
+
+TEST_F(HandlerTest, PutIfMatchReplacesOnlyTheVersionNamed) {
+  auto first = store_.put("processed", "k.jpg", "one");
+  ASSERT_TRUE(first);
+  const std::string etag = "\"" + first->etag + "\"";
+  Response replaced =
+      run(signed_request("PUT", "/processed/k.jpg", "two", "", {{"If-Match", etag}}), "two");
+  EXPECT_EQ(replaced.status, 200) << replaced.body;
+  Response stale =
+      run(signed_request("PUT", "/processed/k.jpg", "three", "", {{"If-Match", etag}}), "three");
+  EXPECT_EQ(stale.status, 412) << stale.body;
+  EXPECT_EQ(stale.error_code, "PreconditionFailed");
+  EXPECT_EQ(store_.get_string("processed", "k.jpg").value_or(""), "two");
+  Response absent =
+      run(signed_request("PUT", "/processed/none.jpg", "x", "", {{"If-Match", etag}}), "x");
+  EXPECT_EQ(absent.status, 404) << absent.body;
+  EXPECT_EQ(absent.error_code, "NoSuchKey");
+}
+
+TEST_F(HandlerTest, ImgflowMetadataIsTheFunctionRolesMark) {
+  Response anonymous = run(
+      anonymous_put("/uploads/skip.jpg", "x", {{"x-amz-meta-imgflow-source-key", "a.jpg"}}), "x");
+  EXPECT_EQ(anonymous.status, 403) << anonymous.body;
+  EXPECT_NE(anonymous.body.find("reserved"), std::string::npos) << anonymous.body;
+  Response post = run(form_post("/uploads"),
+                      form_body({{"key", "skip.jpg"}, {"x-amz-meta-Imgflow-Variant", "x"}}, "x"));
+  EXPECT_EQ(post.status, 403) << post.body;
+  EXPECT_FALSE(store_.head("uploads", "skip.jpg"));
+  EXPECT_EQ(pending_events(), 0u);
+  Response admin = run(signed_request("PUT", "/uploads/restored.jpg", "x", "",
+                                      {{"x-amz-meta-imgflow-source-key", "a.jpg"}}),
+                       "x");
+  EXPECT_EQ(admin.status, 200) << admin.body;
+}
+
+TEST_F(HandlerTest, AnonymousKeysMustFitThePipelinesOutputNames) {
+  const std::size_t limit = max_anonymous_key_bytes("");
+  EXPECT_EQ(limit, 1024u - 70u);
+  const std::string fits = "/uploads/" + std::string(limit, 'k');
+  EXPECT_EQ(run(anonymous_put(fits, "x"), "x").status, 200);
+  Response too_long = run(anonymous_put(fits + "k", "x"), "x");
+  EXPECT_EQ(too_long.status, 400);
+  EXPECT_EQ(too_long.error_code, "KeyTooLongError");
+  // With a destination prefix, its bytes and a '/' come off the limit.
+  options_.roles.destination_prefix = "out";
+  EXPECT_EQ(run(anonymous_put("/uploads/" + std::string(limit - 3, 'p'), "x"), "x").status, 400);
+  EXPECT_EQ(run(anonymous_put("/uploads/" + std::string(limit - 4, 'p'), "x"), "x").status, 200);
+  for (const std::string key : {"a%0Ab.jpg", "a%0Db.jpg", "a%00b.jpg", "a%1Fb.jpg", "a%7Fb.jpg"}) {
+    Response control = run(anonymous_put("/uploads/" + key, "x"), "x");
+    EXPECT_EQ(control.status, 400) << key;
+    EXPECT_EQ(control.error_code, "InvalidArgument") << key;
+    EXPECT_NE(control.body.find("control character 0x"), std::string::npos) << control.body;
+  }
+  // Signed uploads keep S3's rules.
+  EXPECT_EQ(run(signed_request("PUT", "/uploads/a%0Ab.jpg", "x"), "x").status, 200);
+}
+
+TEST_F(HandlerTest, AnonymousContentTypeIsOneMediaTypeOfAnImage) {
+  int n = 0;  // a fresh key each time: anonymous uploads do not replace
+  const auto put_as = [&](std::optional<std::string> type) {
+    std::vector<sigv4::Header> headers = {{"Content-Length", "1"}};
+    if (type) headers.push_back({"Content-Type", *type});
+    return run(request("PUT", "/uploads/t" + std::to_string(++n), "", headers), "x");
+  };
+  for (const char* ok : {"image/jpeg", "IMAGE/JPEG", "Image/Png ; charset=\"binary\"", "image/avif",
+                         "image/heic", "application/octet-stream"}) {
+    EXPECT_EQ(put_as(ok).status, 200) << ok;
+  }
+  EXPECT_EQ(put_as(std::nullopt).status, 200);
+  for (const char* refused : {"image/svg+xml", "text/html", "image/x-icon", "video/mp4"}) {
+    Response r = put_as(refused);
+    EXPECT_EQ(r.status, 403) << refused;
+    EXPECT_EQ(r.error_code, "AccessDenied") << refused;
+  }
+  for (const char* malformed : {"image/jpeg, text/html", "image/", "image", "image/jpeg;x"}) {
+    Response r = put_as(malformed);
+    EXPECT_EQ(r.status, 400) << malformed;
+    EXPECT_EQ(r.error_code, "InvalidArgument") << malformed;
+  }
+}
+
+TEST_F(HandlerTest, AnonymousUploadsCanBeTurnedOff) {
+  options_.anonymous.enabled = false;
+  Response put = run(anonymous_put("/uploads/cat.jpg", "x"), "x");
+  EXPECT_EQ(put.status, 403);
+  EXPECT_NE(put.body.find("presigned URL"), std::string::npos) << put.body;
+  EXPECT_EQ(run(form_post("/uploads"), form_body({{"key", "cat.jpg"}}, "x")).status, 403);
+  EXPECT_EQ(
+      run(request("POST", "/uploads/cat.jpg", "uploads", {{"Content-Type", "image/jpeg"}})).status,
+      403);
+  EXPECT_EQ(run(signed_request("PUT", "/uploads/cat.jpg", "x"), "x").status, 200);
+}
+
+// ---- Anonymous multipart uploads -------------------------------------------------------------
+
+class AnonymousMultipartTest : public HandlerTest {
+ protected:
+  // CreateMultipartUpload; the upload id, or "" when refused (then `refused` holds the answer).
+  std::string create(std::string key, Response* refused = nullptr) {
+    Response r =
+        run(request("POST", "/uploads/" + key, "uploads", {{"Content-Type", "image/png"}}));
+    if (r.status != 200) {
+      if (refused != nullptr) *refused = std::move(r);
+      return "";
+    }
+    const auto start = r.body.find("<UploadId>") + 10;
+    return r.body.substr(start, r.body.find("</UploadId>") - start);
+  }
+  Response part(const std::string& key, const std::string& id, int number, std::string_view body) {
+    return run(request("PUT", "/uploads/" + key,
+                       "partNumber=" + std::to_string(number) + "&uploadId=" + id,
+                       {{"Content-Length", std::to_string(body.size())}}),
+               body);
+  }
+  Response complete(const std::string& key, const std::string& id,
+                    const std::vector<std::string>& etags) {
+    std::string xml = "<CompleteMultipartUpload>";
+    for (std::size_t i = 0; i < etags.size(); ++i) {
+      xml += "<Part><PartNumber>" + std::to_string(i + 1) + "</PartNumber><ETag>" + etags[i] +
+             "</ETag></Part>";
+    }
+    xml += "</CompleteMultipartUpload>";
+    return run(request("POST", "/uploads/" + key, "uploadId=" + id,
+                       {{"Content-Length", std::to_string(xml.size())}}),
+               xml);
+  }
+};
+
+TEST_F(AnonymousMultipartTest, AnUploadInPartsBecomesOneObjectAndOneEvent) {
+  const std::string id = create("big.png");
+  ASSERT_FALSE(id.empty());
+  const std::string first(storage::kMinPartSize, 'a');
+  Response p1 = part("big.png", id, 1, first);
+  ASSERT_EQ(p1.status, 200) << p1.body;
+  Response p2 = part("big.png", id, 2, "tail");
+  ASSERT_EQ(p2.status, 200) << p2.body;
+  Response done =
+      complete("big.png", id, {std::string(*p1.header("ETag")), std::string(*p2.header("ETag"))});
+  ASSERT_EQ(done.status, 200) << done.body;
+  EXPECT_EQ(store_.head("uploads", "big.png")->size, first.size() + 4);
+  // A retry after a lost response: the same answer, and no second event.
+  Response again =
+      complete("big.png", id, {std::string(*p1.header("ETag")), std::string(*p2.header("ETag"))});
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_EQ(again.body, done.body);
+  auto events = store_.claim(10, std::chrono::seconds(30));
+  ASSERT_EQ(events->size(), 1u);
+  EXPECT_EQ((*events)[0].event_name, "ObjectCreated:CompleteMultipartUpload");
+  EXPECT_NE((*events)[0].payload.find("\"principal\":\"anonymous\""), std::string::npos);
+}
+
+TEST_F(AnonymousMultipartTest, TheRulesOfAPutHoldForTheWholeUpload) {
+  Response refused;
+  EXPECT_TRUE(create("x%0A.png", &refused).empty());
+  EXPECT_EQ(refused.status, 400);
+  EXPECT_EQ(
+      run(request("POST", "/uploads/page.html", "uploads", {{"Content-Type", "text/html"}})).status,
+      403);
+  EXPECT_EQ(run(request("POST", "/uploads/s.png", "uploads",
+                        {{"Content-Type", "image/png"}, {"x-amz-meta-imgflow-variant", "v"}}))
+                .status,
+            403);
+  // The size limit holds over all parts: each is declared, and their sum stays under it.
+  options_.anonymous.max_bytes = 10;
+  const std::string id = create("small.png");
+  ASSERT_FALSE(id.empty());
+  EXPECT_EQ(part("small.png", id, 1, "123456").status, 200);
+  Response over = part("small.png", id, 2, "12345");
+  EXPECT_EQ(over.status, 400);
+  EXPECT_EQ(over.error_code, "EntityTooLarge");
+  EXPECT_EQ(part("small.png", id, 2, "1234").status, 200);
+  Response undeclared = run(request("PUT", "/uploads/small.png", "partNumber=3&uploadId=" + id,
+                                    {{"Transfer-Encoding", "chunked"}}),
+                            "1");
+  EXPECT_EQ(undeclared.error_code, "MissingContentLength");
+  // Anonymous callers may not look inside uploads.
+  EXPECT_EQ(run(request("GET", "/uploads/small.png", "uploadId=" + id)).status, 403);
+  EXPECT_EQ(run(request("GET", "/uploads", "uploads")).status, 403);
+}
+
+TEST_F(AnonymousMultipartTest, UploadsAreCappedPerAddressAndExpire) {
+  options_.anonymous.max_multipart_uploads_per_client = 2;
+  options_.anonymous.multipart_lifetime = std::chrono::minutes(10);
+  const std::string a = create("a.png");
+  const std::string b = create("b.png");
+  ASSERT_FALSE(a.empty() || b.empty());
+  Response third;
+  EXPECT_TRUE(create("c.png", &third).empty());
+  EXPECT_EQ(third.status, 503);
+  EXPECT_EQ(third.error_code, "SlowDown");
+  // Another address has its own allowance.
+  HttpRequest elsewhere =
+      request("POST", "/uploads/c.png", "uploads", {{"Content-Type", "image/png"}});
+  elsewhere.remote_ip = "198.51.100.1";
+  EXPECT_EQ(run(elsewhere).status, 200);
+  // Ten minutes on, both are gone: their ids are unknown and the address may start again.
+  clock_.advance(std::chrono::minutes(10));
+  Response late = part("a.png", a, 1, "x");
+  EXPECT_EQ(late.status, 404);
+  EXPECT_EQ(late.error_code, "NoSuchUpload");
+  EXPECT_FALSE(create("c.png").empty());
+}
+
+// ---- Unsigned aws-chunked bodies -------------------------------------------------------------
+
+std::string chunked_with_crc(std::string_view data, std::uint32_t crc) {
+  char size[16];
+  std::snprintf(size, sizeof size, "%zx", data.size());
+  return std::string(size) + "\r\n" + std::string(data) +
+         "\r\n0\r\nx-amz-checksum-crc32:" + core::base64_encode(core::be32_bytes(crc)) + "\r\n\r\n";
+}
+
+TEST_F(HandlerTest, AnonymousUnsignedTrailerBodiesAreDecodedAndChecked) {
+  const std::string data = "\xff\xd8\xff an image with a trailing checksum";
+  const auto headers = [&](const std::string& body, bool with_sha256) {
+    std::vector<sigv4::Header> h = {{"Content-Type", "image/jpeg"},
+                                    {"Content-Encoding", "aws-chunked"},
+                                    {"x-amz-decoded-content-length", std::to_string(data.size())},
+                                    {"x-amz-trailer", "x-amz-checksum-crc32"},
+                                    {"Content-Length", std::to_string(body.size())}};
+    if (with_sha256) h.push_back({"x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"});
+    return h;
+  };
+  const std::string good = chunked_with_crc(data, core::crc32(data));
+  Response ok = run(request("PUT", "/uploads/t.jpg", "", headers(good, true)), good);
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(store_.get_string("uploads", "t.jpg").value_or(""), data);
+  // As SDKs send it unsigned: Content-Encoding alone says aws-chunked.
+  Response sdk = run(request("PUT", "/uploads/sdk.jpg", "", headers(good, false)), good);
+  EXPECT_EQ(sdk.status, 200) << sdk.body;
+  EXPECT_EQ(store_.get_string("uploads", "sdk.jpg").value_or(""), data);
+  const std::string bad = chunked_with_crc(data, core::crc32(data) ^ 1);
+  Response refused = run(request("PUT", "/uploads/bad.jpg", "", headers(bad, true)), bad);
+  EXPECT_EQ(refused.status, 400) << refused.body;
+  EXPECT_EQ(refused.error_code, "BadDigest");
+  EXPECT_FALSE(store_.head("uploads", "bad.jpg"));
+  // The declared length is the payload's: the size limit applies to it.
+  options_.anonymous.max_bytes = data.size() - 1;
+  Response big = run(request("PUT", "/uploads/big.jpg", "", headers(good, true)), good);
+  EXPECT_EQ(big.error_code, "EntityTooLarge");
+  EXPECT_EQ(pending_events(), 2u);
+}
+
+TEST_F(HandlerTest, AnonymousChunkSignedBodiesAreRefused) {
+  Response r = run(request("PUT", "/uploads/s.jpg", "",
+                           {{"Content-Type", "image/jpeg"},
+                            {"x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"},
+                            {"x-amz-decoded-content-length", "1"},
+                            {"Content-Length", "90"}}),
+                   std::string(90, 'x'));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.error_code, "InvalidRequest");
+  Response no_length = run(request("PUT", "/uploads/s.jpg", "",
+                                   {{"Content-Type", "image/jpeg"},
+                                    {"x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"},
+                                    {"Content-Length", "5"}}),
+                           "0\r\n\r\n");
+  EXPECT_EQ(no_length.error_code, "MissingContentLength");
+}
+
+// ---- Operations clients and test suites call ---------------------------------------------------
+
+TEST_F(HandlerTest, DeleteBucketRefusesABucketInUseAndTheServersOwn) {
+  ASSERT_TRUE(store_.create_bucket("scratch"));
+  ASSERT_TRUE(store_.put("scratch", "k", "x"));
+  Response busy = run(signed_request("DELETE", "/scratch"));
+  EXPECT_EQ(busy.status, 409) << busy.body;
+  EXPECT_EQ(busy.error_code, "BucketNotEmpty");
+  ASSERT_TRUE(store_.delete_object("scratch", "k"));
+  EXPECT_EQ(run(request("DELETE", "/scratch")).status, 403);  // anonymous
+  Response done = run(signed_request("DELETE", "/scratch"));
+  EXPECT_EQ(done.status, 204) << done.body;
+  EXPECT_FALSE(store_.head_bucket("scratch"));
+  EXPECT_EQ(run(signed_request("DELETE", "/scratch")).error_code, "NoSuchBucket");
+  for (const char* own : {"/uploads", "/processed"}) {
+    Response refused = run(signed_request("DELETE", own));
+    EXPECT_EQ(refused.status, 403) << own;
+    EXPECT_NE(refused.body.find("cannot be deleted"), std::string::npos) << refused.body;
+  }
+}
+
+TEST_F(HandlerTest, AclReadsAnswerAsForABucketWithAclsDisabled) {
+  ASSERT_TRUE(store_.put("processed", "a.jpg", "x"));
+  for (const char* path : {"/processed", "/processed/a.jpg"}) {
+    Response acl = run(signed_request("GET", path, "", "acl"));
+    ASSERT_EQ(acl.status, 200) << path << acl.body;
+    EXPECT_NE(
+        acl.body.find("<AccessControlPolicy xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\">"
+                      "<Owner><ID>imgflow</ID>"),
+        std::string::npos)
+        << acl.body;
+    EXPECT_NE(acl.body.find("xsi:type=\"CanonicalUser\"><ID>imgflow</ID>"), std::string::npos);
+    EXPECT_NE(acl.body.find("<Permission>FULL_CONTROL</Permission></Grant></AccessControlList>"),
+              std::string::npos);
+    EXPECT_EQ(run(request("GET", path, "acl")).status, 403);  // anonymous
+  }
+  EXPECT_EQ(run(signed_request("GET", "/processed/none.jpg", "", "acl")).error_code, "NoSuchKey");
+  EXPECT_EQ(run(signed_request("PUT", "/processed/a.jpg", "", "acl")).status, 501);
+}
+
+TEST_F(HandlerTest, OptionsWithoutAnOriginIsABadRequest) {
+  options_.cors_origins = {"*"};
+  Response r =
+      run(request("OPTIONS", "/uploads/a.jpg", "", {{"Access-Control-Request-Method", "PUT"}}));
+  EXPECT_EQ(r.status, 400);
+  EXPECT_EQ(r.error_code, "BadRequest");
+  EXPECT_NE(r.body.find("Insufficient information. Origin request header needed."),
+            std::string::npos);
+}
+
+TEST_F(HandlerTest, UploadPartCopyCopiesARangeOfASourceItMayRead) {
+  ASSERT_TRUE(store_.put("processed", "src.bin", "0123456789"));
+  auto id = store_.create_multipart_upload("processed", "dst.bin", {});
+  ASSERT_TRUE(id);
+  const auto copy = [&](std::vector<sigv4::Header> headers, std::string_view bucket = "processed") {
+    headers.push_back({"x-amz-copy-source", "/processed/src.bin"});
+    return run(signed_request("PUT", "/" + std::string(bucket) + "/dst.bin", "",
+                              "partNumber=1&uploadId=" + *id, headers));
+  };
+  Response ranged = copy({{"x-amz-copy-source-range", "bytes=2-5"}});
+  ASSERT_EQ(ranged.status, 200) << ranged.body;
+  EXPECT_NE(ranged.body.find("<CopyPartResult"), std::string::npos);
+  EXPECT_NE(ranged.body.find("<ETag>&quot;" + core::to_hex(core::md5("2345")) + "&quot;</ETag>"),
+            std::string::npos)
+      << ranged.body;
+  auto parts = store_.list_parts("processed", "dst.bin", *id);
+  ASSERT_EQ(parts->size(), 1u);
+  EXPECT_EQ((*parts)[0].size, 4u);
+  for (const char* bad : {"bytes=5-2", "bytes=-3", "bytes=0-10", "bytes=10-12", "items=0-1"}) {
+    Response r = copy({{"x-amz-copy-source-range", bad}});
+    EXPECT_EQ(r.status, 400) << bad;
+    EXPECT_EQ(r.error_code, "InvalidArgument") << bad;
+  }
+  EXPECT_EQ(copy({{"x-amz-copy-source-if-match", "\"other\""}}).status, 412);
+  EXPECT_EQ(copy({{"x-amz-copy-source-if-none-match", "*"}}).status, 412);
+  EXPECT_EQ(
+      copy({{"x-amz-copy-source-if-match", "\"" + core::to_hex(core::md5("0123456789")) + "\""}})
+          .status,
+      200);
+  // Anonymous uploaders read nothing, so they copy nothing.
+  auto mine = store_.create_multipart_upload("uploads", "mine.jpg", {});
+  Response anonymous = run(request("PUT", "/uploads/mine.jpg", "partNumber=1&uploadId=" + *mine,
+                                   {{"x-amz-copy-source", "/processed/src.bin"}}));
+  EXPECT_EQ(anonymous.status, 403);
+}
+
+TEST_F(HandlerTest, ListObjectVersionsOfAnUnversionedBucket) {
+  ASSERT_TRUE(store_.put("processed", "v/a.jpg", "a"));
+  ASSERT_TRUE(store_.put("processed", "v/d/b.jpg", "bb"));
+  ASSERT_TRUE(store_.put("processed", "v/e.jpg", "e"));
+  Response all = run(signed_request("GET", "/processed", "", "delimiter=%2F&prefix=v%2F&versions"));
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_NE(all.body.find("<ListVersionsResult xmlns="), std::string::npos);
+  EXPECT_NE(all.body.find("<Version><Key>v/a.jpg</Key><VersionId>null</VersionId>"
+                          "<IsLatest>true</IsLatest>"),
+            std::string::npos)
+      << all.body;
+  EXPECT_NE(all.body.find("<CommonPrefixes><Prefix>v/d/</Prefix></CommonPrefixes>"),
+            std::string::npos);
+  EXPECT_EQ(all.body.find("DeleteMarker"), std::string::npos);
+  // Paged one entry at a time, following the markers.
+  Response first =
+      run(signed_request("GET", "/processed", "", "delimiter=%2F&max-keys=2&prefix=v%2F&versions"));
+  EXPECT_NE(first.body.find("<NextKeyMarker>v/d/</NextKeyMarker>"), std::string::npos)
+      << first.body;
+  EXPECT_EQ(first.body.find("<NextVersionIdMarker>"), std::string::npos);  // after a prefix
+  Response rest = run(signed_request("GET", "/processed", "",
+                                     "delimiter=%2F&key-marker=v%2Fd%2F&prefix=v%2F&versions"));
+  EXPECT_EQ(rest.body.find("v/d/"), rest.body.find("<KeyMarker>v/d/</KeyMarker>") + 11)
+      << rest.body;  // the prefix is not listed again
+  EXPECT_NE(rest.body.find("<Key>v/e.jpg</Key>"), std::string::npos);
+  Response after_key = run(signed_request("GET", "/processed", "",
+                                          "key-marker=v%2Fa.jpg&max-keys=1&version-id-marker=null"
+                                          "&versions"));
+  EXPECT_NE(after_key.body.find("<Key>v/d/b.jpg</Key>"), std::string::npos) << after_key.body;
+  EXPECT_NE(after_key.body.find("<NextVersionIdMarker>null</NextVersionIdMarker>"),
+            std::string::npos);
+  EXPECT_EQ(
+      run(signed_request("GET", "/processed", "", "version-id-marker=null&versions")).error_code,
+      "InvalidArgument");
+  EXPECT_EQ(run(request("GET", "/processed", "versions")).status, 403);
+}
+
+TEST_F(HandlerTest, ListObjectsV1ContinuesAfterACommonPrefixMarker) {
+  ASSERT_TRUE(store_.put("processed", "d/a/1.jpg", "x"));
+  ASSERT_TRUE(store_.put("processed", "d/a/2.jpg", "x"));
+  ASSERT_TRUE(store_.put("processed", "d/b.jpg", "x"));
+  Response first =
+      run(signed_request("GET", "/processed", "", "delimiter=%2F&max-keys=1&prefix=d%2F"));
+  EXPECT_NE(first.body.find("<NextMarker>d/a/</NextMarker>"), std::string::npos) << first.body;
+  Response rest =
+      run(signed_request("GET", "/processed", "", "delimiter=%2F&marker=d%2Fa%2F&prefix=d%2F"));
+  EXPECT_EQ(rest.body.find("<Prefix>d/a/</Prefix>"), std::string::npos) << rest.body;
+  EXPECT_NE(rest.body.find("<Key>d/b.jpg</Key>"), std::string::npos);
+  EXPECT_NE(rest.body.find("<Marker>d/a/</Marker>"), std::string::npos);
 }
 
 }  // namespace

@@ -10,20 +10,6 @@ using storage::ObjectInfo;
 
 // ---- Preconditions (RFC 7232 order, as S3 applies them) ---------------------------------------
 
-bool etag_matches(std::string_view header, std::string_view etag) {
-  std::size_t pos = 0;
-  while (pos <= header.size()) {
-    std::size_t comma = header.find(',', pos);
-    if (comma == std::string_view::npos) comma = header.size();
-    std::string_view item = header.substr(pos, comma - pos);
-    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
-    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
-    if (item == "*" || unquoted(item) == etag) return true;
-    pos = comma + 1;
-  }
-  return false;
-}
-
 TimePoint whole_seconds(TimePoint t) {
   return std::chrono::time_point_cast<std::chrono::seconds>(t);
 }
@@ -32,14 +18,14 @@ TimePoint whole_seconds(TimePoint t) {
 std::optional<int> precondition_status(const S3Request& r, const ObjectInfo& info) {
   const TimePoint modified = whole_seconds(info.last_modified);
   const auto if_match = r.header("if-match");
-  if (if_match && !etag_matches(*if_match, info.etag)) return 412;
+  if (if_match && !etag_list_matches(*if_match, info.etag)) return 412;
   if (!if_match) {
     if (auto since = r.header("if-unmodified-since")) {
       if (auto t = parse_http_date(*since); t && modified > *t) return 412;
     }
   }
   const auto if_none_match = r.header("if-none-match");
-  if (if_none_match && etag_matches(*if_none_match, info.etag)) return 304;
+  if (if_none_match && etag_list_matches(*if_none_match, info.etag)) return 304;
   if (!if_none_match) {
     if (auto since = r.header("if-modified-since")) {
       if (auto t = parse_http_date(*since); t && modified <= *t) return 304;
@@ -60,39 +46,31 @@ OpResult precondition_response(int status, const ObjectInfo& info) {
   return r;
 }
 
-// x-amz-copy-source: "[/]bucket/key[?versionId=...]", URL-encoded.
-tl::expected<std::pair<std::string, std::string>, S3Error> copy_source(const S3Request& r) {
-  std::string_view source = *r.header("x-amz-copy-source");
-  if (const std::size_t q = source.find('?'); q != std::string_view::npos) {
-    source = source.substr(0, q);
-  }
-  const std::string decoded = sigv4::percent_decode(source, false);
-  std::string_view path = decoded;
-  if (path.starts_with("/")) path.remove_prefix(1);
-  const std::size_t slash = path.find('/');
-  if (slash == std::string_view::npos || slash == 0 || slash + 1 == path.size()) {
-    return err("InvalidArgument", "Copy Source must mention the source bucket and key");
-  }
-  return std::pair{std::string(path.substr(0, slash)), std::string(path.substr(slash + 1))};
-}
-
 }  // namespace
 
 OpResult put_object(const Call& call) {
-  if (auto denied = check_anonymous_upload(call)) return tl::unexpected(*denied);
-  auto checksum = request_checksum(call.s3);
-  if (!checksum) return tl::unexpected(checksum.error());
+  const Principal principal = call.caller.principal;
   storage::PutOptions options;
   options.content_type = content_type_of(call.s3);
   options.user_metadata = user_metadata(*call.s3.wire);
+  if (auto denied = check_new_object(principal, call.ctx.options, call.s3.key, options.content_type,
+                                     options.user_metadata)) {
+    return tl::unexpected(*denied);
+  }
+  if (auto denied = check_anonymous_size(call)) return tl::unexpected(*denied);
+  auto checksum = request_checksum(call.s3);
+  if (!checksum) return tl::unexpected(checksum.error());
   options.cache_control = std::string(call.s3.header("cache-control").value_or(""));
   if (auto md5 = call.s3.header("content-md5")) options.content_md5 = std::string(*md5);
   options.checksum = *checksum;
   options.content_length = payload_length(call);
-  options.if_none_match_star = call.s3.header("if-none-match") == "*";
+  // A stranger's upload is create-only: the key may be somebody else's image.
+  options.if_none_match_star = call.s3.header("if-none-match") == "*" ||
+                               !may_replace_objects(principal, call.ctx.options.anonymous);
+  options.if_match = if_match_of(call.s3);
   options.event = event_for(call, call.s3.bucket, "ObjectCreated:Put");
   auto info = call.ctx.store.put(call.s3.bucket, call.s3.key, call.body, options);
-  if (!info) return tl::unexpected(body_error(call, info.error()));
+  if (!info) return tl::unexpected(write_error(call, principal, info.error()));
   Response r;
   r.set("ETag", quoted(info->etag));
   if (info->checksum) {
@@ -151,8 +129,8 @@ OpResult copy_object(const Call& call) {
   if (!source) return tl::unexpected(source.error());
   const auto& [src_bucket, src_key] = *source;
   // Copying reads the source: the caller needs that right too.
-  if (!is_allowed(call.caller.principal, Operation::kGetObject, src_bucket,
-                  call.ctx.options.roles)) {
+  if (!is_allowed(call.caller.principal, Operation::kGetObject, src_bucket, call.ctx.options.roles,
+                  call.ctx.options.anonymous)) {
     return err("AccessDenied", "Access Denied");
   }
   storage::CopyOptions options;
@@ -161,6 +139,16 @@ OpResult copy_object(const Call& call) {
     options.content_type = content_type_of(call.s3);
     options.user_metadata = user_metadata(*call.s3.wire);
     options.cache_control = std::string(call.s3.header("cache-control").value_or(""));
+    if (auto denied = check_metadata(call.caller.principal, options.user_metadata)) {
+      return tl::unexpected(*denied);
+    }
+  }
+  if (has_copy_source_conditions(call.s3)) {
+    auto source_info = call.ctx.store.head(src_bucket, src_key);
+    if (!source_info) return tl::unexpected(from_core_error(source_info.error()));
+    if (auto failed = check_copy_source_conditions(call.s3, *source_info)) {
+      return tl::unexpected(*failed);
+    }
   }
   options.if_none_match_star = call.s3.header("if-none-match") == "*";
   options.event = event_for(call, call.s3.bucket, "ObjectCreated:Copy");
@@ -172,6 +160,31 @@ OpResult copy_object(const Call& call) {
   xml.element("ETag", quoted(info->etag));
   xml.close("CopyObjectResult");
   return xml_response(xml.take());
+}
+
+Response acl_response() {
+  XmlWriter xml;
+  xml.open("AccessControlPolicy", kS3Namespace);
+  write_owner(xml);
+  xml.open("AccessControlList");
+  xml.open("Grant");
+  // The writer has no attributes: the grantee's type is an attribute (xsi:type), so this one
+  // element is assembled by hand from constant text.
+  std::string doc = xml.take();
+  doc +=
+      "<Grantee xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\" "
+      "xsi:type=\"CanonicalUser\"><ID>" +
+      xml_escape(kOwnerId) + "</ID><DisplayName>" + xml_escape(kOwnerId) +
+      "</DisplayName></Grantee><Permission>FULL_CONTROL</Permission></Grant>"
+      "</AccessControlList></AccessControlPolicy>";
+  return xml_response(std::move(doc));
+}
+
+OpResult get_object_acl(const Call& call) {
+  if (auto info = call.ctx.store.head(call.s3.bucket, call.s3.key); !info) {
+    return tl::unexpected(from_core_error(info.error()));
+  }
+  return acl_response();
 }
 
 }  // namespace imgflow::gateway

@@ -73,6 +73,7 @@ std::optional<std::uint64_t> payload_length(const Call& call) {
   if (call.caller.verified && call.caller.verified->decoded_content_length) {
     return call.caller.verified->decoded_content_length;
   }
+  if (call.caller.unsigned_chunked) return call.caller.unsigned_chunked->decoded_length;
   if (auto cl = call.s3.header("content-length")) return parse_u64(*cl);
   return std::nullopt;
 }
@@ -82,20 +83,127 @@ std::string content_type_of(const S3Request& r) {
   return ct ? std::string(*ct) : "application/octet-stream";
 }
 
-// The anonymous door: the size must be declared and small, the content type an image type.
-std::optional<S3Error> check_anonymous_upload(const Call& call) {
+std::optional<std::string> if_match_of(const S3Request& r) {
+  auto value = r.header("if-match");
+  if (!value) return std::nullopt;
+  return unquoted(*value);
+}
+
+std::optional<S3Error> check_new_object(Principal principal, const GatewayOptions& options,
+                                        std::string_view key, std::string_view content_type,
+                                        const std::map<std::string, std::string>& metadata) {
+  if (auto denied = check_metadata(principal, metadata)) return denied;
+  if (principal != Principal::kAnonymous) return std::nullopt;
+  if (auto denied = check_anonymous_key(key, options.roles)) return denied;
+  return check_anonymous_content_type(content_type);
+}
+
+std::optional<S3Error> check_anonymous_size(const Call& call) {
   if (call.caller.principal != Principal::kAnonymous) return std::nullopt;
   const auto length = payload_length(call);
   if (!length) {
     return s3_error("MissingContentLength", "You must provide the Content-Length HTTP header.");
   }
-  if (*length > call.ctx.options.max_anonymous_upload) {
-    return s3_error("EntityTooLarge", "Your proposed upload exceeds the maximum allowed size");
-  }
-  if (!content_type_of(call.s3).starts_with(call.ctx.options.anonymous_content_type_prefix)) {
-    return s3_error("AccessDenied", "Anonymous uploads must have an image content type");
+  if (*length > call.ctx.options.anonymous.max_bytes) {
+    return s3_error("EntityTooLarge",
+                    "Your proposed upload exceeds the maximum allowed size: anonymous uploads "
+                    "may be at most " +
+                        std::to_string(call.ctx.options.anonymous.max_bytes) + " bytes");
   }
   return std::nullopt;
+}
+
+S3Error existing_key_error() {
+  return s3_error("PreconditionFailed",
+                  "At least one of the pre-conditions you specified did not hold: an object with "
+                  "this key already exists, and anonymous uploads cannot replace one; upload "
+                  "under another key");
+}
+
+S3Error write_error(const Call& call, Principal principal, const core::Error& error) {
+  if (!may_replace_objects(principal, call.ctx.options.anonymous) &&
+      storage::detail_of(error) == storage::ErrorDetail::kPreconditionFailed) {
+    return existing_key_error();
+  }
+  return body_error(call, error);
+}
+
+std::string initiator_of(const Call& call) {
+  if (call.caller.principal == Principal::kAnonymous) return "anonymous " + call.http.remote_ip;
+  return call.caller.access_key_id;
+}
+
+tl::expected<std::pair<std::string, std::string>, S3Error> copy_source(const S3Request& r) {
+  std::string_view source = *r.header("x-amz-copy-source");
+  if (const std::size_t q = source.find('?'); q != std::string_view::npos) {
+    source = source.substr(0, q);
+  }
+  const std::string decoded = sigv4::percent_decode(source, false);
+  std::string_view path = decoded;
+  if (path.starts_with("/")) path.remove_prefix(1);
+  const std::size_t slash = path.find('/');
+  if (slash == std::string_view::npos || slash == 0 || slash + 1 == path.size()) {
+    return err("InvalidArgument", "Copy Source must mention the source bucket and key");
+  }
+  return std::pair{std::string(path.substr(0, slash)), std::string(path.substr(slash + 1))};
+}
+
+bool has_copy_source_conditions(const S3Request& r) {
+  for (const auto name :
+       {"x-amz-copy-source-if-match", "x-amz-copy-source-if-none-match",
+        "x-amz-copy-source-if-modified-since", "x-amz-copy-source-if-unmodified-since"}) {
+    if (r.header(name)) return true;
+  }
+  return false;
+}
+
+std::optional<S3Error> check_copy_source_conditions(const S3Request& r,
+                                                    const storage::ObjectInfo& source) {
+  // As S3 (and RFC 7232) order them: a matching If-Match overrules If-Unmodified-Since, a
+  // failing If-None-Match overrules If-Modified-Since.
+  const auto modified = std::chrono::time_point_cast<std::chrono::seconds>(source.last_modified);
+  const auto failed = [] {
+    return s3_error("PreconditionFailed",
+                    "At least one of the pre-conditions you specified did not hold");
+  };
+  const auto date = [&r](std::string_view name) {
+    auto value = r.header(name);
+    return value ? parse_http_date(*value) : std::nullopt;
+  };
+  if (auto if_match = r.header("x-amz-copy-source-if-match")) {
+    if (!etag_list_matches(*if_match, source.etag)) return failed();
+  } else if (auto since = date("x-amz-copy-source-if-unmodified-since");
+             since && modified > *since) {
+    return failed();
+  }
+  if (auto if_none_match = r.header("x-amz-copy-source-if-none-match")) {
+    if (etag_list_matches(*if_none_match, source.etag)) return failed();
+  } else if (auto since = date("x-amz-copy-source-if-modified-since");
+             since && modified <= *since) {
+    return failed();
+  }
+  return std::nullopt;
+}
+
+bool etag_list_matches(std::string_view header, std::string_view etag) {
+  std::size_t pos = 0;
+  while (pos <= header.size()) {
+    std::size_t comma = header.find(',', pos);
+    if (comma == std::string_view::npos) comma = header.size();
+    std::string_view item = header.substr(pos, comma - pos);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item == "*" || unquoted(item) == etag) return true;
+    pos = comma + 1;
+  }
+  return false;
+}
+
+void write_owner(XmlWriter& xml) {
+  xml.open("Owner");
+  xml.element("ID", kOwnerId);
+  xml.element("DisplayName", kOwnerId);
+  xml.close("Owner");
 }
 
 std::optional<storage::EventToRecord> event_for(const Call& call, std::string_view bucket,

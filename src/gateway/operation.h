@@ -15,6 +15,7 @@
 #include "gateway/policy.h"
 #include "gateway/s3_error.h"
 #include "gateway/s3_request.h"
+#include "gateway/xml.h"
 #include "sigv4/verifier.h"
 #include "storage/object_store.h"
 #include "tl/expected.hpp"
@@ -26,6 +27,7 @@ struct Caller {
   Principal principal = Principal::kAnonymous;
   std::string access_key_id;
   std::optional<sigv4::VerifiedRequest> verified;
+  std::optional<UnsignedChunkedBody> unsigned_chunked;  // anonymous aws-chunked body
 };
 
 // Per-request state shared by the operation handlers.
@@ -45,6 +47,8 @@ tl::unexpected<S3Error> err(std::string_view code, std::string message);
 std::string quoted(std::string_view etag);    // ETags go on the wire in quotes
 std::string unquoted(std::string_view etag);  // and are compared without them
 std::optional<std::uint64_t> parse_u64(std::string_view text);
+// Whether an If-Match / If-None-Match list ("\"a\", \"b\"", or "*") names `etag`.
+bool etag_list_matches(std::string_view header, std::string_view etag);
 Response xml_response(std::string xml, int status = 200);
 // A store error, but first the authentication failure of the body if that caused it.
 S3Error body_error(const Call& call, const core::Error& error);
@@ -54,8 +58,39 @@ tl::expected<std::optional<storage::Checksum>, S3Error> request_checksum(const S
 // x-amz-decoded-content-length for aws-chunked bodies, else Content-Length.
 std::optional<std::uint64_t> payload_length(const Call& call);
 std::string content_type_of(const S3Request& r);
-// The anonymous door: a declared, small size and an image content type.
-std::optional<S3Error> check_anonymous_upload(const Call& call);
+// The If-Match header of a write, for PutOptions/CompleteOptions::if_match.
+std::optional<std::string> if_match_of(const S3Request& r);
+
+// What every new object is checked for before its body is read: reserved metadata from anyone
+// but the function role and the admin; from an anonymous uploader also a key and a content type
+// the pipeline can process (policy.h).
+std::optional<S3Error> check_new_object(Principal principal, const GatewayOptions& options,
+                                        std::string_view key, std::string_view content_type,
+                                        const std::map<std::string, std::string>& metadata);
+// The anonymous door's size rule for a body (an object or a part): declared, and at most
+// AnonymousUploads::max_bytes.
+std::optional<S3Error> check_anonymous_size(const Call& call);
+// The store's error for a write; a precondition failure the gateway added itself (an anonymous
+// upload may not replace an object) says so rather than naming a header the client never sent.
+S3Error write_error(const Call& call, Principal principal, const core::Error& error);
+// The PreconditionFailed of an anonymous upload to a key that exists.
+S3Error existing_key_error();
+// Who started a multipart upload: the access key, or "anonymous <address>" (the unit the
+// anonymous upload limits count by).
+std::string initiator_of(const Call& call);
+
+// x-amz-copy-source: "[/]bucket/key[?versionId=...]", URL-encoded → (bucket, key).
+tl::expected<std::pair<std::string, std::string>, S3Error> copy_source(const S3Request& r);
+// Whether the request has x-amz-copy-source-if-* conditions.
+bool has_copy_source_conditions(const S3Request& r);
+// The x-amz-copy-source-if-* conditions against the source version: PreconditionFailed when
+// one fails.
+std::optional<S3Error> check_copy_source_conditions(const S3Request& r,
+                                                    const storage::ObjectInfo& source);
+
+// The owner S3 documents name: of every bucket and object here (ACLs are disabled).
+inline constexpr std::string_view kOwnerId = "imgflow";
+void write_owner(XmlWriter& xml);
 // The ObjectCreated event to record with a write into `bucket`; none outside the source bucket.
 std::optional<storage::EventToRecord> event_for(const Call& call, std::string_view bucket,
                                                 std::string_view event_name);
@@ -68,6 +103,9 @@ tl::expected<std::string, S3Error> read_xml_body(const Call& call);
 // bucket_operations.cpp
 OpResult list_buckets(const Call& call);
 OpResult create_bucket(const Call& call);
+OpResult delete_bucket(const Call& call);
+OpResult get_bucket_acl(const Call& call);
+OpResult list_object_versions(const Call& call);
 OpResult head_bucket(const Call& call);
 OpResult get_bucket_location(const Call& call);
 OpResult list_objects(const Call& call, bool v2);
@@ -78,10 +116,14 @@ OpResult put_object(const Call& call);
 OpResult get_or_head_object(const Call& call, bool head);
 OpResult delete_object(const Call& call);
 OpResult copy_object(const Call& call);
+OpResult get_object_acl(const Call& call);
+// The AccessControlPolicy of a bucket or object with ACLs disabled: the owner, FULL_CONTROL.
+Response acl_response();
 
 // multipart_operations.cpp
 OpResult create_multipart(const Call& call);
 OpResult upload_part(const Call& call);
+OpResult upload_part_copy(const Call& call);
 OpResult complete_multipart(const Call& call);
 OpResult abort_multipart(const Call& call);
 OpResult list_parts(const Call& call);

@@ -83,7 +83,7 @@ struct PostAuth {
 tl::expected<PostAuth, S3Error> authenticate_post(const Call& call,
                                                   const std::vector<sigv4::FormField>& fields) {
   PostAuth auth;
-  auth.max_size = call.ctx.options.max_anonymous_upload;
+  auth.max_size = call.ctx.options.anonymous.max_bytes;
   if (!form_field(fields, "policy") && !form_field(fields, "x-amz-signature")) return auth;
   sigv4::VerifierOptions options;
   options.region = call.ctx.options.region;
@@ -118,19 +118,21 @@ tl::expected<std::string, S3Error> post_key(const std::vector<sigv4::FormField>&
 
 tl::expected<storage::PutOptions, S3Error> post_put_options(
     const Call& call, const std::vector<sigv4::FormField>& fields, const FormPart& file,
-    const PostAuth& auth) {
+    const PostAuth& auth, const std::string& key) {
   storage::PutOptions options;
   options.content_type = std::string(
       form_field(fields, "content-type")
           .value_or(file.content_type.empty() ? "application/octet-stream" : file.content_type));
-  if (auth.principal == Principal::kAnonymous &&
-      !options.content_type.starts_with(call.ctx.options.anonymous_content_type_prefix)) {
-    return err("AccessDenied", "Anonymous uploads must have an image content type");
-  }
   for (const auto& f : fields) {
     const std::string name = sigv4::to_lower(f.name);
     if (name.starts_with("x-amz-meta-")) options.user_metadata[name.substr(11)] = f.value;
   }
+  if (auto denied = check_new_object(auth.principal, call.ctx.options, key, options.content_type,
+                                     options.user_metadata)) {
+    return tl::unexpected(*denied);
+  }
+  // A stranger's upload is create-only, as for PUT.
+  options.if_none_match_star = !may_replace_objects(auth.principal, call.ctx.options.anonymous);
   options.cache_control = std::string(form_field(fields, "cache-control").value_or(""));
   if (call.s3.bucket == call.ctx.options.roles.source) {
     options.event = storage::EventToRecord{
@@ -217,13 +219,15 @@ OpResult post_object(const Call& call) {
   const auto& [fields, file] = *read;
   auto auth = authenticate_post(call, fields);
   if (!auth) return tl::unexpected(auth.error());
-  if (!is_allowed(auth->principal, Operation::kPostObject, call.s3.bucket,
-                  call.ctx.options.roles)) {
-    return err("AccessDenied", "Access Denied");
+  const GatewayOptions& gateway = call.ctx.options;
+  if (!is_allowed(auth->principal, Operation::kPostObject, call.s3.bucket, gateway.roles,
+                  gateway.anonymous)) {
+    return err("AccessDenied", denial_message(auth->principal, Operation::kPostObject,
+                                              call.s3.bucket, gateway.roles, gateway.anonymous));
   }
   auto key = post_key(fields, file);
   if (!key) return tl::unexpected(key.error());
-  auto options = post_put_options(call, fields, file, *auth);
+  auto options = post_put_options(call, fields, file, *auth, *key);
   if (!options) return tl::unexpected(options.error());
   auto redirect = post_redirect(fields);
   if (!redirect) return tl::unexpected(redirect.error());
@@ -232,7 +236,7 @@ OpResult post_object(const Call& call) {
   auto info = call.ctx.store.put(call.s3.bucket, *key, file_body, *options);
   if (!info) {
     if (file_body.error()) return tl::unexpected(*file_body.error());
-    return tl::unexpected(body_error(call, info.error()));
+    return tl::unexpected(write_error(call, auth->principal, info.error()));
   }
   // Fields after the file are ignored, as S3 does; read them so the connection stays usable.
   for (auto part = form.next(); part && *part; part = form.next()) {

@@ -19,6 +19,7 @@ constexpr std::array kStatuses = {
     CodeStatus{"AccessDenied", 403},
     CodeStatus{"BadDigest", 400},
     CodeStatus{"BucketAlreadyOwnedByYou", 409},
+    CodeStatus{"BucketNotEmpty", 409},
     CodeStatus{"EntityTooLarge", 400},
     CodeStatus{"EntityTooSmall", 400},
     CodeStatus{"ExpiredToken", 400},

@@ -17,10 +17,13 @@ namespace imgflow::gateway {
 enum class Operation {
   kListBuckets,
   kCreateBucket,
+  kDeleteBucket,
   kHeadBucket,
   kGetBucketLocation,
+  kGetBucketAcl,
   kListObjectsV2,
   kListObjects,
+  kListObjectVersions,
   kDeleteObjects,
   kPostObject,
   kPutObject,
@@ -28,8 +31,10 @@ enum class Operation {
   kGetObject,
   kHeadObject,
   kDeleteObject,
+  kGetObjectAcl,
   kCreateMultipartUpload,
   kUploadPart,
+  kUploadPartCopy,
   kCompleteMultipartUpload,
   kAbortMultipartUpload,
   kListParts,
@@ -59,6 +64,34 @@ struct S3Request {
   // The raw resource path, for error documents.
   std::string resource() const;
 };
+
+// A Content-Type parsed as RFC 9110 (section 8.3.1) defines it: type "/" subtype, then
+// parameters after ';'. Type, subtype and parameter names are case-insensitive and kept here in
+// lower case; parameter values as sent (a quoted-string unquoted).
+struct MediaType {
+  std::string type;
+  std::string subtype;
+  std::vector<std::pair<std::string, std::string>> parameters;
+};
+
+// nullopt unless `text` is exactly one media type: not a list ("image/jpeg, text/html"), not a
+// bare type ("image/"), no stray bytes. Surrounding whitespace is ignored.
+std::optional<MediaType> parse_media_type(std::string_view text);
+
+// An unsigned aws-chunked body (STREAMING-UNSIGNED-PAYLOAD-TRAILER), the form newer SDKs send
+// uploads in by default: chunks without signatures, then a trailing checksum.
+struct UnsignedChunkedBody {
+  std::uint64_t decoded_length = 0;  // x-amz-decoded-content-length: the payload's size
+  std::string trailer;               // x-amz-trailer, lower case; empty: no trailing checksum
+};
+
+// How the body of a request without a signature is framed: nullopt when it is the payload as
+// sent. aws-chunked (x-amz-content-sha256: STREAMING-UNSIGNED-PAYLOAD-TRAILER, or Content-Encoding:
+// aws-chunked without that header, as SDKs send it unsigned) is decoded. Errors: InvalidRequest
+// for the chunk-signed forms (STREAMING-AWS4-HMAC-SHA256-PAYLOAD...), which have no signature to
+// be checked against; MissingContentLength without a valid x-amz-decoded-content-length.
+tl::expected<std::optional<UnsignedChunkedBody>, S3Error> parse_unsigned_chunked(
+    const sigv4::Request& wire);
 
 // The bucket named by a virtual-hosted-style Host ("photos.localhost:9000" with suffix
 // "localhost" → "photos"); empty when the host is not <bucket>.<suffix> or suffix is empty.

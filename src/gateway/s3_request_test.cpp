@@ -17,6 +17,15 @@ TEST(S3RequestTest, RoutesEveryOperation) {
   const std::vector<Route> routes = {
       {"GET", "/", "", {}, Operation::kListBuckets},
       {"PUT", "/b", "", {}, Operation::kCreateBucket},
+      {"DELETE", "/b", "", {}, Operation::kDeleteBucket},
+      {"GET", "/b", "acl", {}, Operation::kGetBucketAcl},
+      {"GET", "/b/k", "acl", {}, Operation::kGetObjectAcl},
+      {"GET", "/b", "versions&prefix=a", {}, Operation::kListObjectVersions},
+      {"PUT",
+       "/b/k",
+       "partNumber=1&uploadId=u",
+       {{"x-amz-copy-source", "/a/b"}},
+       Operation::kUploadPartCopy},
       {"HEAD", "/b", "", {}, Operation::kHeadBucket},
       {"GET", "/b", "location", {}, Operation::kGetBucketLocation},
       {"GET", "/b", "list-type=2&prefix=a", {}, Operation::kListObjectsV2},
@@ -35,8 +44,10 @@ TEST(S3RequestTest, RoutesEveryOperation) {
       {"GET", "/b/k", "uploadId=u", {}, Operation::kListParts},
       {"GET", "/_imgflow/health", "", {}, Operation::kOperational},
       {"PUT", "/b/k", "tagging", {}, Operation::kNotImplemented},
-      {"GET", "/b", "acl", {}, Operation::kNotImplemented},
-      {"DELETE", "/b", "", {}, Operation::kNotImplemented},
+      {"PUT", "/b", "acl", {}, Operation::kNotImplemented},
+      {"PUT", "/b/k", "acl", {}, Operation::kNotImplemented},
+      {"GET", "/b/k", "versions", {}, Operation::kNotImplemented},
+      {"GET", "/b", "versioning", {}, Operation::kNotImplemented},
   };
   for (const auto& route : routes) {
     sigv4::Request wire{std::string(route.method), std::string(route.path),
@@ -69,6 +80,55 @@ TEST(S3RequestTest, VirtualHostedStyleTakesTheBucketFromTheHost) {
   EXPECT_EQ(parsed->bucket, "photos");
   EXPECT_EQ(parsed->key, "a/b c.jpg");
   EXPECT_EQ(parsed->op, Operation::kGetObject);
+}
+
+TEST(S3RequestTest, ParsesOneMediaTypeAsRfc9110Says) {
+  auto jpeg = parse_media_type("  Image/JPEG ; Charset=\"bin\\\"ary\" ;; q=1 ");
+  ASSERT_TRUE(jpeg);
+  EXPECT_EQ(jpeg->type, "image");
+  EXPECT_EQ(jpeg->subtype, "jpeg");
+  ASSERT_EQ(jpeg->parameters.size(), 2u);
+  EXPECT_EQ(jpeg->parameters[0].first, "charset");
+  EXPECT_EQ(jpeg->parameters[0].second, "bin\"ary");
+  EXPECT_EQ(jpeg->parameters[1].second, "1");
+  EXPECT_EQ(parse_media_type("image/svg+xml")->subtype, "svg+xml");
+  for (const char* bad : {"", "image", "image/", "/jpeg", "image/jpeg, text/html", "image/jpeg;x",
+                          "image/jpeg;x=", "image/jpeg;x=\"open", "image /jpeg", "image/jp eg",
+                          "image/jpeg\r\nX: 1", "im@ge/jpeg", "image/jpeg;x=\"a\x01\""}) {
+    EXPECT_FALSE(parse_media_type(bad)) << bad;
+  }
+}
+
+TEST(S3RequestTest, RecognisesUnsignedAwsChunkedBodies) {
+  const auto parse = [](std::vector<sigv4::Header> headers) {
+    return parse_unsigned_chunked(sigv4::Request{"PUT", "/b/k", "", std::move(headers)});
+  };
+  auto plain = parse({{"Content-Type", "image/jpeg"}});
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(*plain);
+  auto trailer = parse({{"x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"},
+                        {"x-amz-decoded-content-length", "42"},
+                        {"x-amz-trailer", " X-Amz-Checksum-CRC32 "}});
+  ASSERT_TRUE(trailer && *trailer);
+  EXPECT_EQ((*trailer)->decoded_length, 42u);
+  EXPECT_EQ((*trailer)->trailer, "x-amz-checksum-crc32");
+  auto by_encoding =
+      parse({{"Content-Encoding", "gzip, AWS-Chunked"}, {"x-amz-decoded-content-length", "7"}});
+  ASSERT_TRUE(by_encoding && *by_encoding);
+  EXPECT_EQ((*by_encoding)->trailer, "");
+  auto signed_chunks = parse({{"x-amz-content-sha256", "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"},
+                              {"x-amz-decoded-content-length", "7"}});
+  ASSERT_FALSE(signed_chunks);
+  EXPECT_EQ(signed_chunks.error().code, "InvalidRequest");
+  auto no_length = parse({{"x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"},
+                          {"x-amz-decoded-content-length", "-1"}});
+  ASSERT_FALSE(no_length);
+  EXPECT_EQ(no_length.error().code, "MissingContentLength");
+  // A payload hash says the body is not chunked, whatever Content-Encoding claims.
+  auto hashed =
+      parse({{"x-amz-content-sha256", "UNSIGNED-PAYLOAD"}, {"Content-Encoding", "aws-chunked"}});
+  ASSERT_TRUE(hashed);
+  EXPECT_FALSE(*hashed);
 }
 
 TEST(S3RequestTest, RejectsUnknownMethods) {

@@ -352,7 +352,7 @@ TEST_F(PatientServerTest, OversizedUploadExpectingContinueGetsTheRefusalInstead)
 // The same for a browser POST, whose limit can only be applied to the file as it streams: once
 // the file passes it, the answer goes out without waiting for the rest of the declared body.
 TEST_F(PatientServerTest, OversizedAnonymousPostIsAnsweredWithoutTheRestOfItsBody) {
-  options_.max_anonymous_upload = 50;
+  options_.anonymous.max_bytes = 50;
   const std::string form =
       "--XyZ\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nbig.jpg\r\n"
       "--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.jpg\"\r\n"

@@ -80,6 +80,11 @@ core::Status FaultyStore::create_bucket(std::string_view bucket) {
   return inner_.create_bucket(bucket);
 }
 
+core::Status FaultyStore::delete_bucket(std::string_view bucket) {
+  if (auto e = fault("delete_bucket")) return core::fail(*e);
+  return inner_.delete_bucket(bucket);
+}
+
 core::Result<BucketInfo> FaultyStore::head_bucket(std::string_view bucket) {
   if (auto e = fault("head_bucket")) return core::fail(*e);
   return inner_.head_bucket(bucket);

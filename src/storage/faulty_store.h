@@ -37,6 +37,7 @@ class FaultyStore final : public ObjectStore {
   std::uint64_t injected_failures() const { return injected_.load(); }
 
   core::Status create_bucket(std::string_view bucket) override;
+  core::Status delete_bucket(std::string_view bucket) override;
   core::Result<BucketInfo> head_bucket(std::string_view bucket) override;
   core::Result<std::vector<BucketInfo>> list_buckets() override;
   using ObjectStore::put;

@@ -45,10 +45,17 @@ CREATE TABLE IF NOT EXISTS objects(
   user_metadata BLOB NOT NULL, checksum_algorithm TEXT, checksum_value TEXT,
   last_modified_ms INTEGER NOT NULL, sequencer TEXT NOT NULL,
   PRIMARY KEY(bucket, key)) WITHOUT ROWID;
+-- initiator and expires_ms (NULL: never) came after the first release: kAddedColumns.
 CREATE TABLE IF NOT EXISTS uploads(
   upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key BLOB NOT NULL,
   content_type TEXT NOT NULL, cache_control TEXT NOT NULL, user_metadata BLOB NOT NULL,
-  created_ms INTEGER NOT NULL);
+  created_ms INTEGER NOT NULL, initiator TEXT NOT NULL DEFAULT '', expires_ms INTEGER);
+-- The last kRememberedCompletions completed uploads, so a retried completion succeeds again.
+-- Added after the first release (IF NOT EXISTS: existing data dirs get it at open). The rowid
+-- orders them for trimming.
+CREATE TABLE IF NOT EXISTS completed_uploads(
+  upload_id TEXT PRIMARY KEY, bucket TEXT NOT NULL, key BLOB NOT NULL, size INTEGER NOT NULL,
+  etag TEXT NOT NULL, last_modified_ms INTEGER NOT NULL, sequencer TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS parts(
   upload_id TEXT NOT NULL, part_number INTEGER NOT NULL, file_id TEXT NOT NULL,
   size INTEGER NOT NULL, etag TEXT NOT NULL, last_modified_ms INTEGER NOT NULL,
@@ -70,6 +77,19 @@ CREATE TABLE IF NOT EXISTS dead_letters(
   failure TEXT NOT NULL, attempts INTEGER NOT NULL, first_seen_ms INTEGER NOT NULL,
   last_failed_ms INTEGER NOT NULL);
 )sql";
+
+// Columns added to a table after the first release, as (table, column, definition): a data dir
+// created before them gets them at open (ALTER TABLE ADD COLUMN; the defaults describe the
+// rows already there).
+struct AddedColumn {
+  std::string_view table;
+  std::string_view column;
+  std::string_view definition;
+};
+constexpr AddedColumn kAddedColumns[] = {
+    {"uploads", "initiator", "TEXT NOT NULL DEFAULT ''"},
+    {"uploads", "expires_ms", "INTEGER"},
+};
 
 constexpr std::string_view kDeadLetterColumns =
     "id, event_name, bucket, key, etag, size, sequencer, payload, created_ms, event_attempts, "
@@ -215,8 +235,9 @@ core::Status copy_fd(int in, int out, std::uint64_t length, const stdfs::path& p
 struct LocalStore::Impl {
   // Fills a staged file: writes the body to `fd` and verifies it.
   using Fill = std::function<core::Status(int fd, const stdfs::path& path)>;
-  // Runs inside a commit transaction, after the precondition checks.
-  using InTxn = std::function<core::Status()>;
+  // Runs inside a commit transaction, after the precondition checks, with the new version's
+  // metadata (key, sequencer and time stamped).
+  using InTxn = std::function<core::Status(const ObjectInfo& committed)>;
 
   stdfs::path root;
   const core::Clock* clock;
@@ -224,6 +245,8 @@ struct LocalStore::Impl {
   sqlite::Database db;
   std::mutex mu;
   RecoveryReport recovery;
+
+  std::size_t remembered_completions = kRememberedCompletions;
 
   Impl(stdfs::path r, const core::Clock* c, fs::Fd lock, sqlite::Database d)
       : root(std::move(r)), clock(c), lock_fd(std::move(lock)), db(std::move(d)) {}
@@ -389,33 +412,28 @@ struct LocalStore::Impl {
     };
   }
 
-  // Fails fast, before any byte is read: the bucket must exist and, with If-None-Match: *, the
-  // key must not. (commit_locked checks both again, atomically.)
-  core::Status precheck(std::string_view bucket, std::string_view key, bool if_none_match_star) {
+  // Fails fast, before any byte is read: the bucket must exist and the write's conditions hold.
+  // (commit_locked checks both again, atomically.)
+  core::Status precheck(std::string_view bucket, std::string_view key,
+                        const internal::WriteConditions& conditions) {
     std::lock_guard lock(mu);
     if (auto st = check_bucket_locked(bucket); !st) return st;
-    if (!if_none_match_star) return {};
+    if (!conditions.if_none_match_star && !conditions.if_match) return {};
     auto old = find_object_locked(bucket, key);
     if (!old) return core::fail(old.error());
-    if (*old) {
-      return core::fail(make_error(ErrorDetail::kPreconditionFailed,
-                                   "At least one of the pre-conditions you specified did not "
-                                   "hold (If-None-Match: * and the key exists)"));
-    }
-    return {};
+    return internal::check_write_conditions(conditions, *old ? &(*old)->info : nullptr, key);
   }
 
   // Points `key` at the staged file `file_id` in one transaction with its outbox event, then
   // removes the superseded file. On failure the staged file is removed.
   core::Result<ObjectInfo> commit_object(std::string_view bucket, std::string_view key,
                                          const std::string& file_id, ObjectInfo info,
-                                         bool if_none_match_star,
+                                         const internal::WriteConditions& conditions,
                                          const std::optional<EventToRecord>& event,
                                          const InTxn& in_txn = nullptr) {
     std::lock_guard lock(mu);
     std::optional<std::string> old_file;
-    auto st =
-        commit_locked(bucket, key, file_id, info, if_none_match_star, event, in_txn, old_file);
+    auto st = commit_locked(bucket, key, file_id, info, conditions, event, in_txn, old_file);
     if (!st) {
       remove_file(bucket, file_id);
       return core::fail(st.error());
@@ -425,7 +443,8 @@ struct LocalStore::Impl {
   }
 
   core::Status commit_locked(std::string_view bucket, std::string_view key,
-                             const std::string& file_id, ObjectInfo& info, bool if_none_match_star,
+                             const std::string& file_id, ObjectInfo& info,
+                             const internal::WriteConditions& conditions,
                              const std::optional<EventToRecord>& event, const InTxn& in_txn,
                              std::optional<std::string>& old_file) {
     auto txn = Transaction::begin(db);
@@ -433,19 +452,18 @@ struct LocalStore::Impl {
     if (auto st = check_bucket_locked(bucket); !st) return st;
     auto old = find_object_locked(bucket, key);
     if (!old) return core::fail(old.error());
-    if (*old && if_none_match_star) {
-      return core::fail(make_error(ErrorDetail::kPreconditionFailed,
-                                   "At least one of the pre-conditions you specified did not "
-                                   "hold (If-None-Match: * and the key exists)"));
-    }
-    if (in_txn) {
-      if (auto st = in_txn(); !st) return st;
+    if (auto st = internal::check_write_conditions(conditions, *old ? &(*old)->info : nullptr, key);
+        !st) {
+      return st;
     }
     auto sequencer = next_sequencer_locked();
     if (!sequencer) return core::fail(sequencer.error());
     info.key = std::string(key);
     info.last_modified = now_ms();
     info.sequencer = std::move(*sequencer);
+    if (in_txn) {
+      if (auto st = in_txn(info); !st) return st;
+    }
     if (auto st = upsert_object_locked(bucket, info, file_id); !st) return st;
     if (event) {
       if (auto st = insert_event_locked(bucket, info, *event); !st) return st;
@@ -461,16 +479,18 @@ struct LocalStore::Impl {
     std::map<int, std::string> part_files;
   };
 
+  // The upload, unless it is not of this bucket and key or its time ran out (kNoSuchUpload).
   core::Result<UploadRow> find_upload_locked(std::string_view bucket, std::string_view key,
                                              std::string_view upload_id) {
     if (auto st = check_bucket_locked(bucket); !st) return core::fail(st.error());
     auto s = db.prepare(
-        "SELECT bucket, key, content_type, cache_control, user_metadata FROM uploads "
+        "SELECT bucket, key, content_type, cache_control, user_metadata, expires_ms FROM uploads "
         "WHERE upload_id = ?1");
     if (!s) return core::fail(s.error());
     auto row = s->bind_text(1, upload_id).step();
     if (!row) return core::fail(row.error());
-    if (!*row || s->column_text(0) != bucket || s->column_text(1) != key) {
+    if (!*row || s->column_text(0) != bucket || s->column_text(1) != key ||
+        (!s->column_is_null(5) && s->column_int(5) <= to_ms(clock->now()))) {
       return core::fail(no_such_upload(upload_id));
     }
     UploadRow upload;
@@ -492,6 +512,107 @@ struct LocalStore::Impl {
       upload.part_files[number] = p->column_text(4);
     }
     return upload;
+  }
+
+  // The object a completion of `upload_id` made, if it is remembered (kRememberedCompletions).
+  core::Result<std::optional<ObjectInfo>> find_completed_locked(std::string_view bucket,
+                                                                std::string_view key,
+                                                                std::string_view upload_id) {
+    auto s = db.prepare(
+        "SELECT size, etag, last_modified_ms, sequencer FROM completed_uploads "
+        "WHERE upload_id = ?1 AND bucket = ?2 AND key = ?3");
+    if (!s) return core::fail(s.error());
+    auto row = s->bind_text(1, upload_id).bind_text(2, bucket).bind_blob(3, key).step();
+    if (!row) return core::fail(row.error());
+    if (!*row) return std::optional<ObjectInfo>();
+    ObjectInfo info;
+    info.key = std::string(key);
+    info.size = static_cast<std::uint64_t>(s->column_int(0));
+    info.etag = s->column_text(1);
+    info.last_modified = from_ms(s->column_int(2));
+    info.sequencer = s->column_text(3);
+    return std::optional<ObjectInfo>(std::move(info));
+  }
+
+  // Remembers a completion, and forgets all but the last remembered_completions.
+  core::Status remember_completed_locked(std::string_view bucket, std::string_view upload_id,
+                                         const ObjectInfo& info) {
+    auto s = db.prepare(
+        "INSERT OR REPLACE INTO completed_uploads(upload_id, bucket, key, size, etag, "
+        "last_modified_ms, sequencer) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+    if (!s) return core::fail(s.error());
+    auto st = s->bind_text(1, upload_id)
+                  .bind_text(2, bucket)
+                  .bind_blob(3, info.key)
+                  .bind_int(4, static_cast<std::int64_t>(info.size))
+                  .bind_text(5, info.etag)
+                  .bind_int(6, to_ms(info.last_modified))
+                  .bind_text(7, info.sequencer)
+                  .run();
+    if (!st) return st;
+    auto trim = db.prepare(
+        "DELETE FROM completed_uploads "
+        "WHERE rowid <= (SELECT max(rowid) FROM completed_uploads) - ?1");
+    if (!trim) return core::fail(trim.error());
+    return trim->bind_int(1, static_cast<std::int64_t>(remembered_completions)).run();
+  }
+
+  // Deletes the uploads whose time ran out (MultipartOptions::expires), parts and all.
+  core::Status expire_uploads_locked() {
+    auto s = db.prepare(
+        "SELECT upload_id, bucket FROM uploads WHERE expires_ms IS NOT NULL AND expires_ms <= ?1");
+    if (!s) return core::fail(s.error());
+    s->bind_int(1, to_ms(clock->now()));
+    std::vector<std::pair<std::string, std::string>> expired;  // (upload id, bucket)
+    while (true) {
+      auto row = s->step();
+      if (!row) return core::fail(row.error());
+      if (!*row) break;
+      expired.emplace_back(s->column_text(0), s->column_text(1));
+    }
+    if (expired.empty()) return {};
+    auto txn = Transaction::begin(db);
+    if (!txn) return core::fail(txn.error());
+    std::vector<std::pair<std::string, std::string>> files;  // (bucket, file id)
+    for (const auto& [upload_id, bucket] : expired) {
+      auto p = db.prepare("SELECT file_id FROM parts WHERE upload_id = ?1");
+      if (!p) return core::fail(p.error());
+      p->bind_text(1, upload_id);
+      while (true) {
+        auto row = p->step();
+        if (!row) return core::fail(row.error());
+        if (!*row) break;
+        files.emplace_back(bucket, p->column_text(0));
+      }
+      if (auto st = delete_upload_rows_locked(upload_id); !st) return st;
+    }
+    if (auto st = txn->commit(); !st) return st;
+    for (const auto& [bucket, file] : files) remove_file(bucket, file);
+    return {};
+  }
+
+  // Uploads `initiator` has in progress in `bucket` (expired ones are gone already).
+  core::Result<int> count_uploads_locked(std::string_view bucket, std::string_view initiator) {
+    auto s = db.prepare("SELECT count(*) FROM uploads WHERE bucket = ?1 AND initiator = ?2");
+    if (!s) return core::fail(s.error());
+    auto row = s->bind_text(1, bucket).bind_text(2, initiator).step();
+    if (!row) return core::fail(row.error());
+    return static_cast<int>(s->column_int(0));
+  }
+
+  // Adds kAddedColumns a data dir from an earlier release lacks.
+  core::Status add_missing_columns() {
+    for (const auto& added : kAddedColumns) {
+      auto s = db.prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2");
+      if (!s) return core::fail(s.error());
+      auto row = s->bind_text(1, added.table).bind_text(2, added.column).step();
+      if (!row) return core::fail(row.error());
+      if (*row) continue;
+      const std::string sql = "ALTER TABLE " + std::string(added.table) + " ADD COLUMN " +
+                              std::string(added.column) + " " + std::string(added.definition);
+      if (auto st = db.exec(sql); !st) return st;
+    }
+    return {};
   }
 
   core::Status delete_upload_rows_locked(std::string_view upload_id) {
@@ -522,6 +643,7 @@ struct LocalStore::Impl {
       recovery.orphan_files_removed += remove_all_in(bucket.path() / "objects", &referenced);
     }
     if (ec) return core::fail(fs::errno_error(ec.value(), "list", root / "buckets"));
+    if (auto st = expire_uploads_locked(); !st) return st;
     return release_leases();
   }
 
@@ -578,12 +700,14 @@ core::Result<std::unique_ptr<LocalStore>> LocalStore::open(const LocalStoreOptio
   if (!db) return core::fail(db.error());
   if (auto st = db->exec(kSchema); !st) return core::fail(st.error());
   auto impl = std::make_unique<Impl>(root, options.clock, std::move(*lock), std::move(*db));
+  impl->remembered_completions = options.remembered_completions;
+  if (auto st = impl->add_missing_columns(); !st) return core::fail(st.error());
   if (auto st = impl->recover(); !st) return core::fail(st.error());
   return std::unique_ptr<LocalStore>(new LocalStore(std::move(impl)));
 }
 
 core::Status LocalStore::create_bucket(std::string_view bucket) {
-  if (auto st = internal::validate_bucket_name(bucket); !st) return st;
+  if (auto st = internal::validate_new_bucket_name(bucket); !st) return st;
   std::lock_guard lock(impl_->mu);
   if (auto st = impl_->check_bucket_locked(bucket); st) {
     return core::fail(make_error(ErrorDetail::kBucketAlreadyOwnedByYou,
@@ -595,6 +719,41 @@ core::Status LocalStore::create_bucket(std::string_view bucket) {
   auto s = impl_->db.prepare("INSERT INTO buckets(name, created_ms) VALUES(?1, ?2)");
   if (!s) return core::fail(s.error());
   return s->bind_text(1, bucket).bind_int(2, to_ms(impl_->clock->now())).run();
+}
+
+core::Status LocalStore::delete_bucket(std::string_view bucket) {
+  std::lock_guard lock(impl_->mu);
+  if (auto st = impl_->check_bucket_locked(bucket); !st) return st;
+  if (auto st = impl_->expire_uploads_locked(); !st) return st;
+  auto txn = Transaction::begin(impl_->db);
+  if (!txn) return core::fail(txn.error());
+  for (const auto& [sql, what] :
+       {std::pair{"SELECT 1 FROM objects WHERE bucket = ?1 LIMIT 1", "is not empty"},
+        std::pair{"SELECT 1 FROM uploads WHERE bucket = ?1 LIMIT 1",
+                  "has multipart uploads in progress"}}) {
+    auto s = impl_->db.prepare(sql);
+    if (!s) return core::fail(s.error());
+    auto row = s->bind_text(1, bucket).step();
+    if (!row) return core::fail(row.error());
+    if (*row) {
+      return core::fail(make_error(
+          ErrorDetail::kBucketNotEmpty,
+          "The bucket you tried to delete " + std::string(what) + ": " + std::string(bucket)));
+    }
+  }
+  for (const char* sql :
+       {"DELETE FROM buckets WHERE name = ?1", "DELETE FROM completed_uploads WHERE bucket = ?1"}) {
+    auto s = impl_->db.prepare(sql);
+    if (!s) return core::fail(s.error());
+    if (auto st = s->bind_text(1, bucket).run(); !st) return st;
+  }
+  if (auto st = txn->commit(); !st) return st;
+  // What is left is empty directories, and in tmp/ the files of writes still in flight, which
+  // fail now that the bucket is gone. Best effort: a directory left behind is reused if the
+  // bucket is created again.
+  std::error_code ec;
+  stdfs::remove_all(impl_->bucket_dir(bucket), ec);
+  return {};
 }
 
 core::Result<BucketInfo> LocalStore::head_bucket(std::string_view bucket) {
@@ -630,9 +789,8 @@ core::Result<ObjectInfo> LocalStore::put(std::string_view bucket, std::string_vi
   auto prepared =
       internal::prepare_body(options.content_md5, options.checksum, options.content_length);
   if (!prepared) return core::fail(prepared.error());
-  if (auto st = impl_->precheck(bucket, key, options.if_none_match_star); !st) {
-    return core::fail(st.error());
-  }
+  const internal::WriteConditions conditions{options.if_none_match_star, options.if_match};
+  if (auto st = impl_->precheck(bucket, key, conditions); !st) return core::fail(st.error());
   Impl::Written written;
   auto file_id = impl_->stage(bucket, Impl::body_fill(body, *prepared, written));
   if (!file_id) return core::fail(file_id.error());
@@ -643,8 +801,7 @@ core::Result<ObjectInfo> LocalStore::put(std::string_view bucket, std::string_vi
   info.user_metadata = options.user_metadata;
   info.cache_control = options.cache_control;
   info.checksum = options.checksum;
-  return impl_->commit_object(bucket, key, *file_id, std::move(info), options.if_none_match_star,
-                              options.event);
+  return impl_->commit_object(bucket, key, *file_id, std::move(info), conditions, options.event);
 }
 
 core::Result<std::unique_ptr<ObjectReader>> LocalStore::open(std::string_view bucket,
@@ -727,7 +884,8 @@ core::Result<ObjectInfo> LocalStore::copy(std::string_view src_bucket, std::stri
                                  "This copy request is illegal because it is trying to copy an "
                                  "object to itself without changing the object's metadata."));
   }
-  if (auto st = impl_->precheck(dst_bucket, dst_key, options.if_none_match_star); !st) {
+  const internal::WriteConditions conditions{options.if_none_match_star, std::nullopt};
+  if (auto st = impl_->precheck(dst_bucket, dst_key, conditions); !st) {
     return core::fail(st.error());
   }
   auto reader = open(src_bucket, src_key, GetOptions{});
@@ -748,30 +906,43 @@ core::Result<ObjectInfo> LocalStore::copy(std::string_view src_bucket, std::stri
   info.content_type = replace ? options.content_type : source.content_type;
   info.user_metadata = replace ? options.user_metadata : source.user_metadata;
   info.cache_control = replace ? options.cache_control : source.cache_control;
-  return impl_->commit_object(dst_bucket, dst_key, *file_id, std::move(info),
-                              options.if_none_match_star, options.event);
+  return impl_->commit_object(dst_bucket, dst_key, *file_id, std::move(info), conditions,
+                              options.event);
 }
 
 core::Result<std::string> LocalStore::create_multipart_upload(std::string_view bucket,
                                                               std::string_view key,
                                                               const MultipartOptions& options) {
   if (auto st = internal::validate_key(key); !st) return core::fail(st.error());
-  std::lock_guard lock(impl_->mu);
+  std::lock_guard lock(impl_->mu);  // the count and the insert are one step for every writer
   if (auto st = impl_->check_bucket_locked(bucket); !st) return core::fail(st.error());
+  if (auto st = impl_->expire_uploads_locked(); !st) return core::fail(st.error());
+  if (options.max_uploads_per_initiator > 0) {
+    auto open = impl_->count_uploads_locked(bucket, options.initiator);
+    if (!open) return core::fail(open.error());
+    if (*open >= options.max_uploads_per_initiator) {
+      return core::fail(internal::too_many_uploads(*open));
+    }
+  }
   std::string upload_id = internal::random_id();
   auto s = impl_->db.prepare(
       "INSERT INTO uploads(upload_id, bucket, key, content_type, cache_control, user_metadata, "
-      "created_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+      "created_ms, initiator, expires_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
   if (!s) return core::fail(s.error());
-  auto st = s->bind_text(1, upload_id)
-                .bind_text(2, bucket)
-                .bind_blob(3, key)
-                .bind_text(4, options.content_type)
-                .bind_text(5, options.cache_control)
-                .bind_blob(6, encode_metadata(options.user_metadata))
-                .bind_int(7, to_ms(impl_->clock->now()))
-                .run();
-  if (!st) return core::fail(st.error());
+  s->bind_text(1, upload_id)
+      .bind_text(2, bucket)
+      .bind_blob(3, key)
+      .bind_text(4, options.content_type)
+      .bind_text(5, options.cache_control)
+      .bind_blob(6, encode_metadata(options.user_metadata))
+      .bind_int(7, to_ms(impl_->clock->now()))
+      .bind_text(8, options.initiator);
+  if (options.expires) {
+    s->bind_int(9, to_ms(*options.expires));
+  } else {
+    s->bind_null(9);
+  }
+  if (auto st = s->run(); !st) return core::fail(st.error());
   return upload_id;
 }
 
@@ -786,6 +957,13 @@ core::Result<PartInfo> LocalStore::upload_part(std::string_view bucket, std::str
     std::lock_guard lock(impl_->mu);
     auto upload = impl_->find_upload_locked(bucket, key, upload_id);
     if (!upload) return core::fail(upload.error());
+    if (options.max_upload_bytes && options.content_length) {  // fail before reading the body
+      if (auto st = internal::check_upload_budget(
+              upload->parts, part_number, *options.content_length, *options.max_upload_bytes);
+          !st) {
+        return core::fail(st.error());
+      }
+    }
   }
   Impl::Written written;
   auto file_id = impl_->stage(bucket, Impl::body_fill(body, *prepared, written));
@@ -799,6 +977,13 @@ core::Result<PartInfo> LocalStore::upload_part(std::string_view bucket, std::str
     if (!txn) return core::fail(txn.error());
     auto upload = impl_->find_upload_locked(bucket, key, upload_id);
     if (!upload) return core::fail(upload.error());
+    if (options.max_upload_bytes) {  // again, with what was stored, against concurrent parts
+      if (auto st = internal::check_upload_budget(upload->parts, part_number, info.size,
+                                                  *options.max_upload_bytes);
+          !st) {
+        return st;
+      }
+    }
     if (auto it = upload->part_files.find(part_number); it != upload->part_files.end()) {
       old_file = it->second;
     }
@@ -834,6 +1019,11 @@ core::Result<ObjectInfo> LocalStore::complete_multipart_upload(
     // Open the parts under the lock so that a concurrent abort cannot unlink them first.
     std::lock_guard lock(impl_->mu);
     auto found = impl_->find_upload_locked(bucket, key, upload_id);
+    if (!found && detail_of(found.error()) == ErrorDetail::kNoSuchUpload) {
+      auto completed = impl_->find_completed_locked(bucket, key, upload_id);
+      if (!completed) return core::fail(completed.error());
+      if (*completed) return std::move(**completed);  // a retry: answered as the first time
+    }
     if (!found) return core::fail(found.error());
     upload = std::move(*found);
     auto checked = internal::check_completed_parts(parts, upload.parts);
@@ -864,7 +1054,7 @@ core::Result<ObjectInfo> LocalStore::complete_multipart_upload(
   info.cache_control = upload.options.cache_control;
   std::vector<std::string> files_to_remove;
   // Inside the commit: the upload must still exist with the same part files we joined.
-  auto in_txn = [&]() -> core::Status {
+  auto in_txn = [&](const ObjectInfo& committed) -> core::Status {
     auto current = impl_->find_upload_locked(bucket, key, upload_id);
     if (!current) return core::fail(current.error());
     for (const auto& part : parts) {
@@ -875,10 +1065,12 @@ core::Result<ObjectInfo> LocalStore::complete_multipart_upload(
       }
     }
     for (const auto& [number, file] : current->part_files) files_to_remove.push_back(file);
+    if (auto st = impl_->remember_completed_locked(bucket, upload_id, committed); !st) return st;
     return impl_->delete_upload_rows_locked(upload_id);
   };
-  auto committed = impl_->commit_object(bucket, key, *file_id, std::move(info),
-                                        options.if_none_match_star, options.event, in_txn);
+  auto committed =
+      impl_->commit_object(bucket, key, *file_id, std::move(info),
+                           {options.if_none_match_star, options.if_match}, options.event, in_txn);
   if (committed) {
     std::lock_guard lock(impl_->mu);
     for (const auto& file : files_to_remove) impl_->remove_file(bucket, file);
@@ -914,9 +1106,11 @@ core::Result<ListUploadsResult> LocalStore::list_multipart_uploads(
     std::string_view bucket, const ListUploadsOptions& options) {
   std::lock_guard lock(impl_->mu);
   if (auto st = impl_->check_bucket_locked(bucket); !st) return core::fail(st.error());
+  if (auto st = impl_->expire_uploads_locked(); !st) return core::fail(st.error());
   // Keys are BLOBs, so ORDER BY compares bytes: the UTF-8 binary order S3 lists in.
   auto s = impl_->db.prepare(
-      "SELECT key, upload_id, created_ms FROM uploads WHERE bucket = ?1 ORDER BY key, upload_id");
+      "SELECT key, upload_id, created_ms, initiator FROM uploads WHERE bucket = ?1 "
+      "ORDER BY key, upload_id");
   if (!s) return core::fail(s.error());
   s->bind_text(1, bucket);
   std::vector<UploadInfo> all;
@@ -924,7 +1118,8 @@ core::Result<ListUploadsResult> LocalStore::list_multipart_uploads(
     auto row = s->step();
     if (!row) return core::fail(row.error());
     if (!*row) break;
-    all.push_back({s->column_text(0), s->column_text(1), from_ms(s->column_int(2))});
+    all.push_back(
+        {s->column_text(0), s->column_text(1), from_ms(s->column_int(2)), s->column_text(3)});
   }
   return internal::page_uploads(all, options);
 }

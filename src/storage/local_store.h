@@ -15,6 +15,8 @@ struct LocalStoreOptions {
   std::filesystem::path data_dir;  // created if missing; see the layout below
   const core::Clock* clock = &core::SystemClock::instance();  // must outlive the store
   std::chrono::milliseconds busy_timeout{5000};  // SQLite lock wait before kUnavailable
+  // Completed multipart uploads remembered for retried completions (ObjectStore contract).
+  std::size_t remembered_completions = kRememberedCompletions;
 };
 
 // What startup recovery cleaned up after a crash.
@@ -57,6 +59,7 @@ class LocalStore final : public ObjectStore, public Outbox, public DeadLetters {
   const RecoveryReport& recovery_report() const;
 
   core::Status create_bucket(std::string_view bucket) override;
+  core::Status delete_bucket(std::string_view bucket) override;
   core::Result<BucketInfo> head_bucket(std::string_view bucket) override;
   core::Result<std::vector<BucketInfo>> list_buckets() override;
 

@@ -3,6 +3,7 @@
 #include "storage/local_store.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <fstream>
 #include <thread>
@@ -88,6 +89,134 @@ TEST(LocalStoreTest, EverythingSurvivesAReopen) {
   EXPECT_GT(store->put("bkt", "key2", "x")->sequencer, sequencer);  // the counter persisted
   EXPECT_EQ(store->recovery_report().temp_files_removed, 0U);
   EXPECT_EQ(store->recovery_report().orphan_files_removed, 0U);
+}
+
+TEST(LocalStoreTest, ADeletedBucketLeavesNoDirectoryAndStaysDeletedAfterAReopen) {
+  TempDir dir;
+  {
+    auto store = open_store(dir.path());
+    ASSERT_OK(store->create_bucket("gone"));
+    ASSERT_OK(store->put("gone", "k", "x"));
+    ASSERT_OK(store->delete_object("gone", "k"));
+    ASSERT_OK(store->delete_bucket("gone"));
+    EXPECT_FALSE(stdfs::exists(dir.path() / "buckets" / "gone"));
+  }
+  auto store = open_store(dir.path());
+  EXPECT_DETAIL(store->head_bucket("gone"), ErrorDetail::kNoSuchBucket);
+  EXPECT_TRUE(store->list_buckets()->empty());
+}
+
+// Completions are remembered across a reopen, and only the last remembered_completions.
+TEST(LocalStoreTest, RemembersTheLastCompletionsAcrossAReopen) {
+  TempDir dir;
+  const auto complete = [](LocalStore& store, const std::string& key) {
+    auto id = store.create_multipart_upload("bkt", key, {});
+    EXPECT_TRUE(id);
+    StringSource body("x");
+    EXPECT_TRUE(store.upload_part("bkt", key, *id, 1, body, {}));
+    EXPECT_TRUE(
+        store.complete_multipart_upload("bkt", key, *id, {{1, core::to_hex(core::md5("x"))}}, {}));
+    return *id;
+  };
+  std::vector<std::string> ids;
+  {
+    auto store = LocalStore::open({.data_dir = dir.path(), .remembered_completions = 3});
+    ASSERT_OK(store);
+    ASSERT_OK((*store)->create_bucket("bkt"));
+    for (int i = 0; i < 4; ++i) ids.push_back(complete(**store, "k" + std::to_string(i)));
+  }
+  auto store = LocalStore::open({.data_dir = dir.path(), .remembered_completions = 3});
+  ASSERT_OK(store);
+  const std::vector<CompletedPart> parts = {{1, core::to_hex(core::md5("x"))}};
+  EXPECT_DETAIL((*store)->complete_multipart_upload("bkt", "k0", ids[0], parts, {}),
+                ErrorDetail::kNoSuchUpload);
+  for (int i = 1; i < 4; ++i) {
+    auto again =
+        (*store)->complete_multipart_upload("bkt", "k" + std::to_string(i), ids[i], parts, {});
+    ASSERT_OK(again);
+    EXPECT_EQ(again->etag, core::to_hex(core::md5(std::string(
+                               reinterpret_cast<const char*>(core::md5("x").data()), 16))) +
+                               "-1");
+  }
+}
+
+TEST(LocalStoreTest, ExpiredUploadsLeaveNoPartFiles) {
+  TempDir dir;
+  core::ManualClock clock{core::Clock::TimePoint(std::chrono::seconds(1'700'000'000))};
+  MultipartOptions brief;
+  brief.expires = clock.now() + 1min;
+  {
+    auto store = LocalStore::open({dir.path(), &clock});
+    ASSERT_OK(store);
+    ASSERT_OK((*store)->create_bucket("bkt"));
+    for (const char* key : {"swept-by-create", "swept-at-open"}) {
+      auto id = (*store)->create_multipart_upload("bkt", key, brief);
+      ASSERT_OK(id);
+      StringSource part("part");
+      ASSERT_OK((*store)->upload_part("bkt", key, *id, 1, part, {}));
+    }
+    EXPECT_EQ(object_files(dir.path(), "bkt"), 2U);
+    clock.advance(1min);
+    ASSERT_OK((*store)->create_multipart_upload("bkt", "lasting", {}));
+    EXPECT_EQ(object_files(dir.path(), "bkt"), 0U);
+    brief.expires = clock.now() + 1min;
+    auto id = (*store)->create_multipart_upload("bkt", "swept-at-open", brief);
+    ASSERT_OK(id);
+    StringSource part("part");
+    ASSERT_OK((*store)->upload_part("bkt", "swept-at-open", *id, 1, part, {}));
+  }
+  clock.advance(1min);
+  auto store = LocalStore::open({dir.path(), &clock});
+  ASSERT_OK(store);
+  EXPECT_EQ(object_files(dir.path(), "bkt"), 0U);
+  auto listed = (*store)->list_multipart_uploads("bkt", {});
+  ASSERT_OK(listed);
+  ASSERT_EQ(listed->uploads.size(), 1U);
+  EXPECT_EQ(listed->uploads[0].key, "lasting");
+}
+
+// A data dir from before initiator/expires_ms and completed_uploads: its upload in progress
+// survives the migration at open and completes (and a retry succeeds).
+TEST(LocalStoreTest, ADataDirFromAnEarlierReleaseIsMigratedAtOpen) {
+  TempDir dir;
+  std::string id;
+  {
+    auto store = open_store(dir.path());
+    ASSERT_OK(store->create_bucket("bkt"));
+    auto created = store->create_multipart_upload("bkt", "old.jpg", {});
+    ASSERT_OK(created);
+    id = *created;
+    StringSource part("from before");
+    ASSERT_OK(store->upload_part("bkt", "old.jpg", id, 1, part, {}));
+  }
+  {
+    sqlite3* raw = nullptr;
+    ASSERT_EQ(sqlite3_open((dir.path() / "imgflow.db").c_str(), &raw), SQLITE_OK);
+    std::unique_ptr<sqlite3, decltype(&sqlite3_close)> db(raw, &sqlite3_close);
+    for (const char* sql :
+         {"ALTER TABLE uploads DROP COLUMN initiator", "ALTER TABLE uploads DROP COLUMN expires_ms",
+          "DROP TABLE completed_uploads"}) {
+      ASSERT_EQ(sqlite3_exec(db.get(), sql, nullptr, nullptr, nullptr), SQLITE_OK) << sql;
+    }
+  }
+  auto store = open_store(dir.path());
+  ASSERT_NE(store, nullptr);
+  auto listed = store->list_multipart_uploads("bkt", {});
+  ASSERT_OK(listed);
+  ASSERT_EQ(listed->uploads.size(), 1U);
+  EXPECT_EQ(listed->uploads[0].initiator, "");
+  const std::vector<CompletedPart> parts = {{1, core::to_hex(core::md5("from before"))}};
+  auto done = store->complete_multipart_upload("bkt", "old.jpg", id, parts, {});
+  ASSERT_OK(done);
+  auto retry = store->complete_multipart_upload("bkt", "old.jpg", id, parts, {});
+  ASSERT_OK(retry);
+  EXPECT_EQ(retry->etag, done->etag);
+  EXPECT_EQ(store->get_string("bkt", "old.jpg").value_or(""), "from before");
+  MultipartOptions capped;
+  capped.initiator = "anonymous 192.0.2.7";
+  capped.max_uploads_per_initiator = 1;
+  ASSERT_OK(store->create_multipart_upload("bkt", "new.jpg", capped));
+  EXPECT_DETAIL(store->create_multipart_upload("bkt", "new.jpg", capped), ErrorDetail::kSlowDown);
 }
 
 TEST(LocalStoreTest, RecoveryRemovesTempFilesAndUnreferencedObjectFiles) {

@@ -32,6 +32,21 @@ class MemoryReader final : public ObjectReader {
   std::uint64_t end_;
 };
 
+// The metadata of an upload's parts, by number.
+template <typename Upload>
+std::map<int, PartInfo> part_infos(const Upload& upload) {
+  std::map<int, PartInfo> out;
+  for (const auto& [number, part] : upload.parts) out.emplace(number, part.info);
+  return out;
+}
+
+// The metadata of the version `key` has in `objects` (a bucket's map), or nullptr.
+template <typename Objects>
+const ObjectInfo* current_info(const Objects& objects, std::string_view key) {
+  const auto it = objects.find(key);
+  return it == objects.end() ? nullptr : &it->second.info;
+}
+
 core::Error no_such_key(std::string_view key) {
   return make_error(ErrorDetail::kNoSuchKey,
                     "The specified key does not exist: " + std::string(key.substr(0, 200)));
@@ -70,13 +85,37 @@ core::Result<MemoryStore::Bucket*> MemoryStore::bucket_locked(std::string_view b
 }
 
 core::Status MemoryStore::create_bucket(std::string_view bucket) {
-  if (auto st = internal::validate_bucket_name(bucket); !st) return st;
+  if (auto st = internal::validate_new_bucket_name(bucket); !st) return st;
   std::lock_guard lock(mu_);
   if (buckets_.contains(bucket)) {
     return core::fail(make_error(ErrorDetail::kBucketAlreadyOwnedByYou,
                                  "The bucket already exists: " + std::string(bucket)));
   }
   buckets_.emplace(std::string(bucket), Bucket{BucketInfo{std::string(bucket), clock_.now()}, {}});
+  return {};
+}
+
+core::Status MemoryStore::delete_bucket(std::string_view bucket) {
+  std::lock_guard lock(mu_);
+  auto b = bucket_locked(bucket);
+  if (!b) return core::fail(b.error());
+  expire_uploads_locked();
+  if (!(*b)->objects.empty()) {
+    return core::fail(
+        make_error(ErrorDetail::kBucketNotEmpty,
+                   "The bucket you tried to delete is not empty: " + std::string(bucket)));
+  }
+  for (const auto& [id, upload] : uploads_) {
+    if (upload.bucket == bucket) {
+      return core::fail(make_error(ErrorDetail::kBucketNotEmpty,
+                                   "The bucket you tried to delete has multipart uploads in "
+                                   "progress: " +
+                                       std::string(bucket)));
+    }
+  }
+  std::erase_if(completed_, [&](const auto& entry) { return entry.second.bucket == bucket; });
+  std::erase_if(completed_order_, [&](const std::string& id) { return !completed_.contains(id); });
+  buckets_.erase(buckets_.find(bucket));
   return {};
 }
 
@@ -128,10 +167,10 @@ core::Result<ObjectInfo> MemoryStore::put(std::string_view bucket, std::string_v
   std::lock_guard lock(mu_);
   auto b = bucket_locked(bucket);
   if (!b) return core::fail(b.error());
-  if (options.if_none_match_star && (*b)->objects.contains(key)) {
-    return core::fail(make_error(ErrorDetail::kPreconditionFailed,
-                                 "At least one of the pre-conditions you specified did not hold "
-                                 "(If-None-Match: * and the key exists)"));
+  if (auto st = internal::check_write_conditions({options.if_none_match_star, options.if_match},
+                                                 current_info((*b)->objects, key), key);
+      !st) {
+    return core::fail(st.error());
   }
   return commit_locked(**b, key, std::move(read->first), std::move(info), options.event);
 }
@@ -227,9 +266,25 @@ core::Result<std::string> MemoryStore::create_multipart_upload(std::string_view 
   if (auto st = internal::validate_key(key); !st) return core::fail(st.error());
   std::lock_guard lock(mu_);
   if (auto b = bucket_locked(bucket); !b) return core::fail(b.error());
+  expire_uploads_locked();
+  if (options.max_uploads_per_initiator > 0) {
+    const auto open = std::count_if(uploads_.begin(), uploads_.end(), [&](const auto& entry) {
+      return entry.second.bucket == bucket && entry.second.options.initiator == options.initiator;
+    });
+    if (open >= options.max_uploads_per_initiator) {
+      return core::fail(internal::too_many_uploads(static_cast<int>(open)));
+    }
+  }
   std::string id = internal::random_id();
   uploads_.emplace(id, Upload{std::string(bucket), std::string(key), options, {}, clock_.now()});
   return id;
+}
+
+void MemoryStore::expire_uploads_locked() {
+  const auto now = clock_.now();
+  std::erase_if(uploads_, [now](const auto& entry) {
+    return entry.second.options.expires && *entry.second.options.expires <= now;
+  });
 }
 
 core::Result<MemoryStore::Upload*> MemoryStore::upload_locked(std::string_view bucket,
@@ -237,7 +292,9 @@ core::Result<MemoryStore::Upload*> MemoryStore::upload_locked(std::string_view b
                                                               std::string_view upload_id) {
   if (auto b = bucket_locked(bucket); !b) return core::fail(b.error());
   auto it = uploads_.find(upload_id);
-  if (it == uploads_.end() || it->second.bucket != bucket || it->second.key != key) {
+  const auto expires = it == uploads_.end() ? std::nullopt : it->second.options.expires;
+  if (it == uploads_.end() || it->second.bucket != bucket || it->second.key != key ||
+      (expires && *expires <= clock_.now())) {
     return core::fail(make_error(
         ErrorDetail::kNoSuchUpload,
         "The specified multipart upload does not exist: " + std::string(upload_id.substr(0, 100))));
@@ -251,13 +308,28 @@ core::Result<PartInfo> MemoryStore::upload_part(std::string_view bucket, std::st
   if (auto st = internal::validate_part_number(part_number); !st) return core::fail(st.error());
   {
     std::lock_guard lock(mu_);
-    if (auto u = upload_locked(bucket, key, upload_id); !u) return core::fail(u.error());
+    auto u = upload_locked(bucket, key, upload_id);
+    if (!u) return core::fail(u.error());
+    if (options.max_upload_bytes && options.content_length) {  // fail before reading the body
+      if (auto st = internal::check_upload_budget(
+              part_infos(**u), part_number, *options.content_length, *options.max_upload_bytes);
+          !st) {
+        return core::fail(st.error());
+      }
+    }
   }
   auto read = read_body(body, options.content_md5, options.checksum, options.content_length);
   if (!read) return core::fail(read.error());
   std::lock_guard lock(mu_);
   auto u = upload_locked(bucket, key, upload_id);
   if (!u) return core::fail(u.error());
+  if (options.max_upload_bytes) {
+    if (auto st = internal::check_upload_budget(part_infos(**u), part_number, read->first->size(),
+                                                *options.max_upload_bytes);
+        !st) {
+      return core::fail(st.error());
+    }
+  }
   PartInfo info{part_number, read->first->size(), read->second, clock_.now()};
   (*u)->parts.insert_or_assign(part_number, Part{info, std::move(read->first)});
   return info;
@@ -268,15 +340,20 @@ core::Result<ObjectInfo> MemoryStore::complete_multipart_upload(
     const std::vector<CompletedPart>& parts, const CompleteOptions& options) {
   std::lock_guard lock(mu_);
   auto u = upload_locked(bucket, key, upload_id);
+  if (!u && detail_of(u.error()) == ErrorDetail::kNoSuchUpload) {
+    const auto done = completed_.find(upload_id);
+    if (done != completed_.end() && done->second.bucket == bucket && done->second.key == key) {
+      return done->second.info;  // a retry: answered as the first time
+    }
+  }
   if (!u) return core::fail(u.error());
-  std::map<int, PartInfo> uploaded;
-  for (const auto& [number, part] : (*u)->parts) uploaded.emplace(number, part.info);
-  auto etag = internal::check_completed_parts(parts, uploaded);
+  auto etag = internal::check_completed_parts(parts, part_infos(**u));
   if (!etag) return core::fail(etag.error());
   auto b = bucket_locked(bucket);
-  if (options.if_none_match_star && (*b)->objects.contains(key)) {
-    return core::fail(
-        make_error(ErrorDetail::kPreconditionFailed, "If-None-Match: * and the key exists"));
+  if (auto st = internal::check_write_conditions({options.if_none_match_star, options.if_match},
+                                                 current_info((*b)->objects, key), key);
+      !st) {
+    return core::fail(st.error());
   }
   auto body = std::make_shared<std::string>();
   for (const auto& part : parts) body->append(*(*u)->parts.at(part.part_number).body);
@@ -286,7 +363,20 @@ core::Result<ObjectInfo> MemoryStore::complete_multipart_upload(
   info.user_metadata = (*u)->options.user_metadata;
   info.cache_control = (*u)->options.cache_control;
   uploads_.erase(uploads_.find(upload_id));
-  return commit_locked(**b, key, std::move(body), std::move(info), options.event);
+  ObjectInfo committed = commit_locked(**b, key, std::move(body), std::move(info), options.event);
+  remember_completed_locked(upload_id, bucket, committed);
+  return committed;
+}
+
+void MemoryStore::remember_completed_locked(std::string_view upload_id, std::string_view bucket,
+                                            const ObjectInfo& info) {
+  completed_.insert_or_assign(std::string(upload_id),
+                              Completed{std::string(bucket), info.key, info});
+  completed_order_.emplace_back(upload_id);
+  while (completed_order_.size() > kRememberedCompletions) {
+    completed_.erase(completed_order_.front());
+    completed_order_.pop_front();
+  }
 }
 
 core::Status MemoryStore::abort_multipart_upload(std::string_view bucket, std::string_view key,
@@ -313,9 +403,12 @@ core::Result<ListUploadsResult> MemoryStore::list_multipart_uploads(
     std::string_view bucket, const ListUploadsOptions& options) {
   std::lock_guard lock(mu_);
   if (auto b = bucket_locked(bucket); !b) return core::fail(b.error());
+  expire_uploads_locked();
   std::vector<UploadInfo> all;
   for (const auto& [id, upload] : uploads_) {
-    if (upload.bucket == bucket) all.push_back({upload.key, id, upload.initiated});
+    if (upload.bucket == bucket) {
+      all.push_back({upload.key, id, upload.initiated, upload.options.initiator});
+    }
   }
   std::sort(all.begin(), all.end(), [](const UploadInfo& a, const UploadInfo& b) {
     return std::tie(a.key, a.upload_id) < std::tie(b.key, b.upload_id);

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -23,6 +24,7 @@ class MemoryStore final : public ObjectStore, public Outbox, public DeadLetters 
   explicit MemoryStore(const core::Clock& clock = core::SystemClock::instance());
 
   core::Status create_bucket(std::string_view bucket) override;
+  core::Status delete_bucket(std::string_view bucket) override;
   core::Result<BucketInfo> head_bucket(std::string_view bucket) override;
   core::Result<std::vector<BucketInfo>> list_buckets() override;
 
@@ -88,6 +90,12 @@ class MemoryStore final : public ObjectStore, public Outbox, public DeadLetters 
     std::map<int, Part> parts;
     core::Clock::TimePoint initiated;
   };
+  // A completed multipart upload, remembered for retries (kRememberedCompletions).
+  struct Completed {
+    std::string bucket;
+    std::string key;
+    ObjectInfo info;
+  };
   struct QueuedEvent {
     OutboxEvent event;
     core::Clock::TimePoint visible_at;
@@ -96,6 +104,11 @@ class MemoryStore final : public ObjectStore, public Outbox, public DeadLetters 
   core::Result<Bucket*> bucket_locked(std::string_view bucket);
   core::Result<Upload*> upload_locked(std::string_view bucket, std::string_view key,
                                       std::string_view upload_id);
+  // Forgets the uploads whose time ran out (MultipartOptions::expires).
+  void expire_uploads_locked();
+  // Remembers a completion for retries; forgets all but the last kRememberedCompletions.
+  void remember_completed_locked(std::string_view upload_id, std::string_view bucket,
+                                 const ObjectInfo& info);
   // Installs a new version of `key`: stamps sequencer and time, records the event.
   ObjectInfo commit_locked(Bucket& bucket, std::string_view key, Body body, ObjectInfo info,
                            const std::optional<EventToRecord>& event);
@@ -104,6 +117,8 @@ class MemoryStore final : public ObjectStore, public Outbox, public DeadLetters 
   std::mutex mu_;
   std::map<std::string, Bucket, std::less<>> buckets_;
   std::map<std::string, Upload, std::less<>> uploads_;
+  std::map<std::string, Completed, std::less<>> completed_;  // by upload id
+  std::deque<std::string> completed_order_;                  // oldest first, for trimming
   std::map<std::int64_t, QueuedEvent> outbox_;
   std::map<std::int64_t, DeadLetter> dead_letters_;
   std::int64_t next_event_id_ = 1;

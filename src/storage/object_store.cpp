@@ -17,11 +17,12 @@ struct DetailName {
   ErrorCode code;
 };
 
-constexpr std::array<DetailName, 17> kDetails = {{
+constexpr std::array<DetailName, 19> kDetails = {{
     {ErrorDetail::kNoSuchBucket, "NoSuchBucket", ErrorCode::kNotFound},
     {ErrorDetail::kNoSuchKey, "NoSuchKey", ErrorCode::kNotFound},
     {ErrorDetail::kNoSuchUpload, "NoSuchUpload", ErrorCode::kNotFound},
     {ErrorDetail::kBucketAlreadyOwnedByYou, "BucketAlreadyOwnedByYou", ErrorCode::kAlreadyExists},
+    {ErrorDetail::kBucketNotEmpty, "BucketNotEmpty", ErrorCode::kFailedPrecondition},
     {ErrorDetail::kInvalidBucketName, "InvalidBucketName", ErrorCode::kInvalidArgument},
     {ErrorDetail::kKeyTooLongError, "KeyTooLongError", ErrorCode::kInvalidArgument},
     {ErrorDetail::kInvalidArgument, "InvalidArgument", ErrorCode::kInvalidArgument},
@@ -35,6 +36,7 @@ constexpr std::array<DetailName, 17> kDetails = {{
     {ErrorDetail::kInvalidPartOrder, "InvalidPartOrder", ErrorCode::kInvalidArgument},
     {ErrorDetail::kInvalidRange, "InvalidRange", ErrorCode::kInvalidArgument},
     {ErrorDetail::kPreconditionFailed, "PreconditionFailed", ErrorCode::kFailedPrecondition},
+    {ErrorDetail::kSlowDown, "SlowDown", ErrorCode::kUnavailable},
 }};
 
 const DetailName* find_detail(ErrorDetail detail) {

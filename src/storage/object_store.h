@@ -22,6 +22,9 @@ inline constexpr int kMaxListKeys = 1000;                    // max-keys above t
 inline constexpr int kMaxPartNumber = 10000;                 // part numbers are 1..10000
 inline constexpr std::uint64_t kMinPartSize = 5ULL << 20;    // every part but the last
 inline constexpr std::uint64_t kMaxObjectSize = 5ULL << 30;  // one PUT, one part, one copy
+// Completed multipart uploads a store remembers, so that a retried completion succeeds again
+// (see complete_multipart_upload): enough for retries, small enough to never matter.
+inline constexpr std::size_t kRememberedCompletions = 1000;
 
 // ---- Errors ----------------------------------------------------------------------------------
 
@@ -34,6 +37,7 @@ enum class ErrorDetail {
   kNoSuchKey,                // kNotFound
   kNoSuchUpload,             // kNotFound
   kBucketAlreadyOwnedByYou,  // kAlreadyExists
+  kBucketNotEmpty,           // kFailedPrecondition: delete_bucket of a bucket in use
   kInvalidBucketName,        // kInvalidArgument
   kKeyTooLongError,          // kInvalidArgument
   kInvalidArgument,          // kInvalidArgument: a malformed parameter (key, max-keys, token...)
@@ -47,6 +51,7 @@ enum class ErrorDetail {
   kInvalidPartOrder,         // kInvalidArgument: parts not in ascending order
   kInvalidRange,             // kInvalidArgument: HTTP 416
   kPreconditionFailed,       // kFailedPrecondition: If-None-Match: * and the key exists
+  kSlowDown,                 // kUnavailable: MultipartOptions::max_uploads_per_initiator
 };
 
 // The S3 error code name, e.g. "BadDigest".
@@ -147,6 +152,10 @@ struct PutOptions {
   // If-None-Match: * — create only; kPreconditionFailed if the key exists when the write
   // commits (the check is atomic with the commit).
   bool if_none_match_star = false;
+  // If-Match — replace only this version: an ETag without quotes, or "*" for any version.
+  // kNoSuchKey if the key is absent, kPreconditionFailed if its ETag differs when the write
+  // commits (atomic with the commit, as above).
+  std::optional<std::string> if_match;
   // Recorded in the outbox in the same transaction as the object (see outbox.h).
   std::optional<EventToRecord> event;
 };
@@ -223,12 +232,26 @@ struct MultipartOptions {
   std::string content_type = "application/octet-stream";
   std::map<std::string, std::string> user_metadata;
   std::string cache_control;
+  // Who started the upload (an access key id, "anonymous 192.0.2.7", ...): what
+  // max_uploads_per_initiator counts by. Listed back in UploadInfo::initiator.
+  std::string initiator;
+  // kSlowDown when `initiator` already has this many uploads in progress in the bucket, checked
+  // atomically with the create; 0: no limit.
+  int max_uploads_per_initiator = 0;
+  // The upload ends at this time as if aborted: calls with its id fail with kNoSuchUpload, and
+  // the store deletes it with its parts (when uploads are next created or listed, when its
+  // bucket is deleted, and at open). nullopt: it waits for completion or abort.
+  std::optional<core::Clock::TimePoint> expires;
 };
 
 struct PartOptions {
   std::optional<std::string> content_md5;  // as PutOptions
   std::optional<Checksum> checksum;        // validated, not stored
   std::optional<std::uint64_t> content_length;
+  // All the upload's parts together (this one replacing any earlier part of its number) may
+  // hold at most this many bytes: kEntityTooLarge otherwise, from content_length before the body
+  // is read and again when the part is stored. nullopt: only kMaxObjectSize per part.
+  std::optional<std::uint64_t> max_upload_bytes;
 };
 
 struct PartInfo {
@@ -247,11 +270,16 @@ struct UploadInfo {
   std::string key;
   std::string upload_id;
   core::Clock::TimePoint initiated;
+  std::string initiator;  // MultipartOptions::initiator
 };
 
 // ListMultipartUploads, as S3 pages it: uploads sort by key, then by upload id.
 struct ListUploadsOptions {
   std::string prefix;
+  // Non-empty: the uploads of keys that hold it after the prefix are rolled up into one common
+  // prefix each (the key up to and including the delimiter), which counts as one entry of the
+  // page; a key_marker that is such a prefix continues after all of its uploads.
+  std::string delimiter;
   // Only uploads of keys after key_marker; with upload_id_marker, also the uploads of key_marker
   // itself whose id sorts after it. upload_id_marker without key_marker is ignored.
   std::string key_marker;
@@ -261,14 +289,17 @@ struct ListUploadsOptions {
 
 struct ListUploadsResult {
   std::vector<UploadInfo> uploads;
+  std::vector<std::string> common_prefixes;  // in order
   bool is_truncated = false;
-  // Set when is_truncated: the markers that continue after the last upload listed.
+  // Set when is_truncated: the markers that continue after the last entry listed (for a common
+  // prefix: the prefix, and no upload id marker).
   std::string next_key_marker;
   std::string next_upload_id_marker;
 };
 
 struct CompleteOptions {
-  bool if_none_match_star = false;
+  bool if_none_match_star = false;      // as PutOptions
+  std::optional<std::string> if_match;  // as PutOptions
   std::optional<EventToRecord> event;
 };
 
@@ -285,8 +316,12 @@ class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
 
-  // kBucketAlreadyOwnedByYou if it exists.
+  // kBucketAlreadyOwnedByYou if it exists; kInvalidBucketName also for the names S3 reserves
+  // (internal::validate_new_bucket_name).
   virtual core::Status create_bucket(std::string_view bucket) = 0;
+  // Removes an empty bucket. kBucketNotEmpty while it holds an object or a multipart upload in
+  // progress; kNoSuchBucket.
+  virtual core::Status delete_bucket(std::string_view bucket) = 0;
   virtual core::Result<BucketInfo> head_bucket(std::string_view bucket) = 0;
   // Sorted by name.
   virtual core::Result<std::vector<BucketInfo>> list_buckets() = 0;
@@ -339,6 +374,12 @@ class ObjectStore {
   // (kInvalidPartOrder), each known with a matching ETag (kInvalidPart), every part but the last
   // at least kMinPartSize (kEntityTooSmall). The ETag is hex(md5(md5(part1) ... md5(partN)))-N.
   // Parts not listed are discarded.
+  //
+  // Clients retry a completion whose response was lost. Completing an upload that was already
+  // completed (same bucket, key and id) returns the object as that completion made it (key,
+  // size, ETag, last-modified, sequencer) without writing, checking conditions or recording an
+  // event, as long as it is among the last kRememberedCompletions completions; else
+  // kNoSuchUpload.
   virtual core::Result<ObjectInfo> complete_multipart_upload(
       std::string_view bucket, std::string_view key, std::string_view upload_id,
       const std::vector<CompletedPart>& parts, const CompleteOptions& options) = 0;

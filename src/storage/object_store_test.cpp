@@ -208,18 +208,42 @@ TEST_P(StoreTest, Buckets) {
   EXPECT_DETAIL(store_->create_bucket("bkt"), ErrorDetail::kBucketAlreadyOwnedByYou);
   EXPECT_EQ(store_->create_bucket("bkt").error().code, core::ErrorCode::kAlreadyExists);
   for (const char* bad : {"ab", "UPPER", "has_underscore", "-dash", "dots..dots", "192.168.1.1",
-                          "../evil", "a/b", ""}) {
+                          "../evil", "a/b", "", "xn--punycode", "sthree-x", "amzn-s3-demo-x",
+                          "x-s3alias", "x--ol-s3", "x.mrap", "x--x-s3", "x--table-s3"}) {
     SCOPED_TRACE(bad);
     EXPECT_DETAIL(store_->create_bucket(bad), ErrorDetail::kInvalidBucketName);
   }
+  // Reserved words elsewhere in a name are fine.
+  ASSERT_OK(store_->create_bucket("my-xn--s3alias.x"));
   ASSERT_OK(store_->create_bucket("a-bucket.2"));
   auto buckets = store_->list_buckets();
   ASSERT_OK(buckets);
-  ASSERT_EQ(buckets->size(), 2U);
+  ASSERT_EQ(buckets->size(), 3U);
   EXPECT_EQ((*buckets)[0].name, "a-bucket.2");
   EXPECT_EQ((*buckets)[1].name, "bkt");
   ASSERT_OK(store_->head_bucket("bkt"));
   EXPECT_DETAIL(store_->head_bucket("missing"), ErrorDetail::kNoSuchBucket);
+}
+
+TEST_P(StoreTest, DeleteBucketOnlyWhenNothingIsInIt) {
+  ASSERT_OK(store_->create_bucket("scratch"));
+  ASSERT_OK(store_->put("scratch", "k", "x"));
+  EXPECT_DETAIL(store_->delete_bucket("scratch"), ErrorDetail::kBucketNotEmpty);
+  ASSERT_OK(store_->delete_object("scratch", "k"));
+  auto upload = store_->create_multipart_upload("scratch", "m", {});
+  ASSERT_OK(upload);
+  EXPECT_DETAIL(store_->delete_bucket("scratch"), ErrorDetail::kBucketNotEmpty);
+  ASSERT_OK(store_->abort_multipart_upload("scratch", "m", *upload));
+  ASSERT_OK(store_->delete_bucket("scratch"));
+  EXPECT_DETAIL(store_->head_bucket("scratch"), ErrorDetail::kNoSuchBucket);
+  EXPECT_DETAIL(store_->put("scratch", "k", "x"), ErrorDetail::kNoSuchBucket);
+  EXPECT_DETAIL(store_->delete_bucket("scratch"), ErrorDetail::kNoSuchBucket);
+  EXPECT_EQ(store_->list_buckets()->size(), 1U);
+  // The name can be used again, for an empty bucket.
+  ASSERT_OK(store_->create_bucket("scratch"));
+  EXPECT_EQ(store_->list("scratch", {})->key_count, 0);
+  ASSERT_OK(store_->put("scratch", "k", "again"));
+  EXPECT_EQ(store_->get_string("scratch", "k").value_or(""), "again");
 }
 
 // ---- ranges ----------------------------------------------------------------------------------
@@ -421,6 +445,28 @@ TEST_P(StoreTest, IfNoneMatchStarCreatesOnlyOnce) {
   EXPECT_EQ(get("k"), "first");
 }
 
+TEST_P(StoreTest, IfMatchReplacesOnlyTheVersionNamed) {
+  const ObjectInfo first = put("k", "first");
+  PutOptions options;
+  options.if_match = "\"" + first.etag + "\"";  // quoted, as on the wire
+  const ObjectInfo second = put("k", "second", options);
+  EXPECT_EQ(get("k"), "second");
+  // The first version's ETag no longer names the current one.
+  auto stale = store_->put("bkt", "k", "third", options);
+  EXPECT_DETAIL(stale, ErrorDetail::kPreconditionFailed);
+  EXPECT_EQ(get("k"), "second");
+  options.if_match = second.etag;  // unquoted works too
+  put("k", "third", options);
+  options.if_match = "*";
+  put("k", "fourth", options);
+  EXPECT_DETAIL(store_->put("bkt", "absent", "x", options), ErrorDetail::kNoSuchKey);
+  EXPECT_DETAIL(store_->head("bkt", "absent"), ErrorDetail::kNoSuchKey);
+  // Both conditions: an existing key fails If-None-Match, an absent one If-Match.
+  options.if_none_match_star = true;
+  EXPECT_DETAIL(store_->put("bkt", "k", "x", options), ErrorDetail::kPreconditionFailed);
+  EXPECT_EQ(get("k"), "fourth");
+}
+
 // ---- copy ------------------------------------------------------------------------------------
 
 TEST_P(StoreTest, CopyKeepsOrReplacesMetadata) {
@@ -522,6 +568,134 @@ TEST_P(MultipartTest, CompleteJoinsPartsWithTheS3Etag) {
   ASSERT_EQ(events->size(), 1U);
   EXPECT_EQ((*events)[0].etag, expected_etag);
   EXPECT_DETAIL(store_->list_parts("bkt", "mp", id), ErrorDetail::kNoSuchUpload);
+}
+
+TEST_P(MultipartTest, CompleteHonoursIfMatchAndIfNoneMatch) {
+  const ObjectInfo old = put("mp", "old version");
+  const std::string id = create();
+  const auto part = upload(id, 1, "new version");
+  CompleteOptions options;
+  options.if_match = "0123";
+  EXPECT_DETAIL(store_->complete_multipart_upload("bkt", "mp", id, {{1, part.etag}}, options),
+                ErrorDetail::kPreconditionFailed);
+  options.if_match = std::nullopt;
+  options.if_none_match_star = true;
+  EXPECT_DETAIL(store_->complete_multipart_upload("bkt", "mp", id, {{1, part.etag}}, options),
+                ErrorDetail::kPreconditionFailed);
+  EXPECT_EQ(get("mp"), "old version");
+  options.if_none_match_star = false;
+  options.if_match = old.etag;
+  ASSERT_OK(store_->complete_multipart_upload("bkt", "mp", id, {{1, part.etag}}, options));
+  EXPECT_EQ(get("mp"), "new version");
+}
+
+TEST_P(MultipartTest, ARetriedCompletionSucceedsAgainAndChangesNothing) {
+  const std::string id = create();
+  const auto part = upload(id, 1, "only part");
+  CompleteOptions options;
+  options.event = EventToRecord{"ObjectCreated:CompleteMultipartUpload", "{}"};
+  auto first = store_->complete_multipart_upload("bkt", "mp", id, {{1, part.etag}}, options);
+  ASSERT_OK(first);
+  clock_.advance(5s);
+  // The retry's conditions no longer hold (the key exists now), and the part list is wrong:
+  // neither matters, the retry answers what the completion did.
+  options.if_none_match_star = true;
+  auto retry = store_->complete_multipart_upload("bkt", "mp", id, {{1, "bogus"}}, options);
+  ASSERT_OK(retry);
+  EXPECT_EQ(retry->etag, first->etag);
+  EXPECT_EQ(retry->size, first->size);
+  EXPECT_EQ(retry->sequencer, first->sequencer);
+  EXPECT_EQ(retry->last_modified, first->last_modified);
+  EXPECT_EQ(outbox_->count_pending().value(), 1U);  // no second event
+  EXPECT_EQ(store_->head("bkt", "mp")->sequencer, first->sequencer);
+  // Only the completion is remembered: the upload itself is gone.
+  EXPECT_DETAIL(store_->complete_multipart_upload("bkt", "other", id, {{1, part.etag}}, {}),
+                ErrorDetail::kNoSuchUpload);
+  StringSource more("x");
+  EXPECT_DETAIL(store_->upload_part("bkt", "mp", id, 2, more, {}), ErrorDetail::kNoSuchUpload);
+  EXPECT_DETAIL(store_->list_parts("bkt", "mp", id), ErrorDetail::kNoSuchUpload);
+  EXPECT_DETAIL(store_->abort_multipart_upload("bkt", "mp", id), ErrorDetail::kNoSuchUpload);
+}
+
+TEST_P(MultipartTest, UploadsInProgressAreCappedPerInitiator) {
+  MultipartOptions capped;
+  capped.initiator = "anonymous 192.0.2.7";
+  capped.max_uploads_per_initiator = 2;
+  auto first = store_->create_multipart_upload("bkt", "a", capped);
+  ASSERT_OK(first);
+  ASSERT_OK(store_->create_multipart_upload("bkt", "b", capped));
+  auto third = store_->create_multipart_upload("bkt", "c", capped);
+  EXPECT_DETAIL(third, ErrorDetail::kSlowDown);
+  EXPECT_EQ(third.error().code, core::ErrorCode::kUnavailable);
+  // Others are not counted against it, nor is it limited without a cap.
+  MultipartOptions other = capped;
+  other.initiator = "anonymous 192.0.2.8";
+  ASSERT_OK(store_->create_multipart_upload("bkt", "c", other));
+  capped.max_uploads_per_initiator = 0;
+  ASSERT_OK(store_->create_multipart_upload("bkt", "c", capped));
+  // Finishing one makes room: 3 are open now, so a cap of 3 refuses and one abort allows.
+  capped.max_uploads_per_initiator = 3;
+  EXPECT_DETAIL(store_->create_multipart_upload("bkt", "d", capped), ErrorDetail::kSlowDown);
+  ASSERT_OK(store_->abort_multipart_upload("bkt", "a", *first));
+  ASSERT_OK(store_->create_multipart_upload("bkt", "d", capped));
+  auto listed = store_->list_multipart_uploads("bkt", {});
+  ASSERT_OK(listed);
+  ASSERT_EQ(listed->uploads.size(), 4U);  // b, c (twice), d
+  EXPECT_EQ(listed->uploads[0].key, "b");
+  EXPECT_EQ(listed->uploads[0].initiator, "anonymous 192.0.2.7");
+}
+
+TEST_P(MultipartTest, AnUploadEndsWhenItsTimeRunsOut) {
+  MultipartOptions options;
+  options.initiator = "anonymous 192.0.2.7";
+  options.max_uploads_per_initiator = 1;
+  options.expires = clock_.now() + 1h;
+  auto id = store_->create_multipart_upload("bkt", "mp", options);
+  ASSERT_OK(id);
+  const auto part = upload(*id, 1, "before");
+  clock_.advance(1h);
+  StringSource late("late");
+  EXPECT_DETAIL(store_->upload_part("bkt", "mp", *id, 2, late, {}), ErrorDetail::kNoSuchUpload);
+  EXPECT_DETAIL(store_->complete_multipart_upload("bkt", "mp", *id, {{1, part.etag}}, {}),
+                ErrorDetail::kNoSuchUpload);
+  EXPECT_DETAIL(store_->list_parts("bkt", "mp", *id), ErrorDetail::kNoSuchUpload);
+  EXPECT_TRUE(store_->list_multipart_uploads("bkt", {})->uploads.empty());
+  // It no longer counts against its initiator, and no longer keeps its bucket in use.
+  options.expires = std::nullopt;
+  auto next = store_->create_multipart_upload("bkt", "mp", options);
+  ASSERT_OK(next);
+  ASSERT_OK(store_->abort_multipart_upload("bkt", "mp", *next));
+  ASSERT_OK(store_->create_bucket("brief"));
+  MultipartOptions brief;
+  brief.expires = clock_.now() + 1s;
+  ASSERT_OK(store_->create_multipart_upload("brief", "x", brief));
+  EXPECT_DETAIL(store_->delete_bucket("brief"), ErrorDetail::kBucketNotEmpty);
+  clock_.advance(1s);
+  ASSERT_OK(store_->delete_bucket("brief"));
+}
+
+TEST_P(MultipartTest, TheUploadBudgetHoldsOverAllParts) {
+  const std::string id = create();
+  PartOptions options;
+  options.max_upload_bytes = 10;
+  const auto part = [&](int number, std::string_view body, bool declared) {
+    StringSource source(body);
+    PartOptions with = options;
+    if (declared) with.content_length = body.size();
+    return store_->upload_part("bkt", "mp", id, number, source, with);
+  };
+  ASSERT_OK(part(1, "123456", true));
+  EXPECT_DETAIL(part(2, "12345", true), ErrorDetail::kEntityTooLarge);   // refused unread
+  EXPECT_DETAIL(part(2, "12345", false), ErrorDetail::kEntityTooLarge);  // refused once read
+  // A replaced part counts once, with its new size.
+  ASSERT_OK(part(1, "1234", true));
+  ASSERT_OK(part(2, "12345", false));
+  ASSERT_OK(part(2, "123456", true));
+  EXPECT_DETAIL(part(3, "1", true), ErrorDetail::kEntityTooLarge);
+  auto parts = store_->list_parts("bkt", "mp", id);
+  ASSERT_OK(parts);
+  ASSERT_EQ(parts->size(), 2U);
+  EXPECT_EQ((*parts)[0].size + (*parts)[1].size, 10U);
 }
 
 TEST_P(MultipartTest, PartsNotListedAreDiscardedAndALoneSmallPartIsFine) {
@@ -646,6 +820,58 @@ TEST_P(MultipartTest, ListUploadsPagesByKeyThenUploadId) {
   EXPECT_DETAIL(store_->list_multipart_uploads("bkt", uploads_page("", "", "", -1)),
                 ErrorDetail::kInvalidArgument);
   EXPECT_DETAIL(store_->list_multipart_uploads("nobucket", {}), ErrorDetail::kNoSuchBucket);
+}
+
+// Completions are remembered for retries, but only the last kRememberedCompletions of them
+// (LocalStore's bound: local_store_test.cpp).
+TEST(MemoryStoreTest, OnlyTheLastCompletionsAreRemembered) {
+  MemoryStore store;
+  ASSERT_OK(store.create_bucket("bkt"));
+  std::vector<std::string> ids;
+  for (std::size_t i = 0; i <= kRememberedCompletions; ++i) {
+    const std::string key = "k" + std::to_string(i);
+    auto id = store.create_multipart_upload("bkt", key, {});
+    ASSERT_OK(id);
+    ids.push_back(*id);
+    StringSource body("x");
+    ASSERT_OK(store.upload_part("bkt", key, *id, 1, body, {}));
+    ASSERT_OK(store.complete_multipart_upload("bkt", key, *id, {{1, hex_md5("x")}}, {}));
+  }
+  EXPECT_DETAIL(store.complete_multipart_upload("bkt", "k0", ids[0], {{1, hex_md5("x")}}, {}),
+                ErrorDetail::kNoSuchUpload);
+  ASSERT_OK(store.complete_multipart_upload("bkt", "k1", ids[1], {{1, hex_md5("x")}}, {}));
+}
+
+TEST_P(MultipartTest, ListUploadsRollsKeysUpToTheDelimiter) {
+  for (const char* key : {"d/a/1", "d/a/2", "d/b", "d/c/x", "e/z"}) create(key);
+  ListUploadsOptions options = uploads_page("d/");
+  options.delimiter = "/";
+  auto all = store_->list_multipart_uploads("bkt", options);
+  ASSERT_OK(all);
+  ASSERT_EQ(all->uploads.size(), 1U);
+  EXPECT_EQ(all->uploads[0].key, "d/b");
+  EXPECT_EQ(all->common_prefixes, (std::vector<std::string>{"d/a/", "d/c/"}));
+  EXPECT_FALSE(all->is_truncated);
+  // One entry a page: a prefix counts once however many uploads it holds, and the markers
+  // continue after all of them.
+  std::vector<std::string> entries;
+  options.max_uploads = 1;
+  for (int pages = 0; pages < 10; ++pages) {
+    auto page = store_->list_multipart_uploads("bkt", options);
+    ASSERT_OK(page);
+    ASSERT_EQ(page->uploads.size() + page->common_prefixes.size(), 1U);
+    entries.push_back(page->uploads.empty() ? page->common_prefixes[0] : page->uploads[0].key);
+    if (!page->is_truncated) break;
+    options.key_marker = page->next_key_marker;
+    options.upload_id_marker = page->next_upload_id_marker;
+    EXPECT_EQ(options.key_marker, entries.back());
+  }
+  EXPECT_EQ(entries, (std::vector<std::string>{"d/a/", "d/b", "d/c/"}));
+  // Without a prefix, the top level.
+  ListUploadsOptions top;
+  top.delimiter = "/";
+  EXPECT_EQ(store_->list_multipart_uploads("bkt", top)->common_prefixes,
+            (std::vector<std::string>{"d/", "e/"}));
 }
 
 // ---- outbox ----------------------------------------------------------------------------------

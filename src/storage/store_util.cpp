@@ -85,6 +85,30 @@ core::Status validate_bucket_name(std::string_view bucket) {
                                    std::string(bucket.substr(0, 80)) + "'"));
 }
 
+core::Status validate_new_bucket_name(std::string_view bucket) {
+  if (auto st = validate_bucket_name(bucket); !st) return st;
+  // Reserved for punycode hostnames, S3 endpoints, examples, access point and directory or
+  // table bucket aliases.
+  constexpr std::string_view kReservedPrefixes[] = {"xn--", "sthree-", "amzn-s3-demo-"};
+  constexpr std::string_view kReservedSuffixes[] = {"-s3alias", "--ol-s3", ".mrap", "--x-s3",
+                                                    "--table-s3"};
+  for (const std::string_view prefix : kReservedPrefixes) {
+    if (bucket.starts_with(prefix)) {
+      return core::fail(make_error(ErrorDetail::kInvalidBucketName,
+                                   "bucket names may not start with '" + std::string(prefix) +
+                                       "' (reserved by S3): '" + std::string(bucket) + "'"));
+    }
+  }
+  for (const std::string_view suffix : kReservedSuffixes) {
+    if (bucket.ends_with(suffix)) {
+      return core::fail(make_error(ErrorDetail::kInvalidBucketName,
+                                   "bucket names may not end with '" + std::string(suffix) +
+                                       "' (reserved by S3): '" + std::string(bucket) + "'"));
+    }
+  }
+  return {};
+}
+
 core::Status validate_key(std::string_view key) {
   if (key.empty()) {
     return core::fail(make_error(ErrorDetail::kInvalidArgument, "the object key is empty"));
@@ -97,6 +121,28 @@ core::Status validate_key(std::string_view key) {
   if (!core::is_valid_utf8(key)) {
     return core::fail(
         make_error(ErrorDetail::kInvalidArgument, "the object key is not valid UTF-8"));
+  }
+  return {};
+}
+
+core::Status check_write_conditions(const WriteConditions& conditions, const ObjectInfo* current,
+                                    std::string_view key) {
+  if (current != nullptr && conditions.if_none_match_star) {
+    return core::fail(make_error(ErrorDetail::kPreconditionFailed,
+                                 "At least one of the pre-conditions you specified did not hold "
+                                 "(If-None-Match: * and the key exists)"));
+  }
+  if (!conditions.if_match) return {};
+  if (current == nullptr) {
+    return core::fail(make_error(ErrorDetail::kNoSuchKey,
+                                 "The specified key does not exist (If-Match needs a version to "
+                                 "replace): " +
+                                     std::string(key.substr(0, 200))));
+  }
+  if (*conditions.if_match != "*" && strip_quotes(*conditions.if_match) != current->etag) {
+    return core::fail(make_error(ErrorDetail::kPreconditionFailed,
+                                 "At least one of the pre-conditions you specified did not hold "
+                                 "(If-Match: the object has another ETag)"));
   }
   return {};
 }
@@ -473,20 +519,66 @@ core::Result<ListUploadsResult> page_uploads(const std::vector<UploadInfo>& sort
     if (options.key_marker.empty() || u.key > options.key_marker) return true;
     return has_id_marker && u.key == options.key_marker && u.upload_id > options.upload_id_marker;
   };
+  // The common prefix `key` is rolled up into, or "" when it is listed itself.
+  const auto rolled_up = [&](const std::string& key) {
+    if (options.delimiter.empty()) return std::string();
+    const std::size_t pos = key.find(options.delimiter, options.prefix.size());
+    return pos == std::string::npos ? std::string() : key.substr(0, pos + options.delimiter.size());
+  };
+  // Listed already: just before on this page, or on an earlier one (the marker is the prefix,
+  // or a key under it).
+  const auto listed = [&](const ListUploadsResult& page, const std::string& common) {
+    return (!page.common_prefixes.empty() && page.common_prefixes.back() == common) ||
+           (!options.key_marker.empty() && common <= options.key_marker);
+  };
   ListUploadsResult result;
+  std::size_t entries = 0;
+  bool ends_with_prefix = false;
   for (const UploadInfo& u : sorted) {
     if (!u.key.starts_with(options.prefix) || !after_markers(u)) continue;
-    if (result.uploads.size() == limit) {
+    std::string common = rolled_up(u.key);
+    if (!common.empty() && listed(result, common)) continue;
+    if (entries == limit) {
       result.is_truncated = true;
       break;
     }
-    result.uploads.push_back(u);
+    ++entries;
+    ends_with_prefix = !common.empty();
+    if (ends_with_prefix) {
+      result.common_prefixes.push_back(std::move(common));
+    } else {
+      result.uploads.push_back(u);
+    }
   }
-  if (result.is_truncated && !result.uploads.empty()) {
-    result.next_key_marker = result.uploads.back().key;
-    result.next_upload_id_marker = result.uploads.back().upload_id;
+  if (result.is_truncated && entries > 0) {
+    if (ends_with_prefix) {
+      result.next_key_marker = result.common_prefixes.back();
+    } else {
+      result.next_key_marker = result.uploads.back().key;
+      result.next_upload_id_marker = result.uploads.back().upload_id;
+    }
   }
   return result;
+}
+
+core::Status check_upload_budget(const std::map<int, PartInfo>& uploaded, int part_number,
+                                 std::uint64_t part_size, std::uint64_t max_upload_bytes) {
+  std::uint64_t total = part_size;
+  for (const auto& [number, part] : uploaded) {
+    if (number != part_number) total += part.size;
+  }
+  if (total <= max_upload_bytes) return {};
+  return core::fail(make_error(ErrorDetail::kEntityTooLarge,
+                               "Your proposed upload exceeds the maximum allowed size: the parts "
+                               "of this upload may hold " +
+                                   std::to_string(max_upload_bytes) + " bytes in all"));
+}
+
+core::Error too_many_uploads(int open) {
+  return make_error(ErrorDetail::kSlowDown,
+                    "Please reduce your request rate: " + std::to_string(open) +
+                        " multipart uploads you started are in progress; complete or abort one "
+                        "first");
 }
 
 core::Status validate_part_number(int part_number) {

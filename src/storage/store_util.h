@@ -19,8 +19,22 @@ namespace imgflow::storage::internal {
 // S3 bucket naming rules: 3..63 of [a-z0-9.-], starting and ending with a letter or digit,
 // no "..", not an IPv4 address. Error: kInvalidBucketName.
 core::Status validate_bucket_name(std::string_view bucket);
+// validate_bucket_name() plus the names S3 reserves and refuses at creation: the prefixes
+// "xn--", "sthree-" and "amzn-s3-demo-", the suffixes "-s3alias", "--ol-s3", ".mrap", "--x-s3"
+// and "--table-s3". Only creation checks them, so a bucket made before keeps working.
+core::Status validate_new_bucket_name(std::string_view bucket);
 // Non-empty valid UTF-8 of at most kMaxKeyBytes. Errors: kKeyTooLongError, kInvalidArgument.
 core::Status validate_key(std::string_view key);
+
+// The conditions of a write (PutOptions, CompleteOptions) against the version `current` the key
+// has (nullptr: absent). kPreconditionFailed for If-None-Match: * and a key that exists or an
+// If-Match ETag that differs; kNoSuchKey for If-Match and a key that is absent.
+struct WriteConditions {
+  bool if_none_match_star = false;
+  std::optional<std::string> if_match;
+};
+core::Status check_write_conditions(const WriteConditions& conditions, const ObjectInfo* current,
+                                    std::string_view key);
 
 // Parses Content-MD5; kInvalidDigest unless it is base64 of exactly 16 bytes.
 core::Result<std::optional<core::Md5Digest>> parse_content_md5(
@@ -96,6 +110,14 @@ std::string multipart_etag(const std::vector<std::string>& part_etags);
 // kInvalidArgument for a negative max_uploads.
 core::Result<ListUploadsResult> page_uploads(const std::vector<UploadInfo>& sorted,
                                              const ListUploadsOptions& options);
+
+// kEntityTooLarge when an upload's parts would hold more than `max_upload_bytes`: those in
+// `uploaded` but `part_number`, plus `part_size` for that one.
+core::Status check_upload_budget(const std::map<int, PartInfo>& uploaded, int part_number,
+                                 std::uint64_t part_size, std::uint64_t max_upload_bytes);
+
+// The kSlowDown error of an initiator with `open` uploads in progress (the limit).
+core::Error too_many_uploads(int open);
 
 // kInvalidArgument unless 1..kMaxPartNumber.
 core::Status validate_part_number(int part_number);

@@ -44,6 +44,11 @@ std::string strip_quotes(std::string_view etag) {
   return std::string(etag);
 }
 
+std::string quoted_etag(std::string_view etag) {
+  if (etag == "*") return "*";
+  return "\"" + strip_quotes(etag) + "\"";
+}
+
 std::optional<core::Clock::TimePoint> parse_http_date(std::string_view text) {
   // "Wed, 21 Oct 2015 07:28:00 GMT": fixed offsets.
   if (text.size() != 29 || text.substr(3, 2) != ", " || text.substr(25) != " GMT") {

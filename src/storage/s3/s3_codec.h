@@ -27,6 +27,8 @@ std::string checksum_header(ChecksumAlgorithm algorithm);
 
 // "\"abc\"" → "abc"; other text unchanged.
 std::string strip_quotes(std::string_view etag);
+// "abc" → "\"abc\"" for an If-Match header; "*" stays "*".
+std::string quoted_etag(std::string_view etag);
 
 // An RFC 7231 IMF-fixdate ("Wed, 21 Oct 2015 07:28:00 GMT"); nullopt otherwise.
 std::optional<core::Clock::TimePoint> parse_http_date(std::string_view text);

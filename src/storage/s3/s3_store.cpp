@@ -300,6 +300,15 @@ core::Status S3Store::create_bucket(std::string_view bucket) {
   return {};
 }
 
+core::Status S3Store::delete_bucket(std::string_view bucket) {
+  if (auto st = internal::validate_bucket_name(bucket); !st) return st;
+  Call call{.method = "DELETE", .target = Target::kBucket, .bucket = std::string(bucket)};
+  Spool spool(kMaxErrorBody);
+  auto response = execute(call, spool);
+  if (!response) return core::fail(response.error());
+  return {};
+}
+
 core::Result<BucketInfo> S3Store::head_bucket(std::string_view bucket) {
   if (auto st = internal::validate_bucket_name(bucket); !st) return core::fail(st.error());
   Call call{.method = "HEAD", .target = Target::kBucket, .bucket = std::string(bucket)};
@@ -339,6 +348,7 @@ core::Result<ObjectInfo> S3Store::put(std::string_view bucket, std::string_view 
         {checksum_header(options.checksum->algorithm), options.checksum->base64});
   }
   if (options.if_none_match_star) call.headers.push_back({"If-None-Match", "*"});
+  if (options.if_match) call.headers.push_back({"If-Match", quoted_etag(*options.if_match)});
   // One byte past the limit tells a body that fits one PUT from one that needs parts.
   std::string buffer;
   if (auto st = read_up_to(body, config_.max_buffered_body + 1, buffer); !st) {

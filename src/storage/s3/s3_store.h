@@ -82,6 +82,8 @@ core::Result<sigv4::Credentials> credentials_from_environment();
 // Differences from the local stores: PutOptions::event / CopyOptions::event are ignored (S3
 // raises its own notifications); ObjectInfo::sequencer is empty; put() reports last_modified as
 // the local clock's time (S3 does not return it); head_bucket() does not know the creation time.
+// S3 has no API for MultipartOptions' initiator, max_uploads_per_initiator and expires, nor for
+// PartOptions::max_upload_bytes: they are not sent (a bucket lifecycle rule expires uploads).
 // A put() over max_buffered_body is a multipart upload: its ETag is the multipart "<md5>-<N>"
 // form, and Content-MD5 and x-amz-checksum-* are checked here, before the upload completes (a
 // mismatch aborts it).
@@ -98,6 +100,7 @@ class S3Store final : public ObjectStore {
       const core::Clock& clock = core::SystemClock::instance(), Sleep sleep = {});
 
   core::Status create_bucket(std::string_view bucket) override;
+  core::Status delete_bucket(std::string_view bucket) override;
   core::Result<BucketInfo> head_bucket(std::string_view bucket) override;
   core::Result<std::vector<BucketInfo>> list_buckets() override;
 

@@ -73,8 +73,10 @@ core::Result<ObjectInfo> S3Store::put_multipart(std::string_view bucket, std::st
   if (options.content_length && *options.content_length > kMaxObjectSize) {
     return core::fail(too_large().error());
   }
-  const MultipartOptions upload_options{options.content_type, options.user_metadata,
-                                        options.cache_control};
+  MultipartOptions upload_options;
+  upload_options.content_type = options.content_type;
+  upload_options.user_metadata = options.user_metadata;
+  upload_options.cache_control = options.cache_control;
   auto upload_id = create_multipart_upload(bucket, key, upload_options);
   if (!upload_id) return core::fail(upload_id.error());
   AbortUnlessCompleted guard(*this, bucket, key, *upload_id);
@@ -88,6 +90,7 @@ core::Result<ObjectInfo> S3Store::put_multipart(std::string_view bucket, std::st
   }
   CompleteOptions complete_options;
   complete_options.if_none_match_star = options.if_none_match_star;
+  complete_options.if_match = options.if_match;
   auto etag = complete(bucket, key, *upload_id, *parts, complete_options);
   if (!etag) return core::fail(etag.error());
   guard.completed();
@@ -141,6 +144,7 @@ core::Result<std::string> S3Store::complete(std::string_view bucket, std::string
   call.query = {{"uploadId", std::string(upload_id)}};
   call.embedded_error = true;  // S3 may answer 200 and then report an error in the body
   if (options.if_none_match_star) call.headers.push_back({"If-None-Match", "*"});
+  if (options.if_match) call.headers.push_back({"If-Match", quoted_etag(*options.if_match)});
   const std::string body = complete_body(parts);
   call.body = body;
   auto doc = execute_xml(call, "CompleteMultipartUploadResult");
@@ -271,6 +275,7 @@ core::Result<ListUploadsResult> S3Store::list_multipart_uploads(std::string_view
                 {"encoding-type", "url"},
                 {"max-uploads", std::to_string(std::min(options.max_uploads, kMaxListKeys))}};
   if (!options.prefix.empty()) call.query.emplace_back("prefix", options.prefix);
+  if (!options.delimiter.empty()) call.query.emplace_back("delimiter", options.delimiter);
   if (!options.key_marker.empty()) {
     call.query.emplace_back("key-marker", options.key_marker);
     if (!options.upload_id_marker.empty()) {
@@ -286,12 +291,15 @@ core::Result<ListUploadsResult> S3Store::list_multipart_uploads(std::string_view
   };
   ListUploadsResult result;
   for (const core::XmlElement* u : doc->all("Upload")) {
-    UploadInfo upload{text(u->child_text("Key")), u->child_text("UploadId"), {}};
+    UploadInfo upload{text(u->child_text("Key")), u->child_text("UploadId"), {}, {}};
     if (upload.key.empty() || upload.upload_id.empty()) {
       return core::fail(corrupt_response("an <Upload> without Key or UploadId"));
     }
     if (auto t = parse_xml_time(u->child_text("Initiated"))) upload.initiated = *t;
     result.uploads.push_back(std::move(upload));
+  }
+  for (const core::XmlElement* p : doc->all("CommonPrefixes")) {
+    result.common_prefixes.push_back(text(p->child_text("Prefix")));
   }
   result.is_truncated = doc->child_text("IsTruncated") == "true";
   result.next_key_marker = text(doc->child_text("NextKeyMarker"));

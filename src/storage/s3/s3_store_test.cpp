@@ -136,6 +136,17 @@ TEST_F(S3StoreTest, PutSmallBodyIsSignedWithItsSha256) {
   expect_valid_signature(rec.request, clock_);
 }
 
+TEST_F(S3StoreTest, PutSendsIfMatchQuoted) {
+  auto store = make();
+  fake_.push(412, error_xml("PreconditionFailed"));
+  PutOptions options;
+  options.if_match = "5d41402abc4b2a76b9719d911017c592";
+  const auto info = store->put("uploads", "k", "hello", options);
+  ASSERT_FALSE(info.has_value());
+  EXPECT_EQ(detail_of(info.error()), ErrorDetail::kPreconditionFailed);
+  EXPECT_EQ(header(only_request().request, "if-match"), "\"5d41402abc4b2a76b9719d911017c592\"");
+}
+
 TEST_F(S3StoreTest, VirtualHostedStyleAndSessionToken) {
   S3Config config;
   config.region = "eu-west-1";
@@ -547,6 +558,21 @@ TEST_F(S3StoreTest, Buckets) {
   EXPECT_EQ(all[2].request.url, "http://localhost:9000/uploads");
 }
 
+TEST_F(S3StoreTest, DeleteBucket) {
+  auto store = make();
+  fake_.push(204);
+  ASSERT_TRUE(store->delete_bucket("scratch").has_value());
+  fake_.push(409, error_xml("BucketNotEmpty", "The bucket you tried to delete is not empty"));
+  auto busy = store->delete_bucket("scratch");
+  ASSERT_FALSE(busy.has_value());
+  EXPECT_EQ(busy.error().code, core::ErrorCode::kFailedPrecondition);
+  const auto all = fake_.requests();
+  ASSERT_EQ(all.size(), 2U);
+  EXPECT_EQ(all[0].request.method, "DELETE");
+  EXPECT_TRUE(all[0].request.url.ends_with("/scratch")) << all[0].request.url;
+  expect_valid_signature(all[0].request, clock_);
+}
+
 TEST_F(S3StoreTest, MultipartUpload) {
   auto store = make();
   fake_.push(200, R"(<InitiateMultipartUploadResult><Bucket>uploads</Bucket><Key>big.jpg</Key>
@@ -634,6 +660,23 @@ TEST_F(S3StoreTest, ListMultipartUploadsDecodesKeysAndMarkers) {
              "<ListMultipartUploadsResult><Upload><UploadId>x</UploadId></Upload>"
              "</ListMultipartUploadsResult>");
   EXPECT_EQ(store->list_multipart_uploads("uploads", {}).error().code, ErrorCode::kCorrupt);
+}
+
+TEST_F(S3StoreTest, ListMultipartUploadsSendsTheDelimiterAndReadsCommonPrefixes) {
+  auto store = make();
+  fake_.push(200, R"(<ListMultipartUploadsResult><EncodingType>url</EncodingType>
+<IsTruncated>false</IsTruncated><CommonPrefixes><Prefix>d/a%20b/</Prefix></CommonPrefixes>
+</ListMultipartUploadsResult>)");
+  ListUploadsOptions options;
+  options.prefix = "d/";
+  options.delimiter = "/";
+  const auto listed = store->list_multipart_uploads("uploads", options);
+  ASSERT_TRUE(listed.has_value()) << listed.error().to_string();
+  EXPECT_TRUE(listed->uploads.empty());
+  EXPECT_EQ(listed->common_prefixes, std::vector<std::string>{"d/a b/"});
+  EXPECT_EQ(only_request().request.url,
+            "http://127.0.0.1:9000/uploads?uploads&encoding-type=url&max-uploads=1000"
+            "&prefix=d%2F&delimiter=%2F");
 }
 
 TEST_F(S3StoreTest, CreateMultipartIsNotRetried) {
