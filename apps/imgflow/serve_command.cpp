@@ -154,11 +154,11 @@ core::Result<std::unique_ptr<storage::LocalStore>> open_store(const fs::path& da
                                                               const gateway::BucketRoles& roles) {
   auto store = storage::LocalStore::open({.data_dir = data_dir});
   if (!store) {
-    return core::fail(store.error().code, data_dir.string() + ": " + store.error().message);
+    return core::fail(store.error().with_context(data_dir.string()));
   }
   for (const auto& bucket : {roles.source, roles.destination}) {
     if (auto ok = ensure_bucket(**store, bucket); !ok) {
-      return core::fail(ok.error().code, "bucket " + bucket + ": " + ok.error().message);
+      return core::fail(ok.error().with_context("bucket " + bucket));
     }
   }
   return store;

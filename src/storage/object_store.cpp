@@ -67,18 +67,12 @@ core::ErrorCode code_of(ErrorDetail detail) {
 }
 
 core::Error make_error(ErrorDetail detail, std::string_view message) {
-  std::string text(to_string(detail));
-  text += ": ";
-  text += message;
-  return core::Error{code_of(detail), std::move(text)};
+  return core::Error{code_of(detail), std::string(message), std::string(to_string(detail))};
 }
 
 ErrorDetail detail_of(const core::Error& error) {
-  const auto colon = error.message.find(": ");
-  if (colon == std::string::npos) return ErrorDetail::kNone;
-  const std::string_view name(error.message.data(), colon);
   for (const auto& d : kDetails) {
-    if (d.name == name && d.code == error.code) return d.detail;
+    if (d.name == error.reason && d.code == error.code) return d.detail;
   }
   return ErrorDetail::kNone;
 }
