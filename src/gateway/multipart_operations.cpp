@@ -1,6 +1,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "events/event_record.h"
 #include "gateway/http_date.h"
 #include "gateway/operation.h"
 #include "gateway/xml.h"
@@ -107,7 +108,7 @@ OpResult complete_multipart(const Call& call) {
   options.if_none_match_star = call.s3.header("if-none-match") == "*" ||
                                !may_replace_objects(principal, call.ctx.options.anonymous);
   options.if_match = if_match_of(call.s3);
-  options.event = event_for(call, call.s3.bucket, "ObjectCreated:CompleteMultipartUpload");
+  options.event = event_for(call, call.s3.bucket, events::kObjectCreatedCompleteMultipartUpload);
   auto info = call.ctx.store.complete_multipart_upload(call.s3.bucket, call.s3.key,
                                                        *call.s3.param("uploadId"), *parts, options);
   if (!info) return tl::unexpected(write_error(call, principal, info.error()));

@@ -1,5 +1,6 @@
 #include <algorithm>
 
+#include "events/event_record.h"
 #include "gateway/form_data_reader.h"
 #include "gateway/operation.h"
 #include "gateway/xml.h"
@@ -135,9 +136,10 @@ tl::expected<storage::PutOptions, S3Error> post_put_options(
   options.if_none_match_star = !may_replace_objects(auth.principal, call.ctx.options.anonymous);
   options.cache_control = std::string(form_field(fields, "cache-control").value_or(""));
   if (call.s3.bucket == call.ctx.options.roles.source) {
-    options.event = storage::EventToRecord{
-        "ObjectCreated:Post", event_payload(to_string(auth.principal), auth.access_key_id,
-                                            call.http.remote_ip, call.http.request_id)};
+    options.event =
+        storage::EventToRecord{std::string(events::kObjectCreatedPost),
+                               event_payload(to_string(auth.principal), auth.access_key_id,
+                                             call.http.remote_ip, call.http.request_id)};
   }
   return options;
 }
