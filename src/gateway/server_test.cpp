@@ -142,7 +142,7 @@ class ServerTest : public ::testing::Test {
   }
 
   bool metric_is(const std::string& sample) const {
-    return metrics_.text().find(sample + "\n") != std::string::npos;
+    return registry_.render().find(sample + "\n") != std::string::npos;
   }
   // The log so far, one JSON line each.
   std::string log_text() const {
@@ -167,7 +167,8 @@ class ServerTest : public ::testing::Test {
                           ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".log";
   std::FILE* log_file_ = std::fopen(log_path_.c_str(), "w");
   core::Logger log_{log_file_};
-  Metrics metrics_;
+  core::MetricsRegistry registry_;
+  Metrics metrics_{registry_};
   std::unique_ptr<Server> server_;
   std::thread thread_;
 };
