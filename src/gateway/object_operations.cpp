@@ -1,8 +1,8 @@
+#include "core/codec.h"
 #include "events/event_record.h"
 #include "gateway/http_date.h"
 #include "gateway/operation.h"
 #include "gateway/xml.h"
-#include "sigv4/encoding.h"
 
 namespace imgflow::gateway {
 namespace {
@@ -75,7 +75,7 @@ OpResult put_object(const Call& call) {
   Response r;
   r.set("ETag", quoted(info->etag));
   if (info->checksum) {
-    r.set("x-amz-checksum-" + sigv4::to_lower(storage::to_string(info->checksum->algorithm)),
+    r.set("x-amz-checksum-" + core::to_lower(storage::to_string(info->checksum->algorithm)),
           info->checksum->base64);
   }
   return r;
