@@ -154,49 +154,14 @@ core::Result<std::unique_ptr<storage::LocalStore>> open_store(const fs::path& da
                                                               const gateway::BucketRoles& roles) {
   auto store = storage::LocalStore::open({.data_dir = data_dir});
   if (!store) {
-    return core::fail(store.error().code, data_dir.string() + ": " + store.error().message);
+    return core::fail(store.error().with_context(data_dir.string()));
   }
   for (const auto& bucket : {roles.source, roles.destination}) {
     if (auto ok = ensure_bucket(**store, bucket); !ok) {
-      return core::fail(ok.error().code, "bucket " + bucket + ": " + ok.error().message);
+      return core::fail(ok.error().with_context("bucket " + bucket));
     }
   }
   return store;
-}
-
-// Prometheus lines for the event pipeline: the queue, the dead letters, the invocations.
-std::string runtime_metrics(const runtime::RuntimeStats& stats) {
-  std::string text;
-  auto line = [&text](const char* name, const char* type, const char* help, std::uint64_t value,
-                      const char* labels = "") {
-    text += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n";
-    text += std::string(name) + labels + " " + std::to_string(value) + "\n";
-  };
-  line("imgflow_queue_depth", "gauge", "Upload events not yet processed.", stats.queue_depth);
-  line("imgflow_dlq_size", "gauge", "Events in the dead-letter store.", stats.dlq_size);
-  line("imgflow_invocations_total", "counter", "Function invocations started.", stats.invocations);
-  line("imgflow_invocations_succeeded_total", "counter", "Events processed successfully.",
-       stats.succeeded);
-  text +=
-      "# HELP imgflow_invocation_errors_total Failed invocations by kind.\n"
-      "# TYPE imgflow_invocation_errors_total counter\n";
-  for (const auto& [kind, value] : {std::pair{"transient", stats.errors_transient.load()},
-                                    std::pair{"permanent", stats.errors_permanent.load()},
-                                    std::pair{"timeout", stats.errors_timeout.load()},
-                                    std::pair{"exception", stats.errors_exception.load()}}) {
-    text += std::string("imgflow_invocation_errors_total{kind=\"") + kind + "\"} " +
-            std::to_string(value) + "\n";
-  }
-  line("imgflow_retries_total", "counter", "Events retried after a transient failure.",
-       stats.retries);
-  line("imgflow_dead_lettered_total", "counter", "Events moved to the dead-letter store.",
-       stats.dead_lettered);
-  text +=
-      "# HELP imgflow_invocation_seconds_total Time spent inside the function.\n"
-      "# TYPE imgflow_invocation_seconds_total counter\n"
-      "imgflow_invocation_seconds_total " +
-      std::to_string(double(stats.invoke_micros.load()) / 1e6) + "\n";
-  return text;
 }
 
 // Blocks until one of `signals`. They are blocked in every thread (the mask is set before any
@@ -351,8 +316,9 @@ int run_serve(const ServeOptions& options) {
   if (!credentials) return usage_error(credentials.error().to_string());
 
   const sigv4::CredentialsLookup lookup = gateway::make_lookup(credentials->credentials);
-  gateway::Metrics metrics;
+  // Every series the process measures; /_imgflow/metrics renders it alone.
   core::MetricsRegistry registry;
+  gateway::Metrics metrics(registry);
   core::Counter& uploads =
       registry.counter("imgflow_uploads_total", "Objects created in the source bucket.");
   storage::LocalStore& local = **store;
@@ -377,12 +343,21 @@ int run_serve(const ServeOptions& options) {
     return handler->handle(event, id);
   };
   runtime::DispatcherOptions dispatch_options;
+  dispatch_options.metrics = &registry;
   if (!options.region.empty()) dispatch_options.region = options.region;
   dispatch_options.workers = options.workers > 0 ? static_cast<std::size_t>(options.workers) : 0;
   // The engine refuses, from the header, an image that would take more than this.
   dispatch_options.invoker.memory_limit_mb =
       static_cast<int>((recipe->limits.max_memory + (1U << 20U) - 1) >> 20U);
   runtime::Dispatcher dispatcher(local, local, function, log, clock, dispatch_options);
+  // Read at each scrape, not at the dispatcher's last poll (and with no workers at all): the
+  // gauges live in the registry, which outlives the dispatcher.
+  registry.add_refresh(
+      [&local, &depth = dispatcher.stats().queue_depth, &dead = dispatcher.stats().dlq_size] {
+        if (auto pending = local.count_pending()) depth.set(static_cast<std::int64_t>(*pending));
+        if (auto letters = local.count_dead_letters())
+          dead.set(static_cast<std::int64_t>(*letters));
+      });
   // Workers share the cores between images; libvips fills only what they leave idle.
   const core::MachineResources machine = core::machine_resources();
   image::set_threads_per_image(
@@ -395,19 +370,7 @@ int run_serve(const ServeOptions& options) {
       .credentials = lookup,
       .clock = core::SystemClock::instance(),
       .options = gateway_options,
-      .metrics_text =
-          [&metrics, &local, &dispatcher, &registry] {
-            std::string text =
-                metrics.text() + runtime_metrics(dispatcher.stats()) + registry.render();
-            if (auto pending = local.count_pending()) {
-              text +=
-                  "# HELP imgflow_outbox_pending_events Recorded events not yet delivered.\n"
-                  "# TYPE imgflow_outbox_pending_events gauge\n"
-                  "imgflow_outbox_pending_events " +
-                  std::to_string(*pending) + "\n";
-            }
-            return text;
-          },
+      .metrics_text = [&registry] { return registry.render(); },
       // Ready: started, not shutting down, and the store answers a query.
       .ready = [&accepting, &local] { return accepting && local.count_pending().has_value(); },
       .admin =

@@ -1,5 +1,6 @@
 #include "core/digest.h"
 
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -85,15 +86,8 @@ std::uint32_t crc32c(std::string_view data, std::uint32_t crc) {
   return crc_update(kCrc32cTable, data, crc);
 }
 
-std::string to_hex(std::string_view bytes) {
-  static constexpr char kDigits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char b : bytes) {
-    out.push_back(kDigits[b >> 4U]);
-    out.push_back(kDigits[b & 0x0FU]);
-  }
-  return out;
+bool constant_time_equals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 std::string be32_bytes(std::uint32_t value) {

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/codec.h"
+
 namespace imgflow::core {
 
 // Digests, MACs and encodings shared by every module. OpenSSL stays behind this header.
@@ -23,14 +25,18 @@ Sha256Digest hmac_sha256(std::string_view key, std::string_view data);
 std::uint32_t crc32(std::string_view data, std::uint32_t crc = 0);
 std::uint32_t crc32c(std::string_view data, std::uint32_t crc = 0);
 
-// Lower-case hexadecimal of arbitrary bytes.
-std::string to_hex(std::string_view bytes);
+// Lower-case hexadecimal of a digest (to_hex of any bytes is in core/codec.h).
 template <std::size_t N>
 std::string to_hex(const std::array<std::uint8_t, N>& bytes) {
   return to_hex(std::string_view(reinterpret_cast<const char*>(bytes.data()), N));
 }
 // The big-endian bytes of a 32-bit value (how S3 encodes CRC checksums before base64).
 std::string be32_bytes(std::uint32_t value);
+
+// Compares with OpenSSL's CRYPTO_memcmp, whose time does not depend on where the bytes differ,
+// so a guessed signature learns nothing from how long the refusal took. The length is not
+// secret (signatures have a fixed length).
+bool constant_time_equals(std::string_view a, std::string_view b);
 
 // Standard base64 with padding.
 std::string base64_encode(std::string_view bytes);

@@ -33,8 +33,19 @@ std::string_view to_string(ErrorCode code) {
 std::string Error::to_string() const {
   std::string out(core::to_string(code));
   out += ": ";
+  if (!reason.empty()) {
+    out += reason;
+    out += ": ";
+  }
   out += message;
   return out;
+}
+
+Error Error::with_context(std::string_view context) const {
+  std::string text(context);
+  text += ": ";
+  text += message;
+  return Error{code, std::move(text), reason};
 }
 
 }  // namespace imgflow::core

@@ -23,13 +23,21 @@ enum class ErrorCode {
 
 std::string_view to_string(ErrorCode code);
 
-// An error value: a code to branch on and a message a user can act on.
+// An error value: a code to branch on, a message a user can act on, and where a module knows
+// one, the precise reason within the code.
 struct Error {
   ErrorCode code = ErrorCode::kInternal;
   std::string message;
+  // Machine-readable, named by the module that knows it: storage puts the S3 error code here
+  // ("NoSuchKey", "SlowDown"), sigv4 its authentication code. Empty when there is none. Callers
+  // branch on it (e.g. through storage::detail_of), never on the message, which is for people
+  // and may gain context on its way up.
+  std::string reason{};
 
-  // "kind: message", e.g. "unsupported: SVG input is not accepted".
+  // "kind: message", or "kind: reason: message", e.g. "not found: NoSuchKey: no such key a.jpg".
   std::string to_string() const;
+  // The same error, `context` put in front of its message; code and reason are kept.
+  Error with_context(std::string_view context) const;
 };
 
 }  // namespace imgflow::core

@@ -146,7 +146,22 @@ Histogram& MetricsRegistry::histogram(std::string_view name, std::string_view he
   return *slot.metric;
 }
 
+void MetricsRegistry::add_refresh(std::function<void()> refresh) {
+  std::lock_guard lock(mu_);
+  refreshes_.push_back(std::move(refresh));
+}
+
+void MetricsRegistry::run_refreshes() const {
+  std::vector<std::function<void()>> refreshes;
+  {
+    std::lock_guard lock(mu_);
+    refreshes = refreshes_;
+  }
+  for (const auto& refresh : refreshes) refresh();
+}
+
 void MetricsRegistry::for_each(const std::function<void(const SeriesView&)>& visit) const {
+  run_refreshes();
   std::lock_guard lock(mu_);
   for (const auto& [name, f] : families_) {
     for (const auto& [key, series] : f.counters) {

@@ -32,6 +32,12 @@ class Gauge {
  public:
   void set(std::int64_t v) { value_.store(v, std::memory_order_relaxed); }
   void add(std::int64_t n) { value_.fetch_add(n, std::memory_order_relaxed); }
+  // Sets the gauge to `v` if that is higher: a high-water mark, race-free between threads.
+  void raise_to(std::int64_t v) {
+    std::int64_t seen = value_.load(std::memory_order_relaxed);
+    while (seen < v && !value_.compare_exchange_weak(seen, v, std::memory_order_relaxed)) {
+    }
+  }
   std::int64_t value() const { return value_.load(std::memory_order_relaxed); }
 
  private:
@@ -76,6 +82,11 @@ class MetricsRegistry {
   Histogram& histogram(std::string_view name, std::string_view help, const Labels& labels = {},
                        std::vector<double> upper_bounds = duration_buckets());
 
+  // Runs `refresh` before every render() and for_each(), outside the registry's lock (it may
+  // look series up): for gauges whose value lives elsewhere and is cheap to read at that moment,
+  // such as the events waiting in the outbox.
+  void add_refresh(std::function<void()> refresh);
+
   // Every family in name order, series in label order, in the Prometheus text format.
   std::string render() const;
 
@@ -113,8 +124,11 @@ class MetricsRegistry {
   Family& family(std::string_view name, std::string_view help, Type type);
   static const char* type_name(Type type);
 
+  void run_refreshes() const;
+
   mutable std::mutex mu_;
   std::map<std::string, Family, std::less<>> families_;
+  std::vector<std::function<void()>> refreshes_;  // guarded by mu_
 };
 
 // `{a="x",b="y"}` with Prometheus escaping; "" for no labels.

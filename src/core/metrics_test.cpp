@@ -48,6 +48,31 @@ TEST(MetricsRegistry, EscapesLabelValues) {
   EXPECT_EQ(render_labels({}), "");
 }
 
+// A refresh runs before each render, outside the lock, so it may look series up itself.
+TEST(MetricsRegistry, RefreshesRunBeforeEachRender) {
+  MetricsRegistry registry;
+  int pending = 3;
+  registry.add_refresh(
+      [&registry, &pending] { registry.gauge("imgflow_pending", "Pending.").set(pending); });
+  EXPECT_TRUE(contains(registry.render(), "imgflow_pending 3\n"));
+  pending = 5;
+  EXPECT_TRUE(contains(registry.render(), "imgflow_pending 5\n"));
+}
+
+TEST(Gauge, RaiseToKeepsTheHighestValueFromManyThreads) {
+  Gauge peak;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&peak, t] {
+      for (int i = 0; i < 10000; ++i) peak.raise_to(t * 10000 + i);
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(peak.value(), 39999);
+  peak.raise_to(5);
+  EXPECT_EQ(peak.value(), 39999);
+}
+
 TEST(Histogram, BucketsAreCumulativeAndInclusiveOfTheirBound) {
   MetricsRegistry registry;
   Histogram& h = registry.histogram("d_seconds", "D.", {{"stage", "fetch"}}, {0.1, 1});

@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "core/codec.h"
 #include "events/form_url.h"
 
 namespace imgflow::events {
@@ -16,28 +17,6 @@ using Json = nlohmann::json;
 
 core::Error invalid(std::string message) {
   return core::Error{ErrorCode::kInvalidArgument, std::move(message)};
-}
-
-// Refuses deep nesting before the parser (and the recursive destructor) sees it.
-bool within_depth(std::string_view text) {
-  int depth = 0;
-  bool in_string = false;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const char c = text[i];
-    if (in_string) {
-      if (c == '\\')
-        ++i;
-      else if (c == '"')
-        in_string = false;
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '{' || c == '[') {
-      if (++depth > kMaxJsonDepth) return false;
-    } else if (c == '}' || c == ']') {
-      --depth;
-    }
-  }
-  return true;
 }
 
 // Typed access to one JSON object, with field paths for error messages. Null counts as absent.
@@ -267,7 +246,7 @@ core::Result<std::vector<EventRecord>> parse_event(std::string_view json) {
                                                 " bytes; the limit is " +
                                                 std::to_string(kMaxEventBytes));
   }
-  if (!within_depth(json)) {
+  if (!core::json_nesting_within(json, kMaxJsonDepth)) {
     return core::fail(ErrorCode::kTooLarge,
                       "event nests deeper than " + std::to_string(kMaxJsonDepth) + " levels");
   }

@@ -16,6 +16,13 @@ enum class EventKind {
   kOther,    // anything else (restore, replication, lifecycle, tagging, ...)
 };
 
+// The event names a producer records, as S3 names them (normalised: no "s3:" prefix).
+inline constexpr std::string_view kObjectCreatedPut = "ObjectCreated:Put";
+inline constexpr std::string_view kObjectCreatedPost = "ObjectCreated:Post";
+inline constexpr std::string_view kObjectCreatedCopy = "ObjectCreated:Copy";
+inline constexpr std::string_view kObjectCreatedCompleteMultipartUpload =
+    "ObjectCreated:CompleteMultipartUpload";
+
 // Classifies a normalised event name ("ObjectCreated:Put"). An "s3:" prefix is tolerated.
 EventKind classify(std::string_view event_name);
 

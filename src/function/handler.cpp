@@ -359,9 +359,10 @@ class Handler::Run {
   Step<std::string> fetch(const ObjectInfo& source) const {
     const std::uint64_t limit = h_.config_.recipe.limits.max_input_bytes;
     if (source.size > limit) {
-      return fail(Failure::kPermanent, "fetch", ErrorCode::kTooLarge,
-                  "source is " + std::to_string(source.size) + " bytes; the limit is " +
-                      std::to_string(limit));
+      return fail(
+          Failure::kPermanent, "fetch",
+          core::Error{ErrorCode::kTooLarge, "source is " + std::to_string(source.size) +
+                                                " bytes; the limit is " + std::to_string(limit)});
     }
     auto reader = h_.source_.open(record_.bucket, record_.key);
     if (!reader) {
@@ -383,9 +384,10 @@ class Handler::Run {
       got += *n;
     }
     if (got != bytes.size()) {
-      return fail(Failure::kTransient, "read source", ErrorCode::kUnavailable,
-                  "source body ended after " + std::to_string(got) + " of " +
-                      std::to_string(bytes.size()) + " bytes");
+      return fail(Failure::kTransient, "read source",
+                  core::Error{ErrorCode::kUnavailable,
+                              "source body ended after " + std::to_string(got) + " of " +
+                                  std::to_string(bytes.size()) + " bytes"});
     }
     note(core::LogLevel::kInfo, "fetched", "", bytes.size());
     if (h_.instruments_) h_.instruments_->source_bytes.add(bytes.size());
@@ -395,8 +397,7 @@ class Handler::Run {
   Step<image::Processed> render(std::string_view bytes) const {
     auto processed = image::process(bytes, h_.config_.recipe);
     if (!processed) {
-      return fail(image_failure(processed.error()), "process", processed.error().code,
-                  processed.error().message);
+      return fail(image_failure(processed.error()), "process", processed.error());
     }
     for (const image::Rendition& r : processed->renditions) {
       note(core::LogLevel::kInfo, "resized", r.variant, r.bytes.size());
@@ -516,17 +517,16 @@ class Handler::Run {
     return Stop(outcome(kind, Failure::kNone, std::move(reason), {}));
   }
 
-  Stop fail(Failure failure, std::string_view step, ErrorCode code,
-            std::string_view message) const {
-    std::string reason =
-        std::string(step) + ": " + core::Error{code, std::string(message)}.to_string();
+  // The reason a dead letter keeps: the step, the kind, the precise reason when there is one.
+  Stop fail(Failure failure, std::string_view step, const core::Error& error) const {
+    std::string reason = std::string(step) + ": " + error.to_string();
     note(failure == Failure::kTransient ? core::LogLevel::kWarn : core::LogLevel::kError, "failed",
          "", 0, reason);
     return Stop(outcome(OutcomeKind::kFailed, failure, std::move(reason), {}));
   }
 
   Stop fail_storage(std::string_view step, const core::Error& error) const {
-    return fail(storage_failure(error), step, error.code, error.message);
+    return fail(storage_failure(error), step, error);
   }
 
   // Ends the stage that began at the previous lap (or the record's start).

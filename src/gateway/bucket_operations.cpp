@@ -1,7 +1,7 @@
+#include "core/codec.h"
 #include "gateway/http_date.h"
 #include "gateway/operation.h"
 #include "gateway/xml.h"
-#include "sigv4/encoding.h"
 
 namespace imgflow::gateway {
 namespace {
@@ -9,7 +9,7 @@ namespace {
 tl::expected<int, S3Error> max_keys_of(const S3Request& r) {
   auto text = r.param("max-keys");
   if (!text) return storage::kMaxListKeys;
-  auto value = parse_u64(*text);
+  auto value = core::parse_u64(*text);
   if (!value) return err("InvalidArgument", "max-keys must be a non-negative integer");
   return static_cast<int>(std::min<std::uint64_t>(*value, storage::kMaxListKeys));
 }
@@ -128,7 +128,7 @@ OpResult list_objects(const Call& call, bool v2) {
   auto listed = call.ctx.store.list(r.bucket, options);
   if (!listed) return tl::unexpected(from_core_error(listed.error()));
   const auto enc = [url](std::string_view text) {
-    return url ? sigv4::uri_encode(text, true) : std::string(text);
+    return url ? core::uri_encode(text, true) : std::string(text);
   };
 
   XmlWriter xml;
@@ -223,7 +223,7 @@ OpResult list_object_versions(const Call& call) {
   auto listed = call.ctx.store.list(r.bucket, options);
   if (!listed) return tl::unexpected(from_core_error(listed.error()));
   const auto enc = [url](std::string_view text) {
-    return url ? sigv4::uri_encode(text, true) : std::string(text);
+    return url ? core::uri_encode(text, true) : std::string(text);
   };
 
   XmlWriter xml;

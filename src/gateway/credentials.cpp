@@ -207,8 +207,8 @@ sigv4::CredentialsLookup make_lookup(const Credentials& credentials) {
       return sigv4::SecretKey{c.admin.secret_access_key, "admin", "", std::nullopt};
     }
     if (id == c.function.access_key_id) {
-      return sigv4::SecretKey{c.function.secret_access_key, "function",
-                              c.function.session_token, std::nullopt};
+      return sigv4::SecretKey{c.function.secret_access_key, "function", c.function.session_token,
+                              std::nullopt};
     }
     return std::nullopt;
   };

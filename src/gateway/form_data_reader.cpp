@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "sigv4/encoding.h"
+#include "core/codec.h"
 
 namespace imgflow::gateway {
 namespace {
@@ -27,7 +27,7 @@ std::optional<std::string> header_param(std::string_view header, std::string_vie
     std::string_view item =
         trim(header.substr(pos + 1, next == header.npos ? header.npos : next - pos - 1));
     const std::size_t eq = item.find('=');
-    if (eq != std::string_view::npos && sigv4::to_lower(trim(item.substr(0, eq))) == param) {
+    if (eq != std::string_view::npos && core::to_lower(trim(item.substr(0, eq))) == param) {
       std::string_view value = trim(item.substr(eq + 1));
       if (value.size() >= 2 && value.front() == '"') {
         // A quoted value may itself contain ';': take it up to the closing quote.
@@ -46,7 +46,7 @@ std::optional<std::string> header_param(std::string_view header, std::string_vie
 }  // namespace
 
 std::optional<std::string> form_boundary(std::string_view content_type) {
-  const std::string lower = sigv4::to_lower(content_type);
+  const std::string lower = core::to_lower(content_type);
   if (!lower.starts_with("multipart/form-data")) return std::nullopt;
   auto boundary = header_param(content_type, "boundary");
   if (!boundary || boundary->empty() || boundary->size() > 70) return std::nullopt;
@@ -151,10 +151,10 @@ core::Result<FormPart> FormDataReader::read_headers() {
     pos = eol + 2;
     const std::size_t colon = line.find(':');
     if (colon == std::string_view::npos) return core::fail(malformed("bad part header line"));
-    const std::string name = sigv4::to_lower(trim(line.substr(0, colon)));
+    const std::string name = core::to_lower(trim(line.substr(0, colon)));
     const std::string_view value = trim(line.substr(colon + 1));
     if (name == "content-disposition") {
-      if (!sigv4::to_lower(value).starts_with("form-data")) {
+      if (!core::to_lower(value).starts_with("form-data")) {
         return core::fail(malformed("Content-Disposition is not form-data"));
       }
       part.name = header_param(value, "name").value_or("");

@@ -1,12 +1,12 @@
 #include "gateway/handler.h"
 
+#include "core/codec.h"
 #include "core/log.h"
 #include "gateway/body_source.h"
 #include "gateway/cors.h"
 #include "gateway/operation.h"
 #include "gateway/s3_error.h"
 #include "gateway/s3_request.h"
-#include "sigv4/encoding.h"
 
 namespace imgflow::gateway {
 namespace {
@@ -177,7 +177,7 @@ OpResult authorise_and_run(const HttpRequest& http, const S3Request& s3, storage
 
 std::optional<std::string_view> Response::header(std::string_view name) const {
   for (const auto& [n, v] : headers) {
-    if (sigv4::to_lower(n) == sigv4::to_lower(name)) return std::string_view(v);
+    if (core::to_lower(n) == core::to_lower(name)) return std::string_view(v);
   }
   return std::nullopt;
 }

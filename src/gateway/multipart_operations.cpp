@@ -1,10 +1,11 @@
 #include <algorithm>
 #include <vector>
 
+#include "core/codec.h"
+#include "events/event_record.h"
 #include "gateway/http_date.h"
 #include "gateway/operation.h"
 #include "gateway/xml.h"
-#include "sigv4/encoding.h"
 
 namespace imgflow::gateway {
 
@@ -56,7 +57,7 @@ OpResult create_multipart(const Call& call) {
 namespace {
 
 tl::expected<int, S3Error> part_number_of(const S3Request& r) {
-  const auto number = parse_u64(r.param("partNumber").value_or(""));
+  const auto number = core::parse_u64(r.param("partNumber").value_or(""));
   if (!number || *number < 1 || *number > storage::kMaxPartNumber) {
     return err("InvalidArgument", "Part number must be an integer between 1 and 10000, inclusive");
   }
@@ -88,7 +89,7 @@ OpResult upload_part(const Call& call) {
   Response r;
   r.set("ETag", quoted(part->etag));
   if (*checksum) {
-    r.set("x-amz-checksum-" + sigv4::to_lower(storage::to_string((*checksum)->algorithm)),
+    r.set("x-amz-checksum-" + core::to_lower(storage::to_string((*checksum)->algorithm)),
           (*checksum)->base64);
   }
   return r;
@@ -107,14 +108,14 @@ OpResult complete_multipart(const Call& call) {
   options.if_none_match_star = call.s3.header("if-none-match") == "*" ||
                                !may_replace_objects(principal, call.ctx.options.anonymous);
   options.if_match = if_match_of(call.s3);
-  options.event = event_for(call, call.s3.bucket, "ObjectCreated:CompleteMultipartUpload");
+  options.event = event_for(call, call.s3.bucket, events::kObjectCreatedCompleteMultipartUpload);
   auto info = call.ctx.store.complete_multipart_upload(call.s3.bucket, call.s3.key,
                                                        *call.s3.param("uploadId"), *parts, options);
   if (!info) return tl::unexpected(write_error(call, principal, info.error()));
   XmlWriter xml;
   xml.open("CompleteMultipartUploadResult", kS3Namespace);
   xml.element("Location", "http://" + call.http.host + "/" + call.s3.bucket + "/" +
-                              sigv4::uri_encode(call.s3.key, true));
+                              core::uri_encode(call.s3.key, true));
   xml.element("Bucket", call.s3.bucket);
   xml.element("Key", call.s3.key);
   xml.element("ETag", quoted(info->etag));
@@ -133,8 +134,8 @@ tl::expected<std::optional<storage::ByteRange>, S3Error> copy_source_range(const
   std::optional<std::uint64_t> first;
   std::optional<std::uint64_t> last;
   if (spec.starts_with("bytes=") && dash != std::string_view::npos) {
-    first = parse_u64(spec.substr(6, dash - 6));
-    last = parse_u64(spec.substr(dash + 1));
+    first = core::parse_u64(spec.substr(6, dash - 6));
+    last = core::parse_u64(spec.substr(dash + 1));
   }
   if (!first || !last || *first > *last) {
     return err("InvalidArgument",
@@ -217,7 +218,7 @@ tl::expected<int, S3Error> count_param(const S3Request& r, std::string_view name
                                        int cap) {
   auto text = r.param(name);
   if (!text) return fallback;
-  auto value = parse_u64(*text);
+  auto value = core::parse_u64(*text);
   if (!value) {
     return err("InvalidArgument", std::string(name) + " must be a non-negative integer");
   }
@@ -298,7 +299,7 @@ OpResult list_multipart_uploads(const Call& call) {
   auto listed = call.ctx.store.list_multipart_uploads(r.bucket, options);
   if (!listed) return tl::unexpected(from_core_error(listed.error()));
   const auto enc = [url](std::string_view text) {
-    return url ? sigv4::uri_encode(text, true) : std::string(text);
+    return url ? core::uri_encode(text, true) : std::string(text);
   };
 
   XmlWriter xml;

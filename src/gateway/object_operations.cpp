@@ -1,7 +1,8 @@
+#include "core/codec.h"
+#include "events/event_record.h"
 #include "gateway/http_date.h"
 #include "gateway/operation.h"
 #include "gateway/xml.h"
-#include "sigv4/encoding.h"
 
 namespace imgflow::gateway {
 namespace {
@@ -68,13 +69,13 @@ OpResult put_object(const Call& call) {
   options.if_none_match_star = call.s3.header("if-none-match") == "*" ||
                                !may_replace_objects(principal, call.ctx.options.anonymous);
   options.if_match = if_match_of(call.s3);
-  options.event = event_for(call, call.s3.bucket, "ObjectCreated:Put");
+  options.event = event_for(call, call.s3.bucket, events::kObjectCreatedPut);
   auto info = call.ctx.store.put(call.s3.bucket, call.s3.key, call.body, options);
   if (!info) return tl::unexpected(write_error(call, principal, info.error()));
   Response r;
   r.set("ETag", quoted(info->etag));
   if (info->checksum) {
-    r.set("x-amz-checksum-" + sigv4::to_lower(storage::to_string(info->checksum->algorithm)),
+    r.set("x-amz-checksum-" + core::to_lower(storage::to_string(info->checksum->algorithm)),
           info->checksum->base64);
   }
   return r;
@@ -151,7 +152,7 @@ OpResult copy_object(const Call& call) {
     }
   }
   options.if_none_match_star = call.s3.header("if-none-match") == "*";
-  options.event = event_for(call, call.s3.bucket, "ObjectCreated:Copy");
+  options.event = event_for(call, call.s3.bucket, events::kObjectCreatedCopy);
   auto info = call.ctx.store.copy(src_bucket, src_key, call.s3.bucket, call.s3.key, options);
   if (!info) return tl::unexpected(from_core_error(info.error()));
   XmlWriter xml;

@@ -2,10 +2,10 @@
 
 #include <charconv>
 
+#include "core/codec.h"
 #include "core/digest.h"
 #include "gateway/http_date.h"
 #include "gateway/xml.h"
-#include "sigv4/encoding.h"
 
 namespace imgflow::gateway {
 
@@ -20,13 +20,6 @@ std::string unquoted(std::string_view etag) {
     etag = etag.substr(1, etag.size() - 2);
   }
   return std::string(etag);
-}
-
-std::optional<std::uint64_t> parse_u64(std::string_view text) {
-  std::uint64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
 }
 
 Response xml_response(std::string xml, int status) {
@@ -46,7 +39,7 @@ std::map<std::string, std::string> user_metadata(const sigv4::Request& wire) {
   std::map<std::string, std::string> meta;
   constexpr std::string_view kPrefix = "x-amz-meta-";
   for (const auto& h : wire.headers) {
-    const std::string name = sigv4::to_lower(h.name);
+    const std::string name = core::to_lower(h.name);
     if (name.starts_with(kPrefix)) meta[name.substr(kPrefix.size())] = h.value;
   }
   return meta;
@@ -74,7 +67,7 @@ std::optional<std::uint64_t> payload_length(const Call& call) {
     return call.caller.verified->decoded_content_length;
   }
   if (call.caller.unsigned_chunked) return call.caller.unsigned_chunked->decoded_length;
-  if (auto cl = call.s3.header("content-length")) return parse_u64(*cl);
+  if (auto cl = call.s3.header("content-length")) return core::parse_u64(*cl);
   return std::nullopt;
 }
 
@@ -138,7 +131,7 @@ tl::expected<std::pair<std::string, std::string>, S3Error> copy_source(const S3R
   if (const std::size_t q = source.find('?'); q != std::string_view::npos) {
     source = source.substr(0, q);
   }
-  const std::string decoded = sigv4::percent_decode(source, false);
+  const std::string decoded = core::percent_decode(source, false);
   std::string_view path = decoded;
   if (path.starts_with("/")) path.remove_prefix(1);
   const std::size_t slash = path.find('/');
@@ -223,7 +216,7 @@ void add_object_headers(Response& r, const storage::ObjectInfo& info) {
   if (!info.cache_control.empty()) r.set("Cache-Control", info.cache_control);
   for (const auto& [name, value] : info.user_metadata) r.set("x-amz-meta-" + name, value);
   if (info.checksum) {
-    r.set("x-amz-checksum-" + sigv4::to_lower(storage::to_string(info.checksum->algorithm)),
+    r.set("x-amz-checksum-" + core::to_lower(storage::to_string(info.checksum->algorithm)),
           info.checksum->base64);
   }
 }

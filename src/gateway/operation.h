@@ -46,7 +46,6 @@ using OpResult = tl::expected<Response, S3Error>;
 tl::unexpected<S3Error> err(std::string_view code, std::string message);
 std::string quoted(std::string_view etag);    // ETags go on the wire in quotes
 std::string unquoted(std::string_view etag);  // and are compared without them
-std::optional<std::uint64_t> parse_u64(std::string_view text);
 // Whether an If-Match / If-None-Match list ("\"a\", \"b\"", or "*") names `etag`.
 bool etag_list_matches(std::string_view header, std::string_view etag);
 Response xml_response(std::string xml, int status = 200);

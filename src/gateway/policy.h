@@ -44,7 +44,8 @@ struct AnonymousUploads {
 //   admin:     everything.
 //   function:  GetObject/HeadObject on source; PutObject and multipart writes on destination,
 //              plus GetObject/HeadObject there (the handler reads its own manifest.json to stay
-//              idempotent).
+//              idempotent) and DeleteObject there (an ObjectRemoved event removes the variants
+//              the manifest lists).
 //   anonymous: PutObject, PostObject and the multipart upload calls (create, upload part,
 //              complete, abort) into source only, unless anonymous uploads are off. Size,
 //              key, content type and metadata are checked by the handler once the request is

@@ -1,9 +1,10 @@
 #include <algorithm>
 
+#include "core/codec.h"
+#include "events/event_record.h"
 #include "gateway/form_data_reader.h"
 #include "gateway/operation.h"
 #include "gateway/xml.h"
-#include "sigv4/encoding.h"
 #include "sigv4/post_policy.h"
 
 namespace imgflow::gateway {
@@ -42,7 +43,7 @@ class SizeCheckedSource final : public storage::ByteSource {
 std::optional<std::string_view> form_field(const std::vector<sigv4::FormField>& fields,
                                            std::string_view lower_name) {
   for (const auto& f : fields) {
-    if (sigv4::to_lower(f.name) == lower_name) return std::string_view(f.value);
+    if (core::to_lower(f.name) == lower_name) return std::string_view(f.value);
   }
   return std::nullopt;
 }
@@ -62,7 +63,7 @@ tl::expected<std::pair<std::vector<sigv4::FormField>, FormPart>, S3Error> read_f
     auto part = form.next();
     if (!part) return malformed_post(part.error());
     if (!*part) return err("InvalidArgument", "POST requires exactly one file upload per request.");
-    if (sigv4::to_lower((*part)->name) == "file") {
+    if (core::to_lower((*part)->name) == "file") {
       return std::pair{std::move(fields), std::move(**part)};
     }
     auto value = form.read_value(sigv4::kMaxPolicyBytes);
@@ -124,7 +125,7 @@ tl::expected<storage::PutOptions, S3Error> post_put_options(
       form_field(fields, "content-type")
           .value_or(file.content_type.empty() ? "application/octet-stream" : file.content_type));
   for (const auto& f : fields) {
-    const std::string name = sigv4::to_lower(f.name);
+    const std::string name = core::to_lower(f.name);
     if (name.starts_with("x-amz-meta-")) options.user_metadata[name.substr(11)] = f.value;
   }
   if (auto denied = check_new_object(auth.principal, call.ctx.options, key, options.content_type,
@@ -135,9 +136,10 @@ tl::expected<storage::PutOptions, S3Error> post_put_options(
   options.if_none_match_star = !may_replace_objects(auth.principal, call.ctx.options.anonymous);
   options.cache_control = std::string(form_field(fields, "cache-control").value_or(""));
   if (call.s3.bucket == call.ctx.options.roles.source) {
-    options.event = storage::EventToRecord{
-        "ObjectCreated:Post", event_payload(to_string(auth.principal), auth.access_key_id,
-                                            call.http.remote_ip, call.http.request_id)};
+    options.event =
+        storage::EventToRecord{std::string(events::kObjectCreatedPost),
+                               event_payload(to_string(auth.principal), auth.access_key_id,
+                                             call.http.remote_ip, call.http.request_id)};
   }
   return options;
 }
@@ -168,9 +170,9 @@ Response redirect_response(std::string_view url, std::string_view bucket, std::s
                            const storage::ObjectInfo& info) {
   std::string location(url);
   location += location.find('?') == std::string::npos ? '?' : '&';
-  location += "bucket=" + sigv4::uri_encode(bucket, false);
-  location += "&key=" + sigv4::uri_encode(key, false);
-  location += "&etag=" + sigv4::uri_encode(quoted(info.etag), false);
+  location += "bucket=" + core::uri_encode(bucket, false);
+  location += "&key=" + core::uri_encode(key, false);
+  location += "&etag=" + core::uri_encode(quoted(info.etag), false);
   Response r;
   r.status = 303;
   r.set("ETag", quoted(info.etag));
@@ -185,7 +187,7 @@ Response post_response(const Call& call, const std::vector<sigv4::FormField>& fi
                        const storage::ObjectInfo& info) {
   if (redirect) return redirect_response(*redirect, call.s3.bucket, key, info);
   const std::string location =
-      "http://" + call.http.host + "/" + call.s3.bucket + "/" + sigv4::uri_encode(key, true);
+      "http://" + call.http.host + "/" + call.s3.bucket + "/" + core::uri_encode(key, true);
   const auto status = form_field(fields, "success_action_status");
   Response r;
   r.status = status == "200" ? 200 : status == "201" ? 201 : 204;

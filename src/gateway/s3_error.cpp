@@ -61,15 +61,8 @@ S3Error s3_error(std::string_view code, std::string message) {
 
 S3Error from_core_error(const core::Error& error) {
   const storage::ErrorDetail detail = storage::detail_of(error);
-  if (detail != storage::ErrorDetail::kNone) {
-    // The message carries "<Code>: " in front; the client sees only the human part.
-    std::string message = error.message;
-    const std::string_view code = storage::to_string(detail);
-    if (message.starts_with(code) && message.size() > code.size() + 1) {
-      message = message.substr(code.size() + 2);
-    }
-    return s3_error(code, std::move(message));
-  }
+  if (detail != storage::ErrorDetail::kNone)
+    return s3_error(storage::to_string(detail), error.message);
   switch (error.code) {
     case core::ErrorCode::kNotFound:
       return s3_error("NoSuchKey", error.message);

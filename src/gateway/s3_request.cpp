@@ -3,7 +3,7 @@
 #include <array>
 #include <charconv>
 
-#include "sigv4/encoding.h"
+#include "core/codec.h"
 
 namespace imgflow::gateway {
 namespace {
@@ -131,7 +131,7 @@ bool take_parameter(std::string_view& s, MediaType& media) {
     value = std::string(token);
   }
   if (!value) return false;
-  media.parameters.emplace_back(sigv4::to_lower(name), std::move(*value));
+  media.parameters.emplace_back(core::to_lower(name), std::move(*value));
   return true;
 }
 
@@ -150,7 +150,7 @@ bool lists_aws_chunked(std::string_view encodings) {
     std::string_view item = encodings.substr(pos, comma - pos);
     skip_ows(item);
     while (!item.empty() && is_ows(item.back())) item.remove_suffix(1);
-    if (sigv4::to_lower(item) == "aws-chunked") return true;
+    if (core::to_lower(item) == "aws-chunked") return true;
     pos = comma + 1;
   }
   return false;
@@ -166,7 +166,7 @@ std::optional<MediaType> parse_media_type(std::string_view text) {
   text.remove_prefix(1);
   const std::string_view subtype = take_token(text);
   if (subtype.empty()) return std::nullopt;
-  MediaType media{sigv4::to_lower(type), sigv4::to_lower(subtype), {}};
+  MediaType media{core::to_lower(type), core::to_lower(subtype), {}};
   // parameters = *( OWS ";" OWS [ parameter ] ): anything else, such as the ',' of a list, is
   // not one media type.
   for (skip_ows(text); !text.empty(); skip_ows(text)) {
@@ -206,7 +206,7 @@ tl::expected<std::optional<UnsignedChunkedBody>, S3Error> parse_unsigned_chunked
     std::string_view name = *trailer;
     skip_ows(name);
     while (!name.empty() && is_ows(name.back())) name.remove_suffix(1);
-    body.trailer = sigv4::to_lower(name);
+    body.trailer = core::to_lower(name);
   }
   return std::optional<UnsignedChunkedBody>(std::move(body));
 }
@@ -295,8 +295,8 @@ std::string virtual_host_bucket(std::string_view host, std::string_view suffix) 
       colon != std::string_view::npos && host.find(']') == std::string_view::npos) {
     host = host.substr(0, colon);
   }
-  const std::string lower = sigv4::to_lower(host);
-  const std::string dotted = "." + sigv4::to_lower(suffix);
+  const std::string lower = core::to_lower(host);
+  const std::string dotted = "." + core::to_lower(suffix);
   if (lower.size() <= dotted.size() || !lower.ends_with(dotted)) return "";
   return lower.substr(0, lower.size() - dotted.size());
 }
@@ -320,12 +320,12 @@ tl::expected<S3Request, S3Error> parse_s3_request(const sigv4::Request& wire,
   if (!host_bucket.empty()) {
     // Virtual-hosted style: the bucket is in the Host header and the whole path is the key.
     r.bucket = std::string(host_bucket);
-    r.key = sigv4::percent_decode(path, false);
+    r.key = core::percent_decode(path, false);
   } else {
     const std::size_t slash = path.find('/');
-    r.bucket = sigv4::percent_decode(path.substr(0, slash), false);
+    r.bucket = core::percent_decode(path.substr(0, slash), false);
     if (slash != std::string_view::npos) {
-      r.key = sigv4::percent_decode(path.substr(slash + 1), false);
+      r.key = core::percent_decode(path.substr(slash + 1), false);
     }
   }
 

@@ -142,7 +142,16 @@ class ServerTest : public ::testing::Test {
   }
 
   bool metric_is(const std::string& sample) const {
-    return metrics_.text().find(sample + "\n") != std::string::npos;
+    return registry_.render().find(sample + "\n") != std::string::npos;
+  }
+  // Waits for the server to report `sample`: state the server publishes, not a guessed sleep.
+  bool metric_becomes(const std::string& sample, milliseconds timeout = milliseconds(5000)) const {
+    const auto give_up = std::chrono::steady_clock::now() + timeout;
+    while (!metric_is(sample)) {
+      if (std::chrono::steady_clock::now() > give_up) return false;
+      std::this_thread::sleep_for(milliseconds(5));
+    }
+    return true;
   }
   // The log so far, one JSON line each.
   std::string log_text() const {
@@ -167,7 +176,8 @@ class ServerTest : public ::testing::Test {
                           ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".log";
   std::FILE* log_file_ = std::fopen(log_path_.c_str(), "w");
   core::Logger log_{log_file_};
-  Metrics metrics_;
+  core::MetricsRegistry registry_;
+  Metrics metrics_{registry_};
   std::unique_ptr<Server> server_;
   std::thread thread_;
 };
@@ -260,7 +270,8 @@ TEST_F(ServerTest, BodyCutShortStoresNothing) {
         "PUT /uploads/cut.jpg HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
         "Content-Length: 100\r\n\r\n0123456789");
   }  // closed with 90 bytes missing
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Counted once the handler has returned: the upload it was reading is settled by then.
+  ASSERT_TRUE(metric_becomes("imgflow_http_request_body_bytes_total 10"));
   EXPECT_FALSE(store_.head("uploads", "cut.jpg"));
   EXPECT_EQ(*store_.count_pending(), 0u);
 }
@@ -279,7 +290,8 @@ TEST_F(ServerTest, StalledBodyTimesOutAndStoresNothing) {
   c.send(
       "PUT /uploads/stall.jpg HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\n"
       "Content-Length: 100\r\n\r\n0123456789");
-  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  ASSERT_TRUE(metric_becomes("imgflow_http_deadlines_expired_total{phase=\"body\"} 1"));
+  ASSERT_TRUE(metric_becomes("imgflow_http_connections 0"));
   c.response();  // whatever was answered, the connection is gone
   EXPECT_TRUE(c.closed_by_peer());
   EXPECT_FALSE(store_.head("uploads", "stall.jpg"));

@@ -43,7 +43,7 @@ VImage to_rgba8(VImage image) {
 core::Result<VImage> load_image_mark(const recipe::Watermark& w) {
   auto format = sniff(w.image_bytes);
   if (!format) {
-    return core::fail(format.error().code, "watermark image: " + format.error().message);
+    return core::fail(format.error().with_context("watermark image"));
   }
   VImage mark = load_source(w.image_bytes, *format, VImage::option()->set("fail_on", "error"));
   return to_rgba8(first_frame(mark.autorot()));

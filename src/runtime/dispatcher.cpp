@@ -17,11 +17,6 @@ std::size_t workers_for(const DispatcherOptions& options) {
                               std::uint64_t(options.invoker.memory_limit_mb) << 20U);
 }
 
-std::uint64_t micros_since(SteadyClock::time_point start) {
-  return static_cast<std::uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - start).count());
-}
-
 // A lease shorter than the invocation timeout would let a second delivery start while the first
 // may still run, so a too-short setting is raised to just above the timeout.
 std::chrono::milliseconds visibility_for(const DispatcherOptions& options) {
@@ -66,7 +61,10 @@ Dispatcher::Dispatcher(storage::Outbox& outbox, storage::DeadLetters& dead_lette
       workers_(workers_for(options_)),
       queue_capacity_(options_.queue_capacity > 0 ? options_.queue_capacity : 2 * workers_),
       visibility_timeout_(visibility_for(options_)),
-      invoker_(std::move(function), logger, options_.invoker) {}
+      invoker_(std::move(function), logger, options_.invoker),
+      own_metrics_(options_.metrics == nullptr ? std::make_unique<core::MetricsRegistry>()
+                                               : nullptr),
+      stats_(options_.metrics != nullptr ? *options_.metrics : *own_metrics_) {}
 
 Dispatcher::~Dispatcher() { stop(); }
 
@@ -97,11 +95,11 @@ void Dispatcher::stop() {
     std::lock_guard lock(mu_);
     unstarted.swap(queue_);
     outstanding_ -= unstarted.size();
-    stats_.queued = 0;
+    stats_.queued.set(0);
   }
   for (const auto& event : unstarted) {
     if (auto st = outbox_.nack(event.id, std::chrono::milliseconds(0)); !st) {
-      ++stats_.storage_errors;
+      stats_.storage_errors.add();
     }
   }
   work_cv_.notify_all();
@@ -121,7 +119,7 @@ void Dispatcher::wake() {
 core::Result<std::int64_t> Dispatcher::redrive(std::int64_t id) {
   auto new_id = dead_letters_.redrive(id);
   if (!new_id) return new_id;
-  ++stats_.redriven;
+  stats_.redriven.add();
   logger_.info("dead letter redriven", {{"dead_letter_id", id}, {"event_id", *new_id}});
   refresh_gauges(/*force=*/true);
   wake();
@@ -153,7 +151,7 @@ void Dispatcher::wait_idle() {
 bool Dispatcher::claim_batch(std::size_t free) {
   auto claimed = outbox_.claim(free, visibility_timeout_);
   if (!claimed) {
-    ++stats_.storage_errors;
+    stats_.storage_errors.add();
     logger_.warn("outbox claim failed", {{"error", claimed.error().to_string()}});
     return false;
   }
@@ -161,16 +159,15 @@ bool Dispatcher::claim_batch(std::size_t free) {
   const auto now = clock_.now();
   for (auto& event : *claimed) {
     if (now - event.created > options_.max_event_age) {
-      ++stats_.expired;
+      stats_.expired.add();
       dead_letter(event, "max-age", "event older than the maximum event age", event.attempts - 1);
       continue;
     }
     std::lock_guard lock(mu_);
     queue_.push_back(std::move(event));
     ++outstanding_;
-    ++stats_.queued;
-    stats_.peak_outstanding =
-        std::max<std::int64_t>(stats_.peak_outstanding, static_cast<std::int64_t>(outstanding_));
+    stats_.queued.add(1);
+    stats_.peak_outstanding.raise_to(static_cast<std::int64_t>(outstanding_));
     work_cv_.notify_one();
   }
   return true;
@@ -184,8 +181,12 @@ void Dispatcher::refresh_gauges(bool force) {
     if (!force && now - gauges_refreshed_ < options_.poll_interval) return;
     gauges_refreshed_ = now;
   }
-  if (auto pending = outbox_.count_pending()) stats_.queue_depth = *pending;
-  if (auto dead = dead_letters_.count_dead_letters()) stats_.dlq_size = *dead;
+  if (auto pending = outbox_.count_pending()) {
+    stats_.queue_depth.set(static_cast<std::int64_t>(*pending));
+  }
+  if (auto dead = dead_letters_.count_dead_letters()) {
+    stats_.dlq_size.set(static_cast<std::int64_t>(*dead));
+  }
 }
 
 std::string Dispatcher::object_of(const storage::OutboxEvent& event) {
@@ -209,15 +210,15 @@ void Dispatcher::worker_loop() {
       event = std::move(*next);
       queue_.erase(next);
       busy_objects_.insert(object_of(event));
-      --stats_.queued;
-      ++stats_.in_flight;
+      stats_.queued.add(-1);
+      stats_.in_flight.add(1);
     }
     process(event);  // returns only after a timed-out function has returned too
     {
       std::lock_guard lock(mu_);
       busy_objects_.erase(object_of(event));
       --outstanding_;
-      --stats_.in_flight;
+      stats_.in_flight.add(-1);
     }
     work_cv_.notify_all();  // an event for the same object may be waiting for this one
     space_cv_.notify_one();
@@ -225,33 +226,32 @@ void Dispatcher::worker_loop() {
 }
 
 void Dispatcher::process(const storage::OutboxEvent& event) {
-  ++stats_.invocations;
+  stats_.invocations.add();
   Verdict verdict;
   {
     Invocation invocation = invoker_.invoke(event_json(event));
-    stats_.invoke_micros += static_cast<std::uint64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(invocation.duration).count());
+    stats_.invocation_seconds.observe(std::chrono::duration<double>(invocation.duration).count());
     switch (invocation.status) {
       case InvokeStatus::kTimedOut:
-        ++stats_.errors_timeout;
+        stats_.errors_timeout.add();
         verdict = {Verdict::Action::kRetry, "timeout", invocation.result.error().message};
         break;
       case InvokeStatus::kThrew:
-        ++stats_.errors_exception;
+        stats_.errors_exception.add();
         verdict = {Verdict::Action::kRetry, "exception", invocation.result.error().message};
         break;
       case InvokeStatus::kReturned:
         if (!invocation.result) {
           // The handler refuses the body itself (not an event): redelivery cannot help.
-          ++stats_.errors_permanent;
+          stats_.errors_permanent.add();
           verdict = {Verdict::Action::kDeadLetter, "permanent",
                      invocation.result.error().to_string()};
         } else if (invocation.result->should_retry()) {
-          ++stats_.errors_transient;
+          stats_.errors_transient.add();
           verdict = {Verdict::Action::kRetry, "transient",
                      failed_reason(*invocation.result, function::Failure::kTransient)};
         } else if (invocation.result->failed_permanent > 0) {
-          ++stats_.errors_permanent;
+          stats_.errors_permanent.add();
           verdict = {Verdict::Action::kDeadLetter, "permanent",
                      failed_reason(*invocation.result, function::Failure::kPermanent)};
         }
@@ -268,11 +268,11 @@ void Dispatcher::settle(const storage::OutboxEvent& event, const Verdict& verdic
     case Verdict::Action::kAck:
       if (auto st = outbox_.ack(event.id); !st) {
         // The lease expires and the event comes back; the handler makes that a no-op.
-        ++stats_.storage_errors;
+        stats_.storage_errors.add();
         logger_.warn("outbox ack failed",
                      {{"event_id", event.id}, {"error", st.error().to_string()}});
       }
-      ++stats_.succeeded;
+      stats_.succeeded.add();
       break;
     case Verdict::Action::kRetry:
       if (event.attempts >= options_.max_attempts) {
@@ -290,15 +290,15 @@ void Dispatcher::settle(const storage::OutboxEvent& event, const Verdict& verdic
                       {"failure", verdict.failure},
                       {"error", verdict.error},
                       {"retry_in_ms", static_cast<std::int64_t>(delay.count())}});
-        if (auto st = outbox_.nack(event.id, delay); !st) ++stats_.storage_errors;
-        ++stats_.retries;
+        if (auto st = outbox_.nack(event.id, delay); !st) stats_.storage_errors.add();
+        stats_.retries.add();
       }
       break;
     case Verdict::Action::kDeadLetter:
       dead_letter(event, verdict.failure, verdict.error, event.attempts);
       break;
   }
-  stats_.settle_micros += micros_since(start);
+  stats_.settle_seconds.observe(std::chrono::duration<double>(SteadyClock::now() - start).count());
 }
 
 void Dispatcher::dead_letter(const storage::OutboxEvent& event, const std::string& failure,
@@ -307,13 +307,13 @@ void Dispatcher::dead_letter(const storage::OutboxEvent& event, const std::strin
                              attempts, event.created, clock_.now()};
   if (auto st = dead_letters_.add_dead_letter(letter); !st) {
     // Not lost: the event stays in the outbox and its lease runs out.
-    ++stats_.storage_errors;
+    stats_.storage_errors.add();
     logger_.error("dead-lettering failed",
                   {{"event_id", event.id}, {"error", st.error().to_string()}});
     return;
   }
-  ++stats_.dead_lettered;
-  ++stats_.dlq_size;
+  stats_.dead_lettered.add();
+  stats_.dlq_size.add(1);
   logger_.error("event dead-lettered", {{"event_id", event.id},
                                         {"bucket", event.bucket},
                                         {"key", event.key},

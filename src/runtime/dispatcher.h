@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -13,6 +14,7 @@
 #include "core/clock.h"
 #include "core/log.h"
 #include "core/machine.h"
+#include "core/metrics.h"
 #include "core/result.h"
 #include "runtime/invoker.h"
 #include "runtime/runtime_stats.h"
@@ -33,8 +35,8 @@
 //   on SIGTERM: stop the gateway first, then dispatcher.stop(), then destroy handler and store.
 //
 // Declaration order in serve must make the store, handler and logger outlive the dispatcher.
-// /metrics reads dispatcher.stats(); an admin endpoint or CLI lists the DLQ through the store's
-// DeadLetters and calls dispatcher.redrive(id).
+// Its series go to DispatcherOptions::metrics; an admin endpoint or CLI lists the DLQ through the
+// store's DeadLetters and calls dispatcher.redrive(id).
 namespace imgflow::runtime {
 
 // The pool size when none is configured: two workers per core (a worker spends about a quarter
@@ -64,6 +66,9 @@ struct DispatcherOptions {
   // How often an idle dispatcher looks at the outbox; wake() cuts the wait short.
   std::chrono::milliseconds poll_interval{200};
   std::string region = "us-east-1";  // awsRegion of the events it builds
+  // Where its counters and gauges are registered (serve: the registry /_imgflow/metrics
+  // renders); nullptr = a registry of its own, read through stats().
+  core::MetricsRegistry* metrics = nullptr;
 };
 
 // Drains the outbox into the function with Lambda's asynchronous-invocation semantics:
@@ -147,6 +152,7 @@ class Dispatcher {
   const std::size_t queue_capacity_;
   const std::chrono::milliseconds visibility_timeout_;
   const Invoker invoker_;
+  std::unique_ptr<core::MetricsRegistry> own_metrics_;  // when options_.metrics is null
   RuntimeStats stats_;
 
   std::mutex mu_;

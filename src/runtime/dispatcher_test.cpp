@@ -90,8 +90,8 @@ TEST_F(DispatcherTest, SuccessAcksAndBuildsTheAwsEvent) {
   });
   ASSERT_TRUE(drained());
   d.stop();
-  EXPECT_EQ(d.stats().succeeded, 1U);
-  EXPECT_EQ(d.stats().invocations, 1U);
+  EXPECT_EQ(d.stats().succeeded.value(), 1U);
+  EXPECT_EQ(d.stats().invocations.value(), 1U);
   EXPECT_EQ(dead(), 0U);
   ASSERT_EQ(seen.size(), 1U);
   EXPECT_EQ(seen[0].event_name, "ObjectCreated:Put");
@@ -113,9 +113,9 @@ TEST_F(DispatcherTest, TransientFailureIsRetriedThenSucceeds) {
   ASSERT_TRUE(drained());
   d.stop();
   EXPECT_EQ(calls_.calls("a.jpg"), 3);
-  EXPECT_EQ(d.stats().errors_transient, 2U);
-  EXPECT_EQ(d.stats().retries, 2U);
-  EXPECT_EQ(d.stats().succeeded, 1U);
+  EXPECT_EQ(d.stats().errors_transient.value(), 2U);
+  EXPECT_EQ(d.stats().retries.value(), 2U);
+  EXPECT_EQ(d.stats().succeeded.value(), 1U);
   EXPECT_EQ(dead(), 0U);
 }
 
@@ -138,9 +138,9 @@ TEST_F(DispatcherTest, PermanentFailureGoesToTheDlqAfterOneAttemptWithItsReason)
   EXPECT_EQ(letter.failure, "permanent");
   EXPECT_EQ(letter.attempts, 1);
   EXPECT_NE(letter.error.find("not an image"), std::string::npos) << letter.error;
-  EXPECT_EQ(d.stats().dead_lettered, 1U);
-  EXPECT_EQ(d.stats().dlq_size, 1U);
-  EXPECT_EQ(d.stats().retries, 0U);
+  EXPECT_EQ(d.stats().dead_lettered.value(), 1U);
+  EXPECT_EQ(d.stats().dlq_size.value(), 1);
+  EXPECT_EQ(d.stats().retries.value(), 0U);
 }
 
 TEST_F(DispatcherTest, AnEventTheHandlerCannotParseIsPermanent) {
@@ -151,7 +151,7 @@ TEST_F(DispatcherTest, AnEventTheHandlerCannotParseIsPermanent) {
   ASSERT_TRUE(drained());
   d.stop();
   EXPECT_EQ(dead(), 1U);
-  EXPECT_EQ(d.stats().invocations, 1U);
+  EXPECT_EQ(d.stats().invocations.value(), 1U);
 }
 
 TEST_F(DispatcherTest, AlwaysTransientGoesToTheDlqAfterThreeAttempts) {
@@ -169,7 +169,7 @@ TEST_F(DispatcherTest, AlwaysTransientGoesToTheDlqAfterThreeAttempts) {
   EXPECT_EQ(letters->front().failure, "transient");
   EXPECT_EQ(letters->front().attempts, 3);
   EXPECT_NE(letters->front().error.find("store unavailable"), std::string::npos);
-  EXPECT_EQ(d.stats().retries, 2U);
+  EXPECT_EQ(d.stats().retries.value(), 2U);
 }
 
 TEST_F(DispatcherTest, ATimeoutCountsAsAFailedAttempt) {
@@ -186,9 +186,9 @@ TEST_F(DispatcherTest, ATimeoutCountsAsAFailedAttempt) {
     }
     return processed();
   });
-  ASSERT_TRUE(wait_until([&] { return d.stats().errors_timeout == 1U; }));
+  ASSERT_TRUE(wait_until([&] { return d.stats().errors_timeout.value() == 1U; }));
   // The hung function still occupies its worker: it has not returned.
-  EXPECT_EQ(d.stats().in_flight, 1);
+  EXPECT_EQ(d.stats().in_flight.value(), 1);
   {
     std::lock_guard lock(mu);
     release = true;
@@ -197,8 +197,8 @@ TEST_F(DispatcherTest, ATimeoutCountsAsAFailedAttempt) {
   ASSERT_TRUE(drained());
   d.stop();
   EXPECT_EQ(calls_.calls("slow.jpg"), 2);
-  EXPECT_EQ(d.stats().retries, 1U);
-  EXPECT_EQ(d.stats().succeeded, 1U);
+  EXPECT_EQ(d.stats().retries.value(), 1U);
+  EXPECT_EQ(d.stats().succeeded.value(), 1U);
   EXPECT_EQ(dead(), 0U);
 }
 
@@ -233,7 +233,7 @@ TEST_F(DispatcherTest, AnEventOlderThanTheMaximumAgeIsDeadLetteredUninvoked) {
     EXPECT_EQ(letter.failure, "max-age");
     EXPECT_EQ(letter.attempts, 0);
   }
-  EXPECT_EQ(d.stats().expired, 2U);
+  EXPECT_EQ(d.stats().expired.value(), 2U);
 }
 
 TEST_F(DispatcherTest, APoisonEventDoesNotHoldUpGoodOnes) {
@@ -249,10 +249,10 @@ TEST_F(DispatcherTest, APoisonEventDoesNotHoldUpGoodOnes) {
   });
   ASSERT_TRUE(drained());
   d.stop();
-  EXPECT_EQ(d.stats().succeeded, 50U);
+  EXPECT_EQ(d.stats().succeeded.value(), 50U);
   for (int i = 0; i < 50; ++i) EXPECT_EQ(calls_.calls("good-" + std::to_string(i) + ".jpg"), 1);
   EXPECT_EQ(calls_.calls("poison-throws.jpg"), 3);
-  EXPECT_EQ(d.stats().errors_exception, 3U);
+  EXPECT_EQ(d.stats().errors_exception.value(), 3U);
   auto letters = store_.list_dead_letters();
   ASSERT_TRUE(letters);
   ASSERT_EQ(letters->size(), 2U);
@@ -310,10 +310,10 @@ TEST_F(DispatcherTest, ABurstIsProcessedWithBoundedMemory) {
   ASSERT_TRUE(wait_until([&] { return pending() == 0; }, 60s)) << done << " done";
   d.stop();
   std::fclose(null_log);
-  EXPECT_EQ(d.stats().succeeded, static_cast<std::uint64_t>(kEvents));
+  EXPECT_EQ(d.stats().succeeded.value(), static_cast<std::uint64_t>(kEvents));
   EXPECT_EQ(done, kEvents);
-  EXPECT_LE(d.stats().peak_outstanding, static_cast<std::int64_t>(d.capacity()));
-  EXPECT_GT(d.stats().peak_outstanding, 0);
+  EXPECT_LE(d.stats().peak_outstanding.value(), static_cast<std::int64_t>(d.capacity()));
+  EXPECT_GT(d.stats().peak_outstanding.value(), 0);
   EXPECT_LE(peak_running, static_cast<int>(d.workers()));
 }
 
@@ -331,13 +331,13 @@ TEST_F(DispatcherTest, RedriveMovesADeadLetterBackAndItIsProcessed) {
   fixed = true;  // e.g. the operator fixed the recipe
   auto new_id = d.redrive(letters->front().id);
   ASSERT_TRUE(new_id) << new_id.error().to_string();
-  ASSERT_TRUE(wait_until([&] { return d.stats().succeeded == 1U; }));
+  ASSERT_TRUE(wait_until([&] { return d.stats().succeeded.value() == 1U; }));
   ASSERT_TRUE(drained());
   d.stop();
   EXPECT_EQ(dead(), 0U);
   EXPECT_EQ(calls_.calls("a.jpg"), 2);
-  EXPECT_EQ(d.stats().redriven, 1U);
-  EXPECT_EQ(d.stats().dlq_size, 0U);
+  EXPECT_EQ(d.stats().redriven.value(), 1U);
+  EXPECT_EQ(d.stats().dlq_size.value(), 0);
   EXPECT_FALSE(d.redrive(letters->front().id));  // already redriven
 }
 
@@ -385,9 +385,9 @@ TEST_F(DispatcherTest, StopLetsInFlightInvocationsFinish) {
   EXPECT_EQ(stopped.wait_for(50ms), std::future_status::timeout);
   gate.release();
   stopped.get();
-  EXPECT_EQ(d.stats().succeeded, 1U);
+  EXPECT_EQ(d.stats().succeeded.value(), 1U);
   EXPECT_EQ(pending(), 0U);  // acked before stop returned
-  EXPECT_EQ(d.stats().in_flight, 0);
+  EXPECT_EQ(d.stats().in_flight.value(), 0);
 }
 
 TEST_F(DispatcherTest, StopReturnsClaimedButUnstartedEventsToTheOutbox) {
@@ -400,15 +400,15 @@ TEST_F(DispatcherTest, StopReturnsClaimedButUnstartedEventsToTheOutbox) {
     return processed();
   });
   ASSERT_TRUE(gate.wait_entered());
-  ASSERT_TRUE(wait_until([&] { return d.stats().queued == 4; }));
+  ASSERT_TRUE(wait_until([&] { return d.stats().queued.value() == 4; }));
   auto stopped = std::async(std::launch::async, [&] { d.stop(); });
   // stop() gives the queued events back before it waits for the running one. Only then is that
   // one released: were stop() to run the queued events instead, they would never leave the
   // queue while the only worker is held, and this wait would fail.
-  ASSERT_TRUE(wait_until([&] { return d.stats().queued == 0; }));
+  ASSERT_TRUE(wait_until([&] { return d.stats().queued.value() == 0; }));
   gate.release();
   stopped.get();
-  EXPECT_EQ(d.stats().succeeded, 1U);  // the running one, and no other
+  EXPECT_EQ(d.stats().succeeded.value(), 1U);  // the running one, and no other
   EXPECT_EQ(pending(), 4U);
   auto claimable = store_.claim(10, 1min);
   ASSERT_TRUE(claimable);
@@ -435,13 +435,13 @@ TEST_F(DispatcherTest, WorksOverLocalStore) {
   d.start();
   ASSERT_TRUE(wait_until([&] { return *store.count_pending() == 0; }));
   d.stop();
-  EXPECT_EQ(d.stats().succeeded, 20U);
+  EXPECT_EQ(d.stats().succeeded.value(), 20U);
   auto letters = store.list_dead_letters();
   ASSERT_TRUE(letters);
   ASSERT_EQ(letters->size(), 1U);
   EXPECT_EQ(letters->front().event.key, "bad");
-  EXPECT_EQ(d.stats().dlq_size, 1U);
-  EXPECT_EQ(d.stats().queue_depth, 0U);
+  EXPECT_EQ(d.stats().dlq_size.value(), 1);
+  EXPECT_EQ(d.stats().queue_depth.value(), 0);
 }
 
 }  // namespace

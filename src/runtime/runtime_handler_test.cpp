@@ -53,7 +53,7 @@ TEST(RuntimeWithHandlerTest, AnUploadEventEndsInAManifest) {
   ASSERT_TRUE(wait_until([&] { return *source.count_pending() == 0; }, 60s));
   dispatcher.stop();
 
-  EXPECT_EQ(dispatcher.stats().succeeded, 1U);
+  EXPECT_EQ(dispatcher.stats().succeeded.value(), 1U);
   EXPECT_EQ(*source.count_dead_letters(), 0U);
   auto manifest = destination.get_string("processed", "photos/cat.jpg/manifest.json");
   ASSERT_TRUE(manifest) << manifest.error().to_string();

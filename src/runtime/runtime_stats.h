@@ -1,36 +1,37 @@
 #pragma once
 
-#include <atomic>
-#include <cstdint>
+#include "core/metrics.h"
 
 namespace imgflow::runtime {
 
-// Counters and gauges of a Dispatcher, for /metrics. Every field is an atomic the Dispatcher
-// updates as it goes; readers load them from any thread at any time (each value is exact, the
-// set is not one snapshot).
+// A Dispatcher's counters and gauges: series in a core::MetricsRegistry, which renders them
+// (Prometheus on /_imgflow/metrics, EMF on Lambda) with everything else the process measures.
+// Any thread may read or update them at any time (each value is exact; the set is not one
+// snapshot). The names are those of /_imgflow/metrics, listed in the README.
 struct RuntimeStats {
+  explicit RuntimeStats(core::MetricsRegistry& registry);
+
   // Counters: only ever grow.
-  std::atomic<std::uint64_t> invocations{0};       // function calls started
-  std::atomic<std::uint64_t> succeeded{0};         // events acked after a successful call
-  std::atomic<std::uint64_t> errors_transient{0};  // calls that failed and may succeed later
-  std::atomic<std::uint64_t> errors_permanent{0};  // calls that failed for good (bad input)
-  std::atomic<std::uint64_t> errors_timeout{0};    // calls that exceeded the timeout
-  std::atomic<std::uint64_t> errors_exception{0};  // calls that threw
-  std::atomic<std::uint64_t> retries{0};           // events nacked for another attempt
-  std::atomic<std::uint64_t> dead_lettered{0};     // events moved to the DLQ (any reason)
-  std::atomic<std::uint64_t> expired{0};           // of those, for exceeding the max event age
-  std::atomic<std::uint64_t> redriven{0};          // DLQ entries put back into the outbox
-  std::atomic<std::uint64_t> storage_errors{0};    // claim/ack/nack/DLQ calls that failed
-  std::atomic<std::uint64_t> invoke_micros{0};     // total time inside the function
-  std::atomic<std::uint64_t> settle_micros{0};     // total time acking, nacking, dead-lettering
+  core::Counter& invocations;           // function calls started
+  core::Counter& succeeded;             // events acked after a successful call
+  core::Counter& errors_transient;      // calls that failed and may succeed later
+  core::Counter& errors_permanent;      // calls that failed for good (bad input)
+  core::Counter& errors_timeout;        // calls that exceeded the timeout
+  core::Counter& errors_exception;      // calls that threw
+  core::Counter& retries;               // events nacked for another attempt
+  core::Counter& dead_lettered;         // events moved to the DLQ (any reason)
+  core::Counter& expired;               // of those, for exceeding the max event age
+  core::Counter& redriven;              // DLQ entries put back into the outbox
+  core::Counter& storage_errors;        // claim/ack/nack/DLQ calls that failed
+  core::Histogram& invocation_seconds;  // time inside the function, per call
+  core::Histogram& settle_seconds;      // time acking, nacking, dead-lettering, per event
 
   // Gauges.
-  std::atomic<std::uint64_t> queue_depth{0};      // outbox count_pending(), refreshed each poll
-  std::atomic<std::uint64_t> dlq_size{0};         // dead letters, refreshed each poll and change
-  std::atomic<std::int64_t> queued{0};            // claimed, waiting for a worker
-  std::atomic<std::int64_t> in_flight{0};         // held by a worker (running, or timed out and
-                                                  // not yet returned)
-  std::atomic<std::int64_t> peak_outstanding{0};  // highest queued + in_flight seen
+  core::Gauge& queue_depth;       // outbox count_pending(), refreshed each poll
+  core::Gauge& dlq_size;          // dead letters, refreshed each poll and change
+  core::Gauge& queued;            // claimed, waiting for a worker
+  core::Gauge& in_flight;         // held by a worker (running, or timed out and not returned)
+  core::Gauge& peak_outstanding;  // highest queued + in_flight seen
 };
 
 }  // namespace imgflow::runtime

@@ -66,7 +66,7 @@ core::Error AuthError::to_core_error() const {
     default:
       break;
   }
-  return core::Error{core_code, std::string(to_string(code)) + ": " + message};
+  return core::Error{core_code, message, std::string(to_string(code))};
 }
 
 }  // namespace imgflow::sigv4

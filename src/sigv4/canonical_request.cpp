@@ -4,8 +4,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/codec.h"
 #include "core/digest.h"
-#include "sigv4/encoding.h"
 
 namespace imgflow::sigv4 {
 namespace {
@@ -39,16 +39,16 @@ std::string normalize(std::string_view path) {
 
 std::string canonical_uri(std::string_view raw_path, const CanonicalOptions& options) {
   if (raw_path.empty()) return "/";
-  std::string decoded = percent_decode(raw_path, false);
+  std::string decoded = core::percent_decode(raw_path, false);
   if (options.normalize_path) decoded = normalize(decoded);
-  return uri_encode(decoded, true);
+  return core::uri_encode(decoded, true);
 }
 
 std::string canonical_query(std::string_view raw_query, std::string_view exclude_key) {
   std::vector<std::pair<std::string, std::string>> pairs;
   for (QueryParam& p : parse_query(raw_query)) {
     if (!exclude_key.empty() && p.key == exclude_key) continue;
-    pairs.emplace_back(uri_encode(p.key, false), uri_encode(p.value, false));
+    pairs.emplace_back(core::uri_encode(p.key, false), core::uri_encode(p.value, false));
   }
   std::sort(pairs.begin(), pairs.end());
   std::string out;

@@ -2,9 +2,10 @@
 
 #include <algorithm>
 
+#include "core/codec.h"
+#include "core/digest.h"
 #include "sigv4/canonical_request.h"
 #include "sigv4/chunk_signer.h"
-#include "sigv4/encoding.h"
 #include "sigv4/signing_key.h"
 
 namespace imgflow::sigv4 {
@@ -14,19 +15,12 @@ constexpr std::string_view kChunkSignature = "chunk-signature=";
 constexpr std::string_view kTrailerSignature = "x-amz-trailer-signature";
 constexpr int kMaxTrailerLines = 8;  // a checksum and a signature; more is an attack or a bug
 
-int hex_digit(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
 // 1..16 hex digits (so the value fits 64 bits), nothing else.
 std::optional<std::uint64_t> parse_hex_size(std::string_view text) {
   if (text.empty() || text.size() > 16) return std::nullopt;
   std::uint64_t value = 0;
   for (char c : text) {
-    const int d = hex_digit(c);
+    const int d = core::hex_digit_value(c);
     if (d < 0) return std::nullopt;
     value = value * 16 + static_cast<std::uint64_t>(d);
   }
@@ -202,7 +196,7 @@ AuthResult<void> ChunkedDecoder::on_size_line() {
       semi == std::string::npos ? std::string_view() : std::string_view(line_).substr(semi + 1);
   if (signed_chunks()) {
     if (!ext.starts_with(kChunkSignature) ||
-        !is_lower_hex(ext.substr(kChunkSignature.size()), 64)) {
+        !core::is_lower_hex(ext.substr(kChunkSignature.size()), 64)) {
       return fail(AuthErrorCode::kInvalidRequest,
                   "chunk " + std::to_string(chunk_index_) + " lacks a valid chunk-signature");
     }
@@ -247,7 +241,7 @@ AuthResult<void> ChunkedDecoder::on_chunk_end(const core::Sha256Digest& chunk_sh
   const std::string expected = sign_string(
       params_.signing_key,
       chunk_string_to_sign(params_.amz_date, scope_, previous_signature_, chunk_sha256));
-  if (!constant_time_equals(expected, chunk_signature_)) {
+  if (!core::constant_time_equals(expected, chunk_signature_)) {
     return fail(AuthErrorCode::kSignatureDoesNotMatch,
                 "the signature of chunk " + std::to_string(chunk_index_) + " does not match");
   }
@@ -261,7 +255,7 @@ AuthResult<void> ChunkedDecoder::on_trailer_line() {
     return fail(AuthErrorCode::kInvalidRequest, "too many aws-chunked trailer lines");
   }
   const std::size_t colon = line_.find(':');
-  const std::string name = to_lower(std::string_view(line_).substr(0, colon));
+  const std::string name = core::to_lower(std::string_view(line_).substr(0, colon));
   const std::string_view value = colon == std::string::npos
                                      ? std::string_view()
                                      : trim(std::string_view(line_).substr(colon + 1));
@@ -315,7 +309,7 @@ AuthResult<void> ChunkedDecoder::on_trailer_end() {
     const std::string expected =
         sign_string(params_.signing_key,
                     trailer_string_to_sign(params_.amz_date, scope_, previous_signature_, lines));
-    if (!constant_time_equals(expected, trailer_signature_)) {
+    if (!core::constant_time_equals(expected, trailer_signature_)) {
       return fail(AuthErrorCode::kSignatureDoesNotMatch, "the trailer signature does not match");
     }
   }

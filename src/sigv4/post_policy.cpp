@@ -4,8 +4,8 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "core/codec.h"
 #include "core/digest.h"
-#include "sigv4/encoding.h"
 #include "sigv4/signing_key.h"
 #include "sigv4/verify_common.h"
 
@@ -22,30 +22,6 @@ tl::unexpected<AuthError> bad_policy(std::string message) {
 
 tl::unexpected<AuthError> invalid(std::string message) {
   return auth_fail(AuthErrorCode::kInvalidArgument, std::move(message));
-}
-
-// Bracket depth outside strings; lets us refuse deep nesting before the recursive parser runs.
-int max_depth(std::string_view text) {
-  int depth = 0, deepest = 0;
-  bool in_string = false, escaped = false;
-  for (char c : text) {
-    if (in_string) {
-      if (escaped) {
-        escaped = false;
-      } else if (c == '\\') {
-        escaped = true;
-      } else if (c == '"') {
-        in_string = false;
-      }
-    } else if (c == '"') {
-      in_string = true;
-    } else if (c == '[' || c == '{') {
-      deepest = std::max(deepest, ++depth);
-    } else if (c == ']' || c == '}') {
-      --depth;
-    }
-  }
-  return deepest;
 }
 
 std::optional<std::uint64_t> as_size(const json& j) {
@@ -65,7 +41,7 @@ std::optional<std::uint64_t> as_size(const json& j) {
 
 std::string field_name(std::string_view text) {
   if (!text.empty() && text.front() == '$') text.remove_prefix(1);
-  return to_lower(text);
+  return core::to_lower(text);
 }
 
 AuthResult<void> parse_condition(const json& c, std::vector<PolicyCondition>& out) {
@@ -79,7 +55,7 @@ AuthResult<void> parse_condition(const json& c, std::vector<PolicyCondition>& ou
   if (!c.is_array() || c.size() != 3 || !c[0].is_string()) {
     return bad_policy("a condition must be an object or a three-element array");
   }
-  const std::string op = to_lower(c[0].get<std::string>());
+  const std::string op = core::to_lower(c[0].get<std::string>());
   if (op == "content-length-range") {
     const auto min = as_size(c[1]);
     const auto max = as_size(c[2]);
@@ -118,7 +94,7 @@ std::optional<std::string_view> field_value(std::span<const FormField> fields,
                                             std::string_view bucket, std::string_view name) {
   if (name == "bucket") return bucket;
   for (const FormField& f : fields) {
-    if (to_lower(f.name) == name) return std::string_view(f.value);
+    if (core::to_lower(f.name) == name) return std::string_view(f.value);
   }
   return std::nullopt;
 }
@@ -142,7 +118,7 @@ AuthResult<void> check_conditions(const PostPolicy& policy, std::span<const Form
     }
   }
   for (const FormField& f : fields) {
-    const std::string name = to_lower(f.name);
+    const std::string name = core::to_lower(f.name);
     if (name == "x-amz-signature" || name == "file" || name == "policy" ||
         name.starts_with("x-ignore-")) {
       continue;
@@ -161,7 +137,7 @@ AuthResult<void> check_conditions(const PostPolicy& policy, std::span<const Form
 AuthResult<std::string_view> required(std::span<const FormField> fields, std::string_view name) {
   std::optional<std::string_view> found;
   for (const FormField& f : fields) {
-    if (to_lower(f.name) != name) continue;
+    if (core::to_lower(f.name) != name) continue;
     if (found) return invalid("POST form field " + std::string(name) + " appears more than once");
     found = f.value;
   }
@@ -175,7 +151,8 @@ AuthResult<std::string_view> required(std::span<const FormField> fields, std::st
 
 AuthResult<PostPolicy> parse_post_policy(std::string_view text) {
   if (text.size() > kMaxPolicyBytes) return bad_policy("the policy is too large");
-  if (max_depth(text) > kMaxDepth) return bad_policy("the policy is nested too deeply");
+  if (!core::json_nesting_within(text, kMaxDepth))
+    return bad_policy("the policy is nested too deeply");
   try {
     const json doc = json::parse(text, nullptr, /*allow_exceptions=*/false);
     if (doc.is_discarded()) return bad_policy("the policy is not valid JSON");
@@ -216,7 +193,7 @@ AuthResult<VerifiedPost> verify_post_policy(std::span<const FormField> fields,
   if (!secret) return tl::unexpected(secret.error());
   const core::Sha256Digest key = detail::signing_key_for(*secret, credential->scope, options);
   // Checked before the policy is decoded, so only authenticated JSON reaches the parser.
-  if (!constant_time_equals(sign_string(key, *policy_b64), *signature)) {
+  if (!core::constant_time_equals(sign_string(key, *policy_b64), *signature)) {
     return auth_fail(AuthErrorCode::kSignatureDoesNotMatch,
                      "The request signature we calculated does not match the signature you "
                      "provided.");

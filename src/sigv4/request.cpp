@@ -1,6 +1,6 @@
 #include "sigv4/request.h"
 
-#include "sigv4/encoding.h"
+#include "core/codec.h"
 
 namespace imgflow::sigv4 {
 namespace {
@@ -41,8 +41,9 @@ std::vector<QueryParam> parse_query(std::string_view raw_query) {
     if (piece.empty()) continue;
     const std::size_t eq = piece.find('=');
     QueryParam param;
-    param.key = percent_decode(piece.substr(0, eq), true);
-    if (eq != std::string_view::npos) param.value = percent_decode(piece.substr(eq + 1), true);
+    param.key = core::percent_decode(piece.substr(0, eq), true);
+    if (eq != std::string_view::npos)
+      param.value = core::percent_decode(piece.substr(eq + 1), true);
     out.push_back(std::move(param));
   }
   return out;

@@ -4,8 +4,8 @@
 #include <array>
 #include <vector>
 
+#include "core/codec.h"
 #include "sigv4/canonical_request.h"
-#include "sigv4/encoding.h"
 #include "sigv4/signing_key.h"
 
 namespace imgflow::sigv4 {
@@ -18,7 +18,7 @@ constexpr std::array<std::string_view, 6> kUnsignedHeaders = {
 std::vector<std::string> names_to_sign(const Request& request) {
   std::vector<std::string> names;
   for (const Header& h : request.headers) {
-    std::string name = to_lower(h.name);
+    std::string name = core::to_lower(h.name);
     if (std::find(kUnsignedHeaders.begin(), kUnsignedHeaders.end(), name) ==
         kUnsignedHeaders.end()) {
       names.push_back(std::move(name));
@@ -31,7 +31,7 @@ std::vector<std::string> names_to_sign(const Request& request) {
 
 void remove_headers(Request& request, std::initializer_list<std::string_view> lower_names) {
   std::erase_if(request.headers, [&](const Header& h) {
-    const std::string name = to_lower(h.name);
+    const std::string name = core::to_lower(h.name);
     return std::find(lower_names.begin(), lower_names.end(), name) != lower_names.end();
   });
 }
@@ -111,16 +111,16 @@ core::Result<SignResult> presign(Request& request, const SigningParams& params,
   if (!q.empty()) q.push_back('&');
   q.append("X-Amz-Algorithm=").append(kAlgorithm);
   q.append("&X-Amz-Credential=")
-      .append(uri_encode(params.credentials.access_key_id + "/" + scope.to_string(), false));
+      .append(core::uri_encode(params.credentials.access_key_id + "/" + scope.to_string(), false));
   q.append("&X-Amz-Date=").append(amz_date);
-  q.append("&X-Amz-SignedHeaders=").append(uri_encode(join_signed_headers(names), false));
+  q.append("&X-Amz-SignedHeaders=").append(core::uri_encode(join_signed_headers(names), false));
   q.append("&X-Amz-Expires=").append(std::to_string(expires.count()));
   if (!token.empty() && params.sign_session_token) {
-    q.append("&X-Amz-Security-Token=").append(uri_encode(token, false));
+    q.append("&X-Amz-Security-Token=").append(core::uri_encode(token, false));
   }
   SignResult result = sign(request, params, amz_date, names, {});
   if (!token.empty() && !params.sign_session_token) {
-    q.append("&X-Amz-Security-Token=").append(uri_encode(token, false));
+    q.append("&X-Amz-Security-Token=").append(core::uri_encode(token, false));
   }
   q.append("&X-Amz-Signature=").append(result.signature);
   return result;

@@ -5,9 +5,10 @@
 #include <charconv>
 #include <vector>
 
+#include "core/codec.h"
+#include "core/digest.h"
 #include "sigv4/authorization_header.h"
 #include "sigv4/canonical_request.h"
-#include "sigv4/encoding.h"
 #include "sigv4/signing_key.h"
 #include "sigv4/verify_common.h"
 
@@ -38,7 +39,7 @@ AuthResult<SecretKey> find_secret(const CredentialsLookup& lookup, std::string_v
     return auth_fail(AuthErrorCode::kMissingSecurityHeader,
                      "Your request was missing a required header: x-amz-security-token");
   }
-  if (token && !constant_time_equals(*token, secret->session_token)) {
+  if (token && !core::constant_time_equals(*token, secret->session_token)) {
     return auth_fail(AuthErrorCode::kInvalidToken,
                      "The provided token is malformed or otherwise invalid.");
   }
@@ -78,7 +79,7 @@ AuthResult<void> check_signed_headers(const Request& request, const std::vector<
     }
   }
   for (const Header& h : request.headers) {
-    const std::string name = to_lower(h.name);
+    const std::string name = core::to_lower(h.name);
     if (starts_with_x_amz(name) && !std::binary_search(names.begin(), names.end(), name)) {
       return auth_fail(
           AuthErrorCode::kAccessDenied,
@@ -103,9 +104,9 @@ AuthResult<void> read_payload_mode(const Request& request, std::string_view valu
     out.payload_mode = PayloadMode::kUnsigned;
     return {};
   }
-  if (value.size() == 64 && is_lower_hex(to_lower(value), 64)) {
+  if (value.size() == 64 && core::is_lower_hex(core::to_lower(value), 64)) {
     out.payload_mode = PayloadMode::kSha256;
-    out.payload_sha256 = to_lower(value);
+    out.payload_sha256 = core::to_lower(value);
     return {};
   }
   if (value == kStreamingSignedPayload) {
@@ -134,7 +135,7 @@ AuthResult<void> read_payload_mode(const Request& request, std::string_view valu
                      "aws-chunked uploads need a valid x-amz-decoded-content-length header");
   }
   if (auto trailer = header_value(request, "x-amz-trailer")) {
-    out.trailer = to_lower(canonical_header_value(*trailer));
+    out.trailer = core::to_lower(canonical_header_value(*trailer));
   }
   return {};
 }
@@ -157,7 +158,7 @@ AuthResult<VerifiedRequest> finish(const Request& request, const Credential& cre
                         out.presigned ? "X-Amz-Signature" : "");
   const std::string expected =
       sign_string(out.signing_key, string_to_sign(out.amz_date, out.scope, canonical));
-  if (!constant_time_equals(expected, signature)) {
+  if (!core::constant_time_equals(expected, signature)) {
     return auth_fail(AuthErrorCode::kSignatureDoesNotMatch,
                      "The request signature we calculated does not match the signature you "
                      "provided. Check your key and signing method.");

@@ -6,6 +6,8 @@
 #include <cstring>
 #include <utility>
 
+#include "core/codec.h"
+
 namespace imgflow::storage {
 namespace {
 
@@ -46,14 +48,6 @@ const DetailName* find_detail(ErrorDetail detail) {
   return nullptr;
 }
 
-std::optional<std::uint64_t> parse_u64(std::string_view text) {
-  if (text.empty()) return std::nullopt;
-  std::uint64_t value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
 }  // namespace
 
 std::string_view to_string(ErrorDetail detail) {
@@ -67,18 +61,12 @@ core::ErrorCode code_of(ErrorDetail detail) {
 }
 
 core::Error make_error(ErrorDetail detail, std::string_view message) {
-  std::string text(to_string(detail));
-  text += ": ";
-  text += message;
-  return core::Error{code_of(detail), std::move(text)};
+  return core::Error{code_of(detail), std::string(message), std::string(to_string(detail))};
 }
 
 ErrorDetail detail_of(const core::Error& error) {
-  const auto colon = error.message.find(": ");
-  if (colon == std::string::npos) return ErrorDetail::kNone;
-  const std::string_view name(error.message.data(), colon);
   for (const auto& d : kDetails) {
-    if (d.name == name && d.code == error.code) return d.detail;
+    if (d.name == error.reason && d.code == error.code) return d.detail;
   }
   return ErrorDetail::kNone;
 }
@@ -111,14 +99,14 @@ std::optional<ByteRange> parse_range_header(std::string_view value) {
   const auto first_text = value.substr(0, dash);
   const auto last_text = value.substr(dash + 1);
   if (first_text.empty()) {
-    auto length = parse_u64(last_text);
+    auto length = core::parse_u64(last_text);
     if (!length) return std::nullopt;
     return ByteRange::suffix(*length);
   }
-  auto first = parse_u64(first_text);
+  auto first = core::parse_u64(first_text);
   if (!first) return std::nullopt;
   if (last_text.empty()) return ByteRange::from(*first);
-  auto last = parse_u64(last_text);
+  auto last = core::parse_u64(last_text);
   if (!last || *last < *first) return std::nullopt;
   return ByteRange::from(*first, *last);
 }

@@ -30,7 +30,7 @@ inline constexpr std::size_t kRememberedCompletions = 1000;
 
 // The S3 error an operation failed with, for the gateway to map to an HTTP status and error
 // XML; core::ErrorCode stays the coarse kind every other module branches on. Storage errors
-// carry it as a "<S3Code>: " prefix of Error::message; read it back with detail_of().
+// carry its name in Error::reason; read it back with detail_of().
 enum class ErrorDetail {
   kNone,                     // not a storage error, or no S3 specific code
   kNoSuchBucket,             // kNotFound
@@ -58,7 +58,7 @@ enum class ErrorDetail {
 std::string_view to_string(ErrorDetail detail);
 // The core code a detail maps to (see the enum comments).
 core::ErrorCode code_of(ErrorDetail detail);
-// An Error with code_of(detail) and the message "<S3Code>: <message>".
+// An Error with code_of(detail), reason to_string(detail) and `message`.
 core::Error make_error(ErrorDetail detail, std::string_view message);
 // Recovers the detail of an error made by make_error(); kNone for any other error.
 ErrorDetail detail_of(const core::Error& error);

@@ -953,16 +953,31 @@ TEST_P(StoreTest, AFailedPutRecordsNoEvent) {
 
 // ---- plain helpers ---------------------------------------------------------------------------
 
-TEST(ErrorDetailTest, RoundTripsThroughTheMessage) {
+TEST(ErrorDetailTest, TravelsBesideTheMessageNotInIt) {
   const auto e = make_error(ErrorDetail::kBadDigest, "mismatch");
   EXPECT_EQ(e.code, core::ErrorCode::kInvalidArgument);
-  EXPECT_EQ(e.message, "BadDigest: mismatch");
+  EXPECT_EQ(e.message, "mismatch");
+  EXPECT_EQ(e.reason, "BadDigest");
+  EXPECT_EQ(e.to_string(), "invalid argument: BadDigest: mismatch");
   EXPECT_EQ(detail_of(e), ErrorDetail::kBadDigest);
   EXPECT_EQ(detail_of(make_error(ErrorDetail::kInvalidRange, "x")), ErrorDetail::kInvalidRange);
   EXPECT_EQ(code_of(ErrorDetail::kNoSuchKey), core::ErrorCode::kNotFound);
   EXPECT_EQ(detail_of(core::Error{core::ErrorCode::kInternal, "disk: full"}), ErrorDetail::kNone);
-  // A different code with a look-alike prefix is not a storage detail.
-  EXPECT_EQ(detail_of(core::Error{core::ErrorCode::kInternal, "BadDigest: x"}), ErrorDetail::kNone);
+  // A message that looks like a detail is only a message.
+  EXPECT_EQ(detail_of(core::Error{core::ErrorCode::kInvalidArgument, "BadDigest: x"}),
+            ErrorDetail::kNone);
+  // A different code with the same reason name is not a storage detail.
+  EXPECT_EQ(detail_of(core::Error{core::ErrorCode::kInternal, "x", "BadDigest"}),
+            ErrorDetail::kNone);
+}
+
+// Context added on the way up (as `serve` does to a bucket error) keeps the detail: callers
+// branch on it after the message has changed.
+TEST(ErrorDetailTest, SurvivesAddedContext) {
+  const auto e = make_error(ErrorDetail::kBucketAlreadyOwnedByYou, "you own it")
+                     .with_context("bucket uploads");
+  EXPECT_EQ(e.message, "bucket uploads: you own it");
+  EXPECT_EQ(detail_of(e), ErrorDetail::kBucketAlreadyOwnedByYou);
 }
 
 TEST(RangeHeaderTest, ParsesOneRange) {

@@ -15,8 +15,8 @@ namespace imgflow::storage {
 // always has its event and a crashed one has neither. A dispatcher drains the outbox with
 // at-least-once semantics: claim (lease) → deliver → ack, or nack to retry later.
 //
-// (ARCHITECTURE.md places the outbox queue under src/events; it lives here because it must share
-// LocalStore's SQLite transaction. src/events builds the AWS event JSON from an OutboxEvent.)
+// It lives in storage, not events, because it must share LocalStore's SQLite transaction
+// (docs/architecture.md); src/events builds the AWS event JSON from an OutboxEvent.
 
 // What a writer asks to record with its write. The store fills in bucket, key, ETag, size and
 // sequencer of the version it commits.

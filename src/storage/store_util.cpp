@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "core/codec.h"
 #include "core/text.h"
 
 namespace imgflow::storage::internal {
@@ -42,25 +43,6 @@ bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <=
 
 std::size_t digest_size(ChecksumAlgorithm algorithm) {
   return algorithm == ChecksumAlgorithm::kSha256 ? 32 : 4;
-}
-
-std::optional<std::string> from_hex(std::string_view hex) {
-  if (hex.size() % 2 != 0) return std::nullopt;
-  auto nibble = [](char c) -> int {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-  };
-  std::string out;
-  out.reserve(hex.size() / 2);
-  for (std::size_t i = 0; i < hex.size(); i += 2) {
-    const int hi = nibble(hex[i]);
-    const int lo = nibble(hex[i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out.push_back(static_cast<char>((hi << 4) | lo));
-  }
-  return out;
 }
 
 std::string_view strip_quotes(std::string_view etag) {
@@ -468,7 +450,7 @@ core::Result<ListResult> list_objects(const ListOptions& options, const FetchObj
 std::string multipart_etag(const std::vector<std::string>& part_etags) {
   std::string concatenated;
   for (const auto& etag : part_etags) {
-    auto raw = from_hex(etag);
+    auto raw = core::from_hex(etag);
     concatenated += raw.value_or(std::string());
   }
   return core::to_hex(core::md5(concatenated)) + "-" + std::to_string(part_etags.size());

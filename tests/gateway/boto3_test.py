@@ -375,9 +375,18 @@ class NegativeTest(GatewayTestBase):
     def test_expired_presigned_url(self):
         s3 = self.client()
         s3.put_object(Bucket="processed", Key="exp.jpg", Body=b"x")
-        url = s3.generate_presigned_url("get_object", Params={"Bucket": "processed", "Key": "exp.jpg"},
-                                        ExpiresIn=1)
-        time.sleep(2.1)
+        real = datetime.datetime
+
+        class TenSecondsAgo(real):
+            @classmethod
+            def utcnow(cls):
+                return real.utcnow() - datetime.timedelta(seconds=10)
+
+        # Signed ten seconds ago for one second: expired now, without waiting for it.
+        with mock.patch.object(botocore.auth.datetime, "datetime", TenSecondsAgo):
+            url = s3.generate_presigned_url("get_object",
+                                            Params={"Bucket": "processed", "Key": "exp.jpg"},
+                                            ExpiresIn=1)
         with self.assertRaises(urllib.error.HTTPError) as ctx:
             urllib.request.urlopen(url)
         self.assertEqual(ctx.exception.code, 403)

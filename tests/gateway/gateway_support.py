@@ -101,4 +101,4 @@ class ServerProcess:
         return None
 
     def pending_events(self):
-        return int(self.metric("imgflow_outbox_pending_events"))
+        return int(self.metric("imgflow_queue_depth"))

@@ -273,7 +273,7 @@ class PipelineTest(unittest.TestCase):
         self.assertGreater(report["process_peak_rss_mb"], 0)
         self.assertGreaterEqual(self.server.metric("imgflow_invocations_total"), 1)
         # Seconds, not microseconds: one small image takes well under a minute.
-        seconds = self.server.metric("imgflow_invocation_seconds_total")
+        seconds = self.server.metric("imgflow_invocation_duration_seconds_sum")
         self.assertGreater(seconds, 0)
         self.assertLess(seconds, 60)
 

@@ -5,8 +5,8 @@
 #include <charconv>
 #include <chrono>
 
+#include "core/codec.h"
 #include "sigv4/amz_date.h"
-#include "sigv4/encoding.h"
 #include "storage/store_util.h"
 
 namespace imgflow::storage::s3 {
@@ -34,7 +34,7 @@ core::Status check_names(std::string_view bucket, std::string_view key) {
 }
 
 std::string checksum_header(ChecksumAlgorithm algorithm) {
-  return "x-amz-checksum-" + sigv4::to_lower(to_string(algorithm));
+  return "x-amz-checksum-" + core::to_lower(to_string(algorithm));
 }
 
 std::string strip_quotes(std::string_view etag) {
@@ -78,18 +78,11 @@ std::optional<core::Clock::TimePoint> parse_xml_time(std::string_view text) {
   return sigv4::parse_iso8601(text);
 }
 
-std::optional<std::uint64_t> parse_u64(std::string_view text) {
-  std::uint64_t v = 0;
-  const auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (text.empty() || ec != std::errc() || p != text.data() + text.size()) return std::nullopt;
-  return v;
-}
-
 ObjectInfo info_from_headers(std::string_view key, const http::Response& response) {
   ObjectInfo info;
   info.key = std::string(key);
   info.etag = strip_quotes(response.header("etag").value_or(""));
-  info.size = parse_u64(response.header("content-length").value_or("")).value_or(0);
+  info.size = core::parse_u64(response.header("content-length").value_or("")).value_or(0);
   info.content_type = std::string(response.header("content-type").value_or(""));
   info.cache_control = std::string(response.header("cache-control").value_or(""));
   if (auto t = parse_http_date(response.header("last-modified").value_or(""))) {
@@ -102,7 +95,7 @@ ObjectInfo info_from_headers(std::string_view key, const http::Response& respons
       {"x-amz-checksum-sha256", ChecksumAlgorithm::kSha256},
   }};
   for (const auto& h : response.headers) {
-    const std::string name = sigv4::to_lower(h.name);
+    const std::string name = core::to_lower(h.name);
     if (name.starts_with(kMeta) && name.size() > kMeta.size()) {
       info.user_metadata.emplace(name.substr(kMeta.size()), h.value);
     }
@@ -138,9 +131,9 @@ std::optional<ContentRange> parse_content_range(std::string_view value) {
   if (dash == std::string_view::npos || slash == std::string_view::npos || slash < dash) {
     return std::nullopt;
   }
-  const auto first = parse_u64(value.substr(0, dash));
-  const auto last = parse_u64(value.substr(dash + 1, slash - dash - 1));
-  const auto total = parse_u64(value.substr(slash + 1));
+  const auto first = core::parse_u64(value.substr(0, dash));
+  const auto last = core::parse_u64(value.substr(dash + 1, slash - dash - 1));
+  const auto total = core::parse_u64(value.substr(slash + 1));
   if (!first || !last || !total || *last < *first || *last >= *total) return std::nullopt;
   return ContentRange{*first, *last, *total};
 }

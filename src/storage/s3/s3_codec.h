@@ -35,8 +35,6 @@ std::optional<core::Clock::TimePoint> parse_http_date(std::string_view text);
 // "2009-10-12T17:50:30.000Z" (S3 XML timestamps); nullopt otherwise.
 std::optional<core::Clock::TimePoint> parse_xml_time(std::string_view text);
 
-std::optional<std::uint64_t> parse_u64(std::string_view text);
-
 // The metadata of an object from GET/HEAD response headers (ETag, Content-Length, Content-Type,
 // Cache-Control, Last-Modified, x-amz-meta-*, x-amz-checksum-*).
 ObjectInfo info_from_headers(std::string_view key, const http::Response& response);

@@ -97,7 +97,7 @@ core::Error to_error(int status, const S3ErrorBody& body, Target target) {
   for (const auto& m : kOtherCodes) {
     if (m.code == code) error = m.error;
   }
-  return core::Error{error, (code.empty() ? std::string("S3Error") : code) + ": " + message};
+  return core::Error{error, std::move(message), code.empty() ? std::string("S3Error") : code};
 }
 
 bool is_retryable(int status, const S3ErrorBody& body) {

@@ -5,9 +5,9 @@
 #include <thread>
 #include <utility>
 
+#include "core/codec.h"
 #include "core/digest.h"
 #include "core/xml.h"
-#include "sigv4/encoding.h"
 #include "storage/s3/s3_call.h"
 #include "storage/s3/s3_codec.h"
 #include "storage/s3/s3_error.h"
@@ -146,13 +146,13 @@ core::Result<http::Request> S3Store::build(const Call& call, std::string_view pa
   if (!call.bucket.empty() && !virtual_host) path += call.bucket;
   if (!call.key.empty()) {
     if (!virtual_host) path += '/';
-    path += sigv4::uri_encode(call.key, true);
+    path += core::uri_encode(call.key, true);
   }
   std::string query;
   for (const auto& [name, value] : call.query) {
     if (!query.empty()) query += '&';
-    query += sigv4::uri_encode(name, false);
-    if (!value.empty()) query += "=" + sigv4::uri_encode(value, false);
+    query += core::uri_encode(name, false);
+    if (!value.empty()) query += "=" + core::uri_encode(value, false);
   }
 
   sigv4::Request signed_request{call.method, path, query, {{"Host", host}}};
@@ -454,13 +454,13 @@ core::Result<ListResult> S3Store::list(std::string_view bucket, const ListOption
   // omits <EncodingType>, and its keys are taken as they are.
   const bool encoded = doc->child_text("EncodingType") == "url";
   const auto text = [encoded](std::string value) {
-    return encoded ? sigv4::percent_decode(value, true) : value;
+    return encoded ? core::percent_decode(value, true) : value;
   };
   ListResult result;
   for (const core::XmlElement* c : doc->all("Contents")) {
     ObjectInfo info;
     info.key = text(c->child_text("Key"));
-    const auto size = parse_u64(c->child_text("Size"));
+    const auto size = core::parse_u64(c->child_text("Size"));
     if (info.key.empty() || !size)
       return core::fail(corrupt_response("a <Contents> without Key or Size"));
     info.size = *size;
@@ -487,8 +487,8 @@ core::Result<ObjectInfo> S3Store::copy(std::string_view src_bucket, std::string_
   if (auto st = check_names(dst_bucket, dst_key); !st) return core::fail(st.error());
   Call call{.method = "PUT", .bucket = std::string(dst_bucket), .key = std::string(dst_key)};
   call.embedded_error = true;
-  call.headers.push_back({"x-amz-copy-source",
-                          "/" + std::string(src_bucket) + "/" + sigv4::uri_encode(src_key, true)});
+  call.headers.push_back(
+      {"x-amz-copy-source", "/" + std::string(src_bucket) + "/" + core::uri_encode(src_key, true)});
   call.headers.push_back(
       {"x-amz-metadata-directive", options.replace_metadata ? "REPLACE" : "COPY"});
   if (options.replace_metadata) {

@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
+#include "core/codec.h"
 #include "core/xml.h"
-#include "sigv4/encoding.h"
 #include "storage/s3/s3_call.h"
 #include "storage/s3/s3_codec.h"
 #include "storage/s3/s3_error.h"
@@ -183,7 +183,7 @@ core::Result<PartInfo> S3Store::upload_part(std::string_view bucket, std::string
   if (options.content_md5) call.headers.push_back({"Content-MD5", *options.content_md5});
   if (options.checksum) {
     call.headers.push_back(
-        {"x-amz-checksum-" + sigv4::to_lower(to_string(options.checksum->algorithm)),
+        {"x-amz-checksum-" + core::to_lower(to_string(options.checksum->algorithm)),
          options.checksum->base64});
   }
   std::string buffer;
@@ -243,8 +243,8 @@ core::Result<std::vector<PartInfo>> S3Store::list_parts(std::string_view bucket,
     if (!doc) return core::fail(doc.error());
     for (const core::XmlElement* p : doc->all("Part")) {
       PartInfo part;
-      const auto number = parse_u64(p->child_text("PartNumber"));
-      const auto size = parse_u64(p->child_text("Size"));
+      const auto number = core::parse_u64(p->child_text("PartNumber"));
+      const auto size = core::parse_u64(p->child_text("Size"));
       if (!number || *number < 1 || *number > kMaxPartNumber || !size) {
         return core::fail(corrupt_response("a <Part> without a valid PartNumber or Size"));
       }
@@ -287,7 +287,7 @@ core::Result<ListUploadsResult> S3Store::list_multipart_uploads(std::string_view
   // As in list(): keys come back form-encoded only if the server honoured encoding-type.
   const bool encoded = doc->child_text("EncodingType") == "url";
   const auto text = [encoded](std::string value) {
-    return encoded ? sigv4::percent_decode(value, true) : value;
+    return encoded ? core::percent_decode(value, true) : value;
   };
   ListUploadsResult result;
   for (const core::XmlElement* u : doc->all("Upload")) {
