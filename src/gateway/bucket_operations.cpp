@@ -14,6 +14,17 @@ tl::expected<int, S3Error> max_keys_of(const S3Request& r) {
   return static_cast<int>(std::min<std::uint64_t>(*value, storage::kMaxListKeys));
 }
 
+// What every object listing reads alike: max-keys, prefix, delimiter.
+tl::expected<storage::ListOptions, S3Error> list_options_of(const S3Request& r) {
+  auto max_keys = max_keys_of(r);
+  if (!max_keys) return tl::unexpected(max_keys.error());
+  storage::ListOptions options;
+  options.prefix = std::string(r.param("prefix").value_or(""));
+  options.delimiter = std::string(r.param("delimiter").value_or(""));
+  options.max_keys = *max_keys;
+  return options;
+}
+
 // Where a marker-paged listing (V1, versions) continues: after `marker`, and past every key
 // under it when it is one of the listing's common prefixes, which the last page ended with; a
 // bare marker would list that prefix again.
@@ -109,16 +120,12 @@ OpResult get_bucket_location(const Call& call) {
 
 OpResult list_objects(const Call& call, bool v2) {
   const S3Request& r = call.s3;
-  const bool url = r.param("encoding-type") == "url";
-  if (auto enc = r.param("encoding-type"); enc && !url) {
-    return err("InvalidArgument", "Invalid Encoding Method specified in Request");
-  }
-  auto max_keys = max_keys_of(r);
-  if (!max_keys) return tl::unexpected(max_keys.error());
-  storage::ListOptions options;
-  options.prefix = std::string(r.param("prefix").value_or(""));
-  options.delimiter = std::string(r.param("delimiter").value_or(""));
-  options.max_keys = *max_keys;
+  const auto encoding = key_encoding_of(r);
+  if (!encoding) return tl::unexpected(encoding.error());
+  const KeyEncoding& enc = *encoding;
+  auto listing = list_options_of(r);
+  if (!listing) return tl::unexpected(listing.error());
+  storage::ListOptions& options = *listing;
   if (v2) {
     options.start_after = std::string(r.param("start-after").value_or(""));
     options.continuation_token = std::string(r.param("continuation-token").value_or(""));
@@ -127,9 +134,6 @@ OpResult list_objects(const Call& call, bool v2) {
   }
   auto listed = call.ctx.store.list(r.bucket, options);
   if (!listed) return tl::unexpected(from_core_error(listed.error()));
-  const auto enc = [url](std::string_view text) {
-    return url ? core::uri_encode(text, true) : std::string(text);
-  };
 
   XmlWriter xml;
   xml.open("ListBucketResult", kS3Namespace);
@@ -149,7 +153,7 @@ OpResult list_objects(const Call& call, bool v2) {
   }
   xml.element("MaxKeys", std::to_string(options.max_keys));
   if (!options.delimiter.empty()) xml.element("Delimiter", enc(options.delimiter));
-  if (url) xml.element("EncodingType", "url");
+  if (enc.url) xml.element("EncodingType", "url");
   xml.element("IsTruncated", listed->is_truncated ? "true" : "false");
   for (const auto& o : listed->objects) {
     xml.open("Contents");
@@ -207,24 +211,17 @@ void write_version(XmlWriter& xml, const storage::ObjectInfo& o, const std::stri
 // no delete markers.
 OpResult list_object_versions(const Call& call) {
   const S3Request& r = call.s3;
-  const bool url = r.param("encoding-type") == "url";
-  if (auto enc = r.param("encoding-type"); enc && !url) {
-    return err("InvalidArgument", "Invalid Encoding Method specified in Request");
-  }
-  auto max_keys = max_keys_of(r);
-  if (!max_keys) return tl::unexpected(max_keys.error());
-  storage::ListOptions options;
-  options.prefix = std::string(r.param("prefix").value_or(""));
-  options.delimiter = std::string(r.param("delimiter").value_or(""));
-  options.max_keys = *max_keys;
+  const auto encoding = key_encoding_of(r);
+  if (!encoding) return tl::unexpected(encoding.error());
+  const KeyEncoding& enc = *encoding;
+  auto listing = list_options_of(r);
+  if (!listing) return tl::unexpected(listing.error());
+  storage::ListOptions& options = *listing;
   auto start_after = versions_start_after(r, options);
   if (!start_after) return tl::unexpected(start_after.error());
   options.start_after = std::move(*start_after);
   auto listed = call.ctx.store.list(r.bucket, options);
   if (!listed) return tl::unexpected(from_core_error(listed.error()));
-  const auto enc = [url](std::string_view text) {
-    return url ? core::uri_encode(text, true) : std::string(text);
-  };
 
   XmlWriter xml;
   xml.open("ListVersionsResult", kS3Namespace);
@@ -241,7 +238,7 @@ OpResult list_object_versions(const Call& call) {
   }
   xml.element("MaxKeys", std::to_string(options.max_keys));
   if (!options.delimiter.empty()) xml.element("Delimiter", enc(options.delimiter));
-  if (url) xml.element("EncodingType", "url");
+  if (enc.url) xml.element("EncodingType", "url");
   xml.element("IsTruncated", listed->is_truncated ? "true" : "false");
   for (const auto& o : listed->objects) write_version(xml, o, enc(o.key));
   for (const auto& p : listed->common_prefixes) {

@@ -177,14 +177,9 @@ tl::expected<std::unique_ptr<storage::ObjectReader>, S3Error> open_copy_source(
 OpResult upload_part_copy(const Call& call) {
   const auto number = part_number_of(call.s3);
   if (!number) return tl::unexpected(number.error());
-  auto source = copy_source(call.s3);
+  auto source = copy_source(call);
   if (!source) return tl::unexpected(source.error());
   const auto& [src_bucket, src_key] = *source;
-  // Copying reads the source: the caller needs that right too.
-  if (!is_allowed(call.caller.principal, Operation::kGetObject, src_bucket, call.ctx.options.roles,
-                  call.ctx.options.anonymous)) {
-    return err("AccessDenied", "Access Denied");
-  }
   auto reader = open_copy_source(call, src_bucket, src_key);
   if (!reader) return tl::unexpected(reader.error());
   storage::PartOptions options;
@@ -284,10 +279,9 @@ OpResult list_parts(const Call& call) {
 
 OpResult list_multipart_uploads(const Call& call) {
   const S3Request& r = call.s3;
-  const bool url = r.param("encoding-type") == "url";
-  if (auto enc = r.param("encoding-type"); enc && !url) {
-    return err("InvalidArgument", "Invalid Encoding Method specified in Request");
-  }
+  const auto encoding = key_encoding_of(r);
+  if (!encoding) return tl::unexpected(encoding.error());
+  const KeyEncoding& enc = *encoding;
   auto max_uploads = count_param(r, "max-uploads", storage::kMaxListKeys, storage::kMaxListKeys);
   if (!max_uploads) return tl::unexpected(max_uploads.error());
   storage::ListUploadsOptions options;
@@ -298,10 +292,6 @@ OpResult list_multipart_uploads(const Call& call) {
   options.max_uploads = *max_uploads;
   auto listed = call.ctx.store.list_multipart_uploads(r.bucket, options);
   if (!listed) return tl::unexpected(from_core_error(listed.error()));
-  const auto enc = [url](std::string_view text) {
-    return url ? core::uri_encode(text, true) : std::string(text);
-  };
-
   XmlWriter xml;
   xml.open("ListMultipartUploadsResult", kS3Namespace);
   xml.element("Bucket", r.bucket);
@@ -313,7 +303,7 @@ OpResult list_multipart_uploads(const Call& call) {
   }
   xml.element("Prefix", enc(options.prefix));
   if (!options.delimiter.empty()) xml.element("Delimiter", enc(options.delimiter));
-  if (url) xml.element("EncodingType", "url");
+  if (enc.url) xml.element("EncodingType", "url");
   xml.element("MaxUploads", std::to_string(options.max_uploads));
   xml.element("IsTruncated", listed->is_truncated ? "true" : "false");
   for (const auto& u : listed->uploads) {

@@ -126,14 +126,9 @@ OpResult delete_object(const Call& call) {
 }
 
 OpResult copy_object(const Call& call) {
-  auto source = copy_source(call.s3);
+  auto source = copy_source(call);
   if (!source) return tl::unexpected(source.error());
   const auto& [src_bucket, src_key] = *source;
-  // Copying reads the source: the caller needs that right too.
-  if (!is_allowed(call.caller.principal, Operation::kGetObject, src_bucket, call.ctx.options.roles,
-                  call.ctx.options.anonymous)) {
-    return err("AccessDenied", "Access Denied");
-  }
   storage::CopyOptions options;
   options.replace_metadata = call.s3.header("x-amz-metadata-directive") == "REPLACE";
   if (options.replace_metadata) {

@@ -126,8 +126,8 @@ std::string initiator_of(const Call& call) {
   return call.caller.access_key_id;
 }
 
-tl::expected<std::pair<std::string, std::string>, S3Error> copy_source(const S3Request& r) {
-  std::string_view source = *r.header("x-amz-copy-source");
+tl::expected<std::pair<std::string, std::string>, S3Error> copy_source(const Call& call) {
+  std::string_view source = *call.s3.header("x-amz-copy-source");
   if (const std::size_t q = source.find('?'); q != std::string_view::npos) {
     source = source.substr(0, q);
   }
@@ -138,7 +138,24 @@ tl::expected<std::pair<std::string, std::string>, S3Error> copy_source(const S3R
   if (slash == std::string_view::npos || slash == 0 || slash + 1 == path.size()) {
     return err("InvalidArgument", "Copy Source must mention the source bucket and key");
   }
-  return std::pair{std::string(path.substr(0, slash)), std::string(path.substr(slash + 1))};
+  std::string bucket(path.substr(0, slash));
+  if (!is_allowed(call.caller.principal, Operation::kGetObject, bucket, call.ctx.options.roles,
+                  call.ctx.options.anonymous)) {
+    return err("AccessDenied", "Access Denied");
+  }
+  return std::pair{std::move(bucket), std::string(path.substr(slash + 1))};
+}
+
+std::string KeyEncoding::operator()(std::string_view key) const {
+  return url ? core::uri_encode(key, true) : std::string(key);
+}
+
+tl::expected<KeyEncoding, S3Error> key_encoding_of(const S3Request& r) {
+  const auto type = r.param("encoding-type");
+  if (type && *type != "url") {
+    return err("InvalidArgument", "Invalid Encoding Method specified in Request");
+  }
+  return KeyEncoding{type.has_value()};
 }
 
 bool has_copy_source_conditions(const S3Request& r) {

@@ -78,14 +78,23 @@ S3Error existing_key_error();
 // anonymous upload limits count by).
 std::string initiator_of(const Call& call);
 
-// x-amz-copy-source: "[/]bucket/key[?versionId=...]", URL-encoded → (bucket, key).
-tl::expected<std::pair<std::string, std::string>, S3Error> copy_source(const S3Request& r);
+// x-amz-copy-source: "[/]bucket/key[?versionId=...]", URL-encoded → (bucket, key), once the
+// caller may read it (copying reads the source: the caller needs that right too).
+tl::expected<std::pair<std::string, std::string>, S3Error> copy_source(const Call& call);
 // Whether the request has x-amz-copy-source-if-* conditions.
 bool has_copy_source_conditions(const S3Request& r);
 // The x-amz-copy-source-if-* conditions against the source version: PreconditionFailed when
 // one fails.
 std::optional<S3Error> check_copy_source_conditions(const S3Request& r,
                                                     const storage::ObjectInfo& source);
+
+// ?encoding-type=url: keys in a listing's answer percent-encoded (for keys XML cannot carry).
+struct KeyEncoding {
+  bool url = false;
+  std::string operator()(std::string_view key) const;
+};
+// The request's encoding-type; anything but absent or "url" is InvalidArgument, as S3 answers.
+tl::expected<KeyEncoding, S3Error> key_encoding_of(const S3Request& r);
 
 // The owner S3 documents name: of every bucket and object here (ACLs are disabled).
 inline constexpr std::string_view kOwnerId = "imgflow";
