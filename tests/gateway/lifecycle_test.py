@@ -50,9 +50,10 @@ class LifecycleTest(unittest.TestCase):
         with socket.create_connection(("127.0.0.1", port_of(self.server))) as sock:
             sock.sendall(b"PUT /uploads/inflight.jpg HTTP/1.1\r\nHost: x\r\n"
                          b"Content-Type: image/jpeg\r\nContent-Length: 200000\r\n\r\n" + body[:100_000])
-            time.sleep(0.5)
+            # In flight once the server holds it: this connection and the scrape's own.
+            self.wait_until(lambda: self.server.metric("imgflow_http_connections") >= 2)
             self.server.proc.send_signal(15)
-            time.sleep(0.5)
+            self.wait_for_log("shutting down")
             self.assertIsNone(self.server.proc.poll(), "exited with a request in flight")
             sock.sendall(body[100_000:])
             sock.settimeout(10)
@@ -167,6 +168,13 @@ class LifecycleTest(unittest.TestCase):
             s3.put_object(Bucket="uploads", Key=key, Body=png)
             self.wait_for(s3, made)
         self.assertEqual(self.server.stop(), 0)
+
+    def wait_until(self, condition, timeout=30):
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                self.fail("the server never reached the state the test waits for")
+            time.sleep(0.02)
 
     def wait_for_log(self, text, timeout=30):
         deadline = time.monotonic() + timeout
