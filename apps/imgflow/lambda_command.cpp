@@ -16,6 +16,7 @@
 #include "image/image.h"
 #include "lambda/host.h"
 #include "lambda/lambda_config.h"
+#include "lambda/presign.h"
 #include "lambda/runtime_api.h"
 #include "recipe/recipe.h"
 #include "storage/s3/s3_store.h"
@@ -79,6 +80,39 @@ void use_bundled_fonts() {
   }
 }
 
+// The upload-URL endpoint (IMGFLOW_MODE=presign): no image work, so libvips is never started and
+// the recipe is read only for its size limit.
+int run_presign(const lambda::LambdaConfig& config, const lambda::RuntimeApi& api,
+                core::Logger& log) {
+  auto recipe =
+      config.recipe.empty() ? recipe::default_recipe() : recipe::load_recipe(config.recipe);
+  if (!recipe) return fail_start(&api, log, "Imgflow.Recipe", recipe.error().message);
+  auto credentials = storage::s3::credentials_from_environment();
+  if (!credentials) {
+    return fail_start(&api, log, "Imgflow.Config",
+                      credentials.error().message + " (Lambda sets them from the function's role)");
+  }
+  lambda::PresignOptions options;
+  options.bucket = config.source_bucket;
+  options.prefix = config.source_prefix;
+  options.region = config.region;
+  options.endpoint = config.s3_endpoint;
+  options.max_bytes = recipe->limits.max_input_bytes;
+  const lambda::Presigner presigner(options, std::move(*credentials), log,
+                                    core::SystemClock::instance());
+
+  core::MetricsRegistry registry;  // nothing to measure beyond Lambda's own metrics
+  lambda::HostOptions host_options;
+  host_options.deadline_margin = config.deadline_margin;
+  host_options.metrics.dimensions = {{"FunctionName", config.function_name}};
+  lambda::Host host(api,
+                    lambda::Responder([&presigner](std::string_view event, std::string_view id) {
+                      return presigner.handle(event, id);
+                    }),
+                    log, registry, stdout, host_options);
+  return host.run();
+}
+
 }  // namespace
 
 int run_lambda() {
@@ -94,6 +128,7 @@ int run_lambda() {
                       config.error().message);
   }
   const lambda::RuntimeApi api(config->runtime_api, runtime_client);
+  if (config->mode == lambda::Mode::kPresign) return run_presign(*config, api, log);
   if (auto started = image::init(); !started) {
     return fail_start(&api, log, "Imgflow.Init", started.error().to_string());
   }

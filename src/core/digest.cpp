@@ -3,6 +3,7 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/rand.h>
 
 #include <cassert>
 #include <stdexcept>
@@ -147,6 +148,14 @@ std::optional<std::string> base64_decode(std::string_view text) {
     if (pad < 1) out += static_cast<char>(n & 0xFFU);
   }
   return out;
+}
+
+Result<std::string> random_hex(std::size_t bytes) {
+  std::string raw(bytes, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
+    return fail(ErrorCode::kInternal, "RAND_bytes failed: the random generator is not seeded");
+  }
+  return to_hex(raw);
 }
 
 struct Sha256Hasher::Impl {

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "core/codec.h"
+#include "core/result.h"
 
 namespace imgflow::core {
 
@@ -46,6 +47,10 @@ std::string base64_encode(const std::array<std::uint8_t, N>& bytes) {
 }
 // Strict standard base64 (padding required, no whitespace); nullopt on any bad character.
 std::optional<std::string> base64_decode(std::string_view text);
+
+// `bytes` bytes from OpenSSL's CSPRNG (RAND_bytes), as lower-case hex: ids nobody can guess.
+// kInternal when the generator fails (it is not seeded). Safe to call from any thread.
+Result<std::string> random_hex(std::size_t bytes);
 
 // Streaming hashers for bodies that never sit in memory whole. Move-only.
 class Sha256Hasher {

@@ -53,5 +53,14 @@ TEST(Digest, Base64RoundTripAndRejectsGarbage) {
   EXPECT_FALSE(base64_decode("Z===").has_value());
 }
 
+TEST(Digest, RandomHexIsFreshLowerHexOfTheLengthAsked) {
+  auto a = random_hex(16);
+  auto b = random_hex(16);
+  ASSERT_TRUE(a && b);
+  EXPECT_EQ(a->size(), 32U);
+  EXPECT_EQ(a->find_first_not_of("0123456789abcdef"), std::string::npos) << *a;
+  EXPECT_NE(*a, *b);
+}
+
 }  // namespace
 }  // namespace imgflow::core

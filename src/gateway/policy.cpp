@@ -1,9 +1,8 @@
 #include "gateway/policy.h"
 
-#include <algorithm>
-#include <array>
 #include <cstdio>
 
+#include "core/image_types.h"
 #include "storage/object_store.h"
 
 namespace imgflow::gateway {
@@ -39,12 +38,6 @@ bool is_anonymous_upload(Operation op) {
       return false;
   }
 }
-
-// The image subtypes the engine decodes, with the names clients use for them (image/jpg and
-// image/pjpeg are not registered but common).
-constexpr std::array<std::string_view, 13> kImageSubtypes = {
-    "jpeg", "jpg",  "pjpeg",         "png",           "apng", "webp", "gif",
-    "tiff", "heic", "heic-sequence", "heif-sequence", "heif", "avif"};
 
 std::string shown(std::string_view text) { return std::string(text.substr(0, 100)); }
 
@@ -168,10 +161,7 @@ std::optional<S3Error> check_anonymous_key(std::string_view key, const BucketRol
 }
 
 bool is_anonymous_upload_type(const MediaType& type) {
-  if (type.type == "image") {
-    return std::find(kImageSubtypes.begin(), kImageSubtypes.end(), type.subtype) !=
-           kImageSubtypes.end();
-  }
+  if (type.type == "image") return core::find_image_media_type(type.subtype).has_value();
   return (type.type == "application" || type.type == "binary") && type.subtype == "octet-stream";
 }
 

@@ -104,7 +104,7 @@ std::size_t max_anonymous_key_bytes(std::string_view destination_prefix);
 // lines downstream.
 std::optional<S3Error> check_anonymous_key(std::string_view key, const BucketRoles& roles);
 
-// Whether an anonymous upload may declare `type`: the image types the engine decodes (JPEG,
+// Whether an anonymous upload may declare `type`: core::image_media_types() (JPEG,
 // PNG, WebP, GIF, TIFF, HEIF/HEIC, AVIF; it sniffs the bytes anyway, this keeps everything else
 // out of the source bucket), and application/octet-stream, which clients send (or the gateway
 // assumes, with no Content-Type) when they cannot tell: a lie is no easier with it than with

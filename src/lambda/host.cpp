@@ -31,6 +31,26 @@ std::string reasons(const function::InvocationResult& result, function::Failure 
   return out;
 }
 
+// How an error is posted: storage unavailable, or the function failing itself, may pass on a
+// retry; anything else (the event unusable) fails the same way, but Lambda decides that, and the
+// on-failure destination keeps the message.
+FunctionError failure_of(const core::Error& error) {
+  const bool transient =
+      error.code == core::ErrorCode::kInternal || error.code == core::ErrorCode::kUnavailable;
+  return FunctionError{transient ? "Imgflow.Transient" : "Imgflow.Permanent", error.to_string()};
+}
+
+// An invocation whose records failed is an error too, so that Lambda retries it.
+std::optional<FunctionError> failure_of(const function::InvocationResult& result) {
+  if (result.should_retry()) {
+    return FunctionError{"Imgflow.Transient", reasons(result, function::Failure::kTransient)};
+  }
+  if (result.failed_permanent > 0) {
+    return FunctionError{"Imgflow.Permanent", reasons(result, function::Failure::kPermanent)};
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 std::string response_body(const function::InvocationResult& result) {
@@ -63,30 +83,35 @@ std::string response_body(const function::InvocationResult& result) {
   return body.dump();
 }
 
+// What is posted for one invocation: the error when there is one, else the body.
+struct Host::Reply {
+  std::optional<FunctionError> error;
+  std::string body;
+};
+
 // One function call on its own thread, so the host can stop waiting at the deadline. The state
 // is shared: a call still running when the host gives up keeps it alive.
 struct Host::Call {
   std::mutex mu;
   std::condition_variable cv;
   bool done = false;
-  core::Result<function::InvocationResult> result =
-      core::fail(core::ErrorCode::kInternal, "no result");
+  Reply reply;
 
-  static std::shared_ptr<Call> start(const Function& function, const Invocation& invocation) {
+  static std::shared_ptr<Call> start(const Invoke& invoke, const Invocation& invocation) {
     auto call = std::make_shared<Call>();
-    std::thread([call, function, event = invocation.event, id = invocation.request_id] {
-      core::Result<function::InvocationResult> result =
-          core::fail(core::ErrorCode::kInternal, "no result");
+    std::thread([call, invoke, event = invocation.event, id = invocation.request_id] {
+      Reply reply;
       try {
-        result = function(event, id);
+        reply = invoke(event, id);
       } catch (const std::exception& e) {
-        result =
-            core::fail(core::ErrorCode::kInternal, std::string("unhandled exception: ") + e.what());
+        reply.error = failure_of(core::Error{core::ErrorCode::kInternal,
+                                             std::string("unhandled exception: ") + e.what()});
       } catch (...) {
-        result = core::fail(core::ErrorCode::kInternal, "unhandled exception of unknown type");
+        reply.error = failure_of(
+            core::Error{core::ErrorCode::kInternal, "unhandled exception of unknown type"});
       }
       const std::lock_guard lock(call->mu);
-      call->result = std::move(result);
+      call->reply = std::move(reply);
       call->done = true;
       call->cv.notify_all();
     }).detach();  // a call past the deadline is abandoned with the process, never joined
@@ -96,8 +121,31 @@ struct Host::Call {
 
 Host::Host(const RuntimeApi& api, Function function, core::Logger& log,
            const core::MetricsRegistry& registry, std::FILE* metrics_out, HostOptions options)
+    : Host(
+          api,
+          [fn = std::move(function)](std::string_view event, std::string_view id) {
+            const core::Result<function::InvocationResult> result = fn(event, id);
+            if (!result) return Reply{failure_of(result.error()), ""};
+            if (auto error = failure_of(*result)) return Reply{std::move(error), ""};
+            return Reply{std::nullopt, response_body(*result)};
+          },
+          log, registry, metrics_out, std::move(options), 0) {}
+
+Host::Host(const RuntimeApi& api, Responder responder, core::Logger& log,
+           const core::MetricsRegistry& registry, std::FILE* metrics_out, HostOptions options)
+    : Host(
+          api,
+          [fn = std::move(responder)](std::string_view event, std::string_view id) {
+            core::Result<std::string> body = fn(event, id);
+            if (!body) return Reply{failure_of(body.error()), ""};
+            return Reply{std::nullopt, std::move(*body)};
+          },
+          log, registry, metrics_out, std::move(options), 0) {}
+
+Host::Host(const RuntimeApi& api, Invoke invoke, core::Logger& log,
+           const core::MetricsRegistry& registry, std::FILE* metrics_out, HostOptions options, int)
     : api_(api),
-      function_(std::move(function)),
+      invoke_(std::move(invoke)),
       log_(log),
       registry_(registry),
       metrics_out_(metrics_out),
@@ -113,17 +161,19 @@ Outcome Host::handle(const Invocation& invocation) {
   Outcome outcome = Outcome::kFailed;
   if (budget_ms <= 0) {
     outcome = answer(invocation,
-                     core::fail(core::ErrorCode::kTimeout,
-                                "the invocation arrived with no time left before its "
-                                "deadline (margin " +
-                                    std::to_string(options_.deadline_margin.count()) + " ms)"));
+                     Reply{failure_of(core::Error{
+                               core::ErrorCode::kTimeout,
+                               "the invocation arrived with no time left before its "
+                               "deadline (margin " +
+                                   std::to_string(options_.deadline_margin.count()) + " ms)"}),
+                           ""});
   } else {
-    const std::shared_ptr<Call> call = Call::start(function_, invocation);
+    const std::shared_ptr<Call> call = Call::start(invoke_, invocation);
     std::unique_lock lock(call->mu);
     if (call->cv.wait_for(lock, std::chrono::milliseconds(budget_ms), [&] { return call->done; })) {
-      const core::Result<function::InvocationResult> result = std::move(call->result);
+      const Reply reply = std::move(call->reply);
       lock.unlock();
-      outcome = answer(invocation, result);
+      outcome = answer(invocation, reply);
     } else {
       lock.unlock();
       const FunctionError error{
@@ -144,23 +194,10 @@ Outcome Host::handle(const Invocation& invocation) {
   return outcome;
 }
 
-Outcome Host::answer(const Invocation& invocation,
-                     const core::Result<function::InvocationResult>& result) {
-  std::optional<FunctionError> error;
-  if (!result) {
-    // The event itself is unusable (or the function threw): retrying cannot help, but Lambda
-    // decides that, and the on-failure destination keeps the message.
-    const bool transient = result.error().code == core::ErrorCode::kInternal ||
-                           result.error().code == core::ErrorCode::kUnavailable;
-    error = FunctionError{transient ? "Imgflow.Transient" : "Imgflow.Permanent",
-                          result.error().to_string()};
-  } else if (result->should_retry()) {
-    error = FunctionError{"Imgflow.Transient", reasons(*result, function::Failure::kTransient)};
-  } else if (result->failed_permanent > 0) {
-    error = FunctionError{"Imgflow.Permanent", reasons(*result, function::Failure::kPermanent)};
-  }
+Outcome Host::answer(const Invocation& invocation, const Reply& reply) {
+  std::optional<FunctionError> error = reply.error;
   core::Status posted = error ? api_.fail(invocation.request_id, *error)
-                              : api_.respond(invocation.request_id, response_body(*result));
+                              : api_.respond(invocation.request_id, reply.body);
   if (!posted && posted.error().code == core::ErrorCode::kTooLarge && !error) {
     error = FunctionError{"Imgflow.ResponseTooLarge", posted.error().message};
     posted = api_.fail(invocation.request_id, *error);

@@ -22,6 +22,12 @@ namespace imgflow::lambda {
 using Function = std::function<core::Result<function::InvocationResult>(
     std::string_view event_json, std::string_view request_id)>;
 
+// What the host runs for each request when it answers requests rather than S3 events (the
+// upload-URL endpoint, lambda/presign.h): the response body, posted as it is. An error is posted
+// as an invocation error, typed as Function's are.
+using Responder = std::function<core::Result<std::string>(std::string_view event_json,
+                                                          std::string_view request_id)>;
+
 struct HostOptions {
   // An invocation still running this long before Lambda's deadline is reported as an error
   // while there is time to say why; the process then exits and Lambda starts a fresh one.
@@ -54,6 +60,9 @@ class Host {
   // Everything passed must outlive the Host.
   Host(const RuntimeApi& api, Function function, core::Logger& log,
        const core::MetricsRegistry& registry, std::FILE* metrics_out, HostOptions options);
+  // The same loop around a Responder: deadline, exception boundary and EMF alike.
+  Host(const RuntimeApi& api, Responder responder, core::Logger& log,
+       const core::MetricsRegistry& registry, std::FILE* metrics_out, HostOptions options);
 
   Outcome handle(const Invocation& invocation);
 
@@ -62,13 +71,16 @@ class Host {
   int run();
 
  private:
-  struct Call;  // host.cpp: one function call on its own thread
-  Outcome answer(const Invocation& invocation,
-                 const core::Result<function::InvocationResult>& result);
+  struct Call;   // host.cpp: one function call on its own thread
+  struct Reply;  // host.cpp: a response body or an error, as posted
+  using Invoke = std::function<Reply(std::string_view event_json, std::string_view request_id)>;
+  Host(const RuntimeApi& api, Invoke invoke, core::Logger& log,
+       const core::MetricsRegistry& registry, std::FILE* metrics_out, HostOptions options, int);
+  Outcome answer(const Invocation& invocation, const Reply& reply);
   void flush_metrics();
 
   const RuntimeApi& api_;
-  Function function_;
+  Invoke invoke_;
   core::Logger& log_;
   const core::MetricsRegistry& registry_;
   std::FILE* metrics_out_;

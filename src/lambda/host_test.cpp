@@ -161,5 +161,31 @@ TEST_F(HostTest, RunStopsWhenTheRuntimeApiIsGone) {
   EXPECT_EQ(host.run(), 1);
 }
 
+TEST_F(HostTest, AResponderIsPostedAsItAnswersAndItsErrorsAreTyped) {
+  client_.push(202);
+  client_.push(202);
+  client_.push(202);
+  HostOptions options;
+  options.now_ms = [] { return kNow; };
+  Host host(api_,
+            Responder([](std::string_view event, std::string_view) -> core::Result<std::string> {
+              if (event == "throw") throw std::runtime_error("boom");
+              if (event != "{}")
+                return core::fail(core::ErrorCode::kInvalidArgument, "not a request");
+              return std::string(R"({"statusCode":400,"body":"{}"})");
+            }),
+            log_, registry_, metrics_, options);
+  EXPECT_EQ(host.handle(invocation()), Outcome::kResponded);
+  EXPECT_EQ(posted(0)["statusCode"], 400);  // a client's mistake is an answer, not an error
+  Invocation other = invocation();
+  other.event = "[]";
+  EXPECT_EQ(host.handle(other), Outcome::kFailed);
+  EXPECT_EQ(posted(1)["errorType"], "Imgflow.Permanent");
+  other.event = "throw";
+  EXPECT_EQ(host.handle(other), Outcome::kFailed);
+  EXPECT_EQ(posted(2)["errorType"], "Imgflow.Transient");
+  EXPECT_NE(posted(2)["errorMessage"].get<std::string>().find("boom"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace imgflow::lambda

@@ -15,6 +15,22 @@ core::Error missing(std::string_view name, std::string_view why) {
           std::string(name) + " is not set; " + std::string(why)};
 }
 
+// Empty, or folders each ending with '/' of the characters IAM resources and S3 keys take without
+// escaping: deploy/aws's PREFIX_PATTERN, ^([0-9A-Za-z!_.'()-]+/)*$.
+bool is_key_prefix(std::string_view prefix) {
+  if (prefix.empty()) return true;
+  if (prefix.size() > 512 || prefix.back() != '/' || prefix.front() == '/') return false;
+  char previous = '/';
+  for (const char c : prefix) {
+    const bool plain = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                       std::string_view("!_.'()-").find(c) != std::string_view::npos;
+    if (!plain && c != '/') return false;
+    if (c == '/' && previous == '/') return false;  // an empty folder
+    previous = c;
+  }
+  return true;
+}
+
 }  // namespace
 
 Environment process_environment() {
@@ -27,6 +43,15 @@ Environment process_environment() {
 
 core::Result<LambdaConfig> read_config(const Environment& env) {
   LambdaConfig c;
+  const std::string mode = env("IMGFLOW_MODE").value_or("events");
+  if (mode == "presign") {
+    c.mode = Mode::kPresign;
+  } else if (mode != "events") {
+    return core::fail(core::ErrorCode::kInvalidArgument,
+                      "IMGFLOW_MODE must be unset, 'events' (handle S3 event notifications) or "
+                      "'presign' (answer function-URL requests for upload URLs), not '" +
+                          mode.substr(0, 64) + "'");
+  }
   c.runtime_api = value_or_empty(env, "AWS_LAMBDA_RUNTIME_API");
   if (c.runtime_api.empty()) {
     return core::fail(missing("AWS_LAMBDA_RUNTIME_API",
@@ -45,12 +70,24 @@ core::Result<LambdaConfig> read_config(const Environment& env) {
         "AWS_ENDPOINT_URL_S3 must be an http:// or https:// URL, not '" + c.s3_endpoint + "'");
   }
   c.destination_bucket = value_or_empty(env, "IMGFLOW_DESTINATION_BUCKET");
-  if (c.destination_bucket.empty()) {
+  if (c.destination_bucket.empty() && c.mode == Mode::kEvents) {
     return core::fail(missing("IMGFLOW_DESTINATION_BUCKET",
                               "name the private bucket the variants and manifests go to"));
   }
   c.destination_prefix = value_or_empty(env, "IMGFLOW_DESTINATION_PREFIX");
   c.source_bucket = value_or_empty(env, "IMGFLOW_SOURCE_BUCKET");
+  if (c.source_bucket.empty() && c.mode == Mode::kPresign) {
+    return core::fail(
+        missing("IMGFLOW_SOURCE_BUCKET",
+                "with IMGFLOW_MODE=presign, name the bucket the upload URLs are for"));
+  }
+  c.source_prefix = value_or_empty(env, "IMGFLOW_SOURCE_PREFIX");
+  if (!is_key_prefix(c.source_prefix)) {
+    return core::fail(core::ErrorCode::kInvalidArgument,
+                      "IMGFLOW_SOURCE_PREFIX must be empty or folders each ending with '/' "
+                      "(letters, digits and !_.'()-), not '" +
+                          c.source_prefix.substr(0, 64) + "'");
+  }
   c.recipe = value_or_empty(env, "IMGFLOW_CONFIG");
   c.function_name = env("AWS_LAMBDA_FUNCTION_NAME").value_or("imgflow");
   if (auto margin = env("IMGFLOW_DEADLINE_MARGIN_MS")) {

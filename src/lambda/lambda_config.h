@@ -11,16 +11,27 @@
 
 namespace imgflow::lambda {
 
+// What one deployment of the zip does (IMGFLOW_MODE).
+enum class Mode {
+  kEvents,   // unset or "events": S3 event notifications, processed by function::Handler
+  kPresign,  // "presign": function-URL requests for upload URLs (lambda/presign.h)
+};
+
 // How `imgflow lambda` is configured: Lambda's own variables and imgflow's, read once at start.
 struct LambdaConfig {
+  Mode mode = Mode::kEvents;
   std::string runtime_api;         // AWS_LAMBDA_RUNTIME_API "host:port" (Lambda sets it)
   std::string region;              // AWS_REGION, else AWS_DEFAULT_REGION (Lambda sets it)
   std::string s3_endpoint;         // AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL; "" = AWS S3
-  std::string destination_bucket;  // IMGFLOW_DESTINATION_BUCKET: required
+  std::string destination_bucket;  // IMGFLOW_DESTINATION_BUCKET: required for events
   std::string destination_prefix;  // IMGFLOW_DESTINATION_PREFIX: "" = the bucket's root
   // IMGFLOW_SOURCE_BUCKET: events for other buckets are ignored; "" = any bucket but the
-  // destination (the bucket notification already chooses).
+  // destination (the bucket notification already chooses). Required for presign: the bucket
+  // the upload URLs are for.
   std::string source_bucket;
+  // IMGFLOW_SOURCE_PREFIX (presign): every key handed out starts with it. Empty or folders each
+  // ending with '/', of the characters the stack allows (its PREFIX_PATTERN); "" = the root.
+  std::string source_prefix;
   std::filesystem::path recipe;  // IMGFLOW_CONFIG; "" = the built-in recipe
   std::string function_name;     // AWS_LAMBDA_FUNCTION_NAME: the metrics' dimension
   // IMGFLOW_DEADLINE_MARGIN_MS: an invocation still running this long before Lambda's deadline
@@ -34,7 +45,8 @@ using Environment = std::function<std::optional<std::string>(std::string_view)>;
 // The process environment.
 Environment process_environment();
 
-// Reads the configuration. kInvalidArgument names the variable that is missing or wrong.
+// Reads the configuration. kInvalidArgument names the variable that is missing or wrong: an
+// IMGFLOW_MODE other than events or presign, or what the mode needs.
 core::Result<LambdaConfig> read_config(const Environment& env);
 
 // The CA certificates to verify AWS with: SSL_CERT_FILE when set, else the first that exists of

@@ -55,6 +55,40 @@ TEST(LambdaConfig, WhatIsMissingOrWrongIsNamed) {
   EXPECT_NE(c.error().message.find("IMGFLOW_DEADLINE_MARGIN_MS"), std::string::npos);
 }
 
+TEST(LambdaConfig, ModesAndWhatEachNeeds) {
+  EXPECT_EQ(read_config(from(kMinimal))->mode, Mode::kEvents);
+  auto env = kMinimal;
+  env["IMGFLOW_MODE"] = "events";
+  EXPECT_EQ(read_config(from(env))->mode, Mode::kEvents);
+
+  env["IMGFLOW_MODE"] = "presigned";
+  auto wrong = read_config(from(env));
+  ASSERT_FALSE(wrong);
+  EXPECT_NE(wrong.error().message.find("IMGFLOW_MODE"), std::string::npos);
+  EXPECT_NE(wrong.error().message.find("'presigned'"), std::string::npos);
+
+  // The upload endpoint has no destination bucket, but needs its source bucket.
+  env = {{"AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"},
+         {"AWS_REGION", "eu-west-1"},
+         {"IMGFLOW_MODE", "presign"}};
+  auto no_source = read_config(from(env));
+  ASSERT_FALSE(no_source);
+  EXPECT_NE(no_source.error().message.find("IMGFLOW_SOURCE_BUCKET"), std::string::npos);
+  env["IMGFLOW_SOURCE_BUCKET"] = "in";
+  auto presign = read_config(from(env));
+  ASSERT_TRUE(presign) << presign.error().message;
+  EXPECT_EQ(presign->mode, Mode::kPresign);
+  EXPECT_EQ(presign->source_prefix, "");
+  env["IMGFLOW_SOURCE_PREFIX"] = "uploads/2026/";
+  EXPECT_EQ(read_config(from(env))->source_prefix, "uploads/2026/");
+  for (const char* bad : {"uploads", "/uploads/", "up loads/", "a//", "uploads/*", "\x0a/"}) {
+    env["IMGFLOW_SOURCE_PREFIX"] = bad;
+    auto c = read_config(from(env));
+    ASSERT_FALSE(c) << bad;
+    EXPECT_NE(c.error().message.find("IMGFLOW_SOURCE_PREFIX"), std::string::npos);
+  }
+}
+
 TEST(LambdaConfig, TheCaFileIsFoundWhereverTheSystemKeepsIt) {
   EXPECT_EQ(find_ca_file(from({{"SSL_CERT_FILE", "/x/ca.pem"}}), ""), "/x/ca.pem");
   // This machine is Debian: its bundle is first in line.

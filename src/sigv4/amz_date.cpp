@@ -54,6 +54,12 @@ std::string format_amz_date(TimePoint time) {
   return buf;
 }
 
+std::string format_iso8601(TimePoint time) {
+  const std::string basic = format_amz_date(time);  // 20150830T123600Z
+  return basic.substr(0, 4) + "-" + basic.substr(4, 2) + "-" + basic.substr(6, 5) + ":" +
+         basic.substr(11, 2) + ":" + basic.substr(13);
+}
+
 std::optional<TimePoint> parse_iso8601(std::string_view text) {
   if (text.size() < 20 || text.back() != 'Z' || text[4] != '-' || text[7] != '-' ||
       text[10] != 'T' || text[13] != ':' || text[16] != ':') {

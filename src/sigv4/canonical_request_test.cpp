@@ -45,6 +45,7 @@ TEST(AmzDateTest, ParsesAndFormats) {
   EXPECT_EQ(format_amz_date(*t), "20150830T123600Z");
   EXPECT_EQ(parse_iso8601("2015-08-30T12:36:00.000Z"), t);
   EXPECT_EQ(parse_iso8601("2015-08-30T12:36:00Z"), t);
+  EXPECT_EQ(format_iso8601(*t), "2015-08-30T12:36:00Z");
   for (std::string_view bad :
        {"20150830T123600", "20150230T123600Z", "2015083OT123600Z", "20150830T246000Z", ""}) {
     EXPECT_FALSE(parse_amz_date(bad)) << bad;

@@ -226,3 +226,46 @@ AuthResult<void> check_content_length(const PostPolicy& policy, std::uint64_t si
 }
 
 }  // namespace imgflow::sigv4
+
+namespace imgflow::sigv4 {
+
+core::Result<std::vector<FormField>> sign_post_policy(const PostPolicySpec& spec,
+                                                      const SigningParams& params) {
+  const Credentials& credentials = params.credentials;
+  if (credentials.access_key_id.empty() || credentials.secret_access_key.empty()) {
+    return core::fail(core::ErrorCode::kInvalidArgument, "SigV4 signing needs an access key pair");
+  }
+  const auto signed_at = std::chrono::floor<std::chrono::seconds>(params.time);
+  if (spec.expiration <= signed_at) {
+    return core::fail(core::ErrorCode::kInvalidArgument,
+                      "a POST policy must expire after the time it is signed at");
+  }
+  const std::string amz_date = format_amz_date(signed_at);
+  const CredentialScope scope{amz_date.substr(0, 8), params.region, params.service};
+
+  std::vector<FormField> fields = spec.fields;
+  fields.push_back({"x-amz-algorithm", std::string(kAlgorithm)});
+  fields.push_back({"x-amz-credential", credentials.access_key_id + "/" + scope.to_string()});
+  fields.push_back({"x-amz-date", amz_date});
+  if (!credentials.session_token.empty()) {
+    fields.push_back({"x-amz-security-token", credentials.session_token});
+  }
+
+  nlohmann::ordered_json conditions = nlohmann::ordered_json::array();
+  conditions.push_back({{"bucket", spec.bucket}});
+  for (const FormField& field : fields) conditions.push_back({{field.name, field.value}});
+  if (spec.max_length > 0) {
+    conditions.push_back(
+        nlohmann::ordered_json::array({"content-length-range", spec.min_length, spec.max_length}));
+  }
+  const nlohmann::ordered_json policy{{"expiration", format_iso8601(spec.expiration)},
+                                      {"conditions", std::move(conditions)}};
+  std::string policy_b64 = core::base64_encode(policy.dump());
+  std::string signature =
+      sign_string(derive_signing_key(credentials.secret_access_key, scope), policy_b64);
+  fields.push_back({"policy", std::move(policy_b64)});
+  fields.push_back({"x-amz-signature", std::move(signature)});
+  return fields;
+}
+
+}  // namespace imgflow::sigv4

@@ -10,6 +10,7 @@
 #include "sigv4/amz_date.h"
 #include "sigv4/auth_error.h"
 #include "sigv4/credential_scope.h"
+#include "sigv4/signer.h"
 #include "sigv4/verifier.h"
 
 namespace imgflow::sigv4 {
@@ -65,5 +66,26 @@ AuthResult<VerifiedPost> verify_post_policy(std::span<const FormField> fields,
 
 // kEntityTooLarge / kEntityTooSmall when a content-length-range condition excludes `size`.
 AuthResult<void> check_content_length(const PostPolicy& policy, std::uint64_t size);
+
+// What a browser POST upload form is signed to allow.
+struct PostPolicySpec {
+  std::string bucket;  // a {"bucket": ...} condition (the form is posted to the bucket's URL)
+  // Each is sent as a form field and required verbatim ({"name": "value"}): key, Content-Type.
+  std::vector<FormField> fields;
+  // A ["content-length-range", min, max] condition when max_length > 0: the file's size, which
+  // S3 checks as the body arrives (a presigned PUT URL cannot bind it).
+  std::uint64_t min_length = 0;
+  std::uint64_t max_length = 0;
+  TimePoint expiration;  // after it S3 refuses the form
+};
+
+// Writes the policy document for `spec` (with conditions for the x-amz-* fields below), base64s
+// it and signs it with a key derived for params' time, region and service, as S3's POST uploads
+// take it. Returns the form fields to send before the file, in order: spec.fields,
+// x-amz-algorithm, x-amz-credential, x-amz-date, x-amz-security-token (with a session token),
+// policy and x-amz-signature. kInvalidArgument for empty credentials or an expiration not after
+// params.time. Thread-safe (pure).
+core::Result<std::vector<FormField>> sign_post_policy(const PostPolicySpec& spec,
+                                                      const SigningParams& params);
 
 }  // namespace imgflow::sigv4

@@ -145,5 +145,59 @@ TEST(PostPolicyTest, BadPolicyDocumentsAreRefused) {
   EXPECT_EQ(p->conditions.at(0).max, 5U);
 }
 
+TEST(PostPolicyTest, SignedFormsVerifyAndBindWhatTheySign) {
+  PostPolicySpec spec;
+  spec.bucket = "uploads";
+  spec.fields = {{"key", "uploads/0f.jpg"}, {"Content-Type", "image/jpeg"}};
+  spec.min_length = 1;
+  spec.max_length = 2048;
+  spec.expiration = t0() + 5min;
+  SigningParams params = params_at(t0());
+  params.credentials.session_token = "FwoGZXIvYXdzEJr//token";
+  auto fields = sign_post_policy(spec, params);
+  ASSERT_TRUE(fields) << fields.error().message;
+  std::vector<std::string> names;
+  for (const FormField& f : *fields) names.push_back(f.name);
+  EXPECT_EQ(names, (std::vector<std::string>{"key", "Content-Type", "x-amz-algorithm",
+                                             "x-amz-credential", "x-amz-date",
+                                             "x-amz-security-token", "policy", "x-amz-signature"}));
+  const CredentialsLookup with_token = [](std::string_view id) -> std::optional<SecretKey> {
+    if (id != kAccessKey) return std::nullopt;
+    return SecretKey{std::string(kSecret), "function", "FwoGZXIvYXdzEJr//token", std::nullopt};
+  };
+
+  core::ManualClock clock(t0() + 4min);
+  auto v = verify_post_policy(*fields, "uploads", with_token, clock);
+  ASSERT_TRUE(v) << v.error().message;
+  EXPECT_EQ(v->policy.expiration, t0() + 5min);
+  EXPECT_TRUE(check_content_length(v->policy, 2048));
+  EXPECT_EQ(check_content_length(v->policy, 2049).error().code, AuthErrorCode::kEntityTooLarge);
+  EXPECT_EQ(check_content_length(v->policy, 0).error().code, AuthErrorCode::kEntityTooSmall);
+
+  std::vector<FormField> other_key = *fields;
+  set(other_key, "key", "uploads/mine.jpg");
+  EXPECT_EQ(code_of(verify_post_policy(other_key, "uploads", with_token, clock)),
+            AuthErrorCode::kAccessDenied);
+  std::vector<FormField> other_type = *fields;
+  set(other_type, "Content-Type", "text/html");
+  EXPECT_EQ(code_of(verify_post_policy(other_type, "uploads", with_token, clock)),
+            AuthErrorCode::kAccessDenied);
+  EXPECT_EQ(code_of(verify_post_policy(*fields, "processed", with_token, clock)),
+            AuthErrorCode::kAccessDenied);
+  clock.advance(2min);
+  EXPECT_EQ(code_of(verify_post_policy(*fields, "uploads", with_token, clock)),
+            AuthErrorCode::kAccessDenied);
+}
+
+TEST(PostPolicyTest, SigningRefusesAnExpiredSpecOrNoCredentials) {
+  PostPolicySpec spec;
+  spec.bucket = "uploads";
+  spec.expiration = t0();
+  EXPECT_FALSE(sign_post_policy(spec, params_at(t0())));
+  spec.expiration = t0() + 1s;
+  EXPECT_TRUE(sign_post_policy(spec, params_at(t0())));
+  EXPECT_FALSE(sign_post_policy(spec, params_at(t0(), "")));
+}
+
 }  // namespace
 }  // namespace imgflow::sigv4
