@@ -192,7 +192,8 @@ void add_lambda(CLI::App& app) {
       "handler on each (the package's bootstrap is this program). Configured from the "
       "environment only.");
   cmd->footer(
-      "Required: IMGFLOW_DESTINATION_BUCKET (the private bucket for variants and manifests), "
+      "Required (IMGFLOW_MODE unset or events): IMGFLOW_DESTINATION_BUCKET (the private bucket for "
+      "variants and manifests), "
       "and what Lambda sets: AWS_LAMBDA_RUNTIME_API, AWS_REGION, AWS_ACCESS_KEY_ID, "
       "AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN.\n"
       "Optional: IMGFLOW_DESTINATION_PREFIX (default: the bucket's root), IMGFLOW_SOURCE_BUCKET "
@@ -200,6 +201,10 @@ void add_lambda(CLI::App& app) {
       "built-in recipe), AWS_ENDPOINT_URL_S3 or AWS_ENDPOINT_URL (an S3-compatible endpoint, "
       "addressed path-style; default: AWS S3), IMGFLOW_DEADLINE_MARGIN_MS (default 1000), "
       "SSL_CERT_FILE.\n"
+      "IMGFLOW_MODE=presign instead serves the upload-URL endpoint behind a function URL: it "
+      "answers POST {\"content_type\", \"size\"} with a server-chosen key under "
+      "IMGFLOW_SOURCE_PREFIX, a presigned PUT URL and a signed POST form for it; it needs "
+      "IMGFLOW_SOURCE_BUCKET and not the destination bucket (deploy/aws/README.md).\n"
       "Exit status: 2 the configuration is unusable (reported to Lambda as an init error), 1 "
       "the Runtime API went away or an invocation ran past its deadline.");
 }
