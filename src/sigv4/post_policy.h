@@ -34,7 +34,7 @@ struct PostPolicy {
   std::vector<PolicyCondition> conditions;
 };
 
-inline constexpr std::size_t kMaxPolicyBytes = 64 * 1024;  // far above real policies (a few KiB)
+inline constexpr std::size_t kMaxPolicyBytes = 64U * 1024U;  // far above real policies (a few KiB)
 
 // Parses policy JSON: {"expiration": ISO 8601, "conditions": [...]}, where a condition is
 // {"field": "value"} (eq), ["eq"|"starts-with", "$field", "value"] or
