@@ -48,6 +48,8 @@ function(imgflow_test name)
   endif()
   add_executable(${name} ${T_SOURCES})
   target_link_libraries(${name} PRIVATE ${T_LIBS} GTest::gmock GTest::gtest_main)
+  # Helpers every module's tests share: #include "support/....h" (tests/support).
+  target_include_directories(${name} PRIVATE ${PROJECT_SOURCE_DIR}/tests)
   target_compile_definitions(${name} PRIVATE IMGFLOW_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   imgflow_warnings(${name})
   # Cases are named "<executable>.<Suite>.<Test>", so `ctest -R image_test` selects a module's.

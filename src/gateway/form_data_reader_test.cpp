@@ -5,22 +5,7 @@
 namespace imgflow::gateway {
 namespace {
 
-// Hands out at most `step` bytes per read, so delimiters straddle reads.
-class TrickleSource final : public storage::ByteSource {
- public:
-  TrickleSource(std::string data, std::size_t step) : data_(std::move(data)), step_(step) {}
-  core::Result<std::size_t> read(char* buf, std::size_t n) override {
-    const std::size_t take = std::min({n, step_, data_.size() - pos_});
-    data_.copy(buf, take, pos_);
-    pos_ += take;
-    return take;
-  }
-
- private:
-  std::string data_;
-  std::size_t step_;
-  std::size_t pos_ = 0;
-};
+using TrickleSource = storage::StringSource;  // at most `step` bytes per read
 
 const std::string kBody =
     "preamble\r\n--XyZ\r\nContent-Disposition: form-data; name=\"key\"\r\n\r\nuploads/a.jpg\r\n"
@@ -58,7 +43,8 @@ TEST(FormDataReaderTest, EnforcesCapsAndFraming) {
   ASSERT_TRUE(cut.next());
   EXPECT_FALSE(cut.read_value(100));
 
-  TrickleSource endless("--XyZ\r\n" + std::string(20000, 'h'), 4096);
+  const std::string endless_header = "--XyZ\r\n" + std::string(20000, 'h');
+  TrickleSource endless(endless_header, 4096);
   FormDataReader headers(endless, "XyZ");
   EXPECT_FALSE(headers.next());
 }

@@ -8,30 +8,11 @@
 
 #include "gateway/form_data_reader.h"
 
-namespace {
-
-class TrickleSource final : public imgflow::storage::ByteSource {
- public:
-  TrickleSource(std::string_view data, std::size_t step) : data_(data), step_(step) {}
-  imgflow::core::Result<std::size_t> read(char* buf, std::size_t n) override {
-    const std::size_t take = std::min({n, step_, data_.size() - pos_});
-    data_.copy(buf, take, pos_);
-    pos_ += take;
-    return take;
-  }
-
- private:
-  std::string_view data_;
-  std::size_t step_;
-  std::size_t pos_ = 0;
-};
-
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 1) return 0;
   const std::size_t step = static_cast<std::size_t>(data[0]) + 1;
-  TrickleSource source(std::string_view(reinterpret_cast<const char*>(data + 1), size - 1), step);
+  imgflow::storage::StringSource source(
+      std::string_view(reinterpret_cast<const char*>(data + 1), size - 1), step);
   imgflow::gateway::FormDataReader form(source, "XyZ");
   for (;;) {
     auto part = form.next();

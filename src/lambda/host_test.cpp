@@ -2,13 +2,12 @@
 
 #include <gtest/gtest.h>
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
 #include "http/fake_http_client.h"
+#include "support/concurrency.h"
 
 namespace imgflow::lambda {
 namespace {
@@ -110,25 +109,15 @@ TEST_F(HostTest, AnExceptionIsCaughtAndPosted) {
 
 TEST_F(HostTest, WorkStillRunningNearTheDeadlineIsReportedBeforeItPasses) {
   client_.push(202);
-  struct Gate {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool open = false;
-  };
-  auto gate = std::make_shared<Gate>();
+  auto gate = std::make_shared<test_support::Gate>();
   Host host = make([gate](std::string_view, std::string_view) -> core::Result<InvocationResult> {
-    std::unique_lock lock(gate->mu);
-    gate->cv.wait(lock, [&] { return gate->open; });
+    gate->enter();  // still working when the deadline comes
     return with(OutcomeKind::kProcessed);
   });
   // 150 ms to the deadline, 100 ms of margin: 50 ms of work allowed.
   EXPECT_EQ(host.handle(invocation(kNow + 150)), Outcome::kDeadlinePassed);
   EXPECT_EQ(posted()["errorType"], "Imgflow.DeadlineExceeded");
-  {
-    const std::lock_guard lock(gate->mu);
-    gate->open = true;
-  }
-  gate->cv.notify_all();
+  gate->release();
 }
 
 TEST_F(HostTest, AnInvocationWithNoTimeLeftIsRefusedAtOnce) {

@@ -84,7 +84,7 @@ std::string_view to_string(ChecksumAlgorithm algorithm) {
 }
 
 core::Result<std::size_t> StringSource::read(char* buf, std::size_t n) {
-  const std::size_t count = std::min(n, data_.size() - pos_);
+  const std::size_t count = std::min({n, max_read_, data_.size() - pos_});
   std::memcpy(buf, data_.data() + pos_, count);
   pos_ += count;
   return count;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -73,14 +74,19 @@ class ByteSource {
   virtual core::Result<std::size_t> read(char* buf, std::size_t n) = 0;
 };
 
-// A ByteSource over bytes the caller keeps alive.
+// A ByteSource over bytes the caller keeps alive. Each read hands out at most `max_read` bytes:
+// tests and fuzz targets use a small one so that whatever a reader looks for (a delimiter, a
+// chunk header) straddles reads in every way.
 class StringSource final : public ByteSource {
  public:
-  explicit StringSource(std::string_view data) : data_(data) {}
+  explicit StringSource(std::string_view data,
+                        std::size_t max_read = std::numeric_limits<std::size_t>::max())
+      : data_(data), max_read_(max_read) {}
   core::Result<std::size_t> read(char* buf, std::size_t n) override;
 
  private:
   std::string_view data_;
+  std::size_t max_read_;
   std::size_t pos_ = 0;
 };
 
