@@ -21,7 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 sys.path.insert(0, os.path.dirname(__file__))
-from gateway_support import ServerProcess  # noqa: E402
+from gateway_support import ServerProcess, multipart_form  # noqa: E402
 
 
 class GatewayTestBase(unittest.TestCase):
@@ -225,19 +225,6 @@ class Boto3Test(GatewayTestBase):
         self.assertNotIn("Contents", s3.list_objects_v2(Bucket="processed", Prefix="../"))
         for root, _, files in os.walk(self.server.tmp):
             self.assertNotIn("escape.jpg", files, root)
-
-
-def multipart_form(fields, file_name, file_bytes, file_type):
-    """A multipart/form-data body as a browser builds it: fields first, then the file."""
-    boundary = "----imgflowtest" + os.urandom(8).hex()
-    out = b""
-    for name, value in fields.items():
-        out += (f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
-                f'{value}\r\n').encode()
-    out += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
-            f'filename="{file_name}"\r\nContent-Type: {file_type}\r\n\r\n').encode()
-    out += file_bytes + f"\r\n--{boundary}--\r\n".encode()
-    return out, f"multipart/form-data; boundary={boundary}"
 
 
 class PostUploadTest(GatewayTestBase):

@@ -102,3 +102,16 @@ class ServerProcess:
 
     def pending_events(self):
         return int(self.metric("imgflow_queue_depth"))
+
+
+def multipart_form(fields, file_name, file_bytes, file_type):
+    """A multipart/form-data body as a browser builds it: fields first, then the file."""
+    boundary = "----imgflowtest" + os.urandom(8).hex()
+    out = b""
+    for name, value in fields.items():
+        out += (f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
+                f'{value}\r\n').encode()
+    out += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
+            f'filename="{file_name}"\r\nContent-Type: {file_type}\r\n\r\n').encode()
+    out += file_bytes + f"\r\n--{boundary}--\r\n".encode()
+    return out, f"multipart/form-data; boundary={boundary}"

@@ -23,7 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(ROOT, "tests", "gateway"))
-from gateway_support import ServerProcess  # noqa: E402
+from gateway_support import ServerProcess, multipart_form  # noqa: E402
 from runtime_api_emulator import RuntimeApiEmulator  # noqa: E402
 
 JPEG = os.path.join(ROOT, "samples", "landscape.jpg")
@@ -44,19 +44,6 @@ def url_event(method, body, base64_body=False):
                            "time": "06/Dec/2026:12:00:00 +0000", "timeEpoch": 1796558400000},
         "body": base64.b64encode(text.encode()).decode() if base64_body else text,
         "isBase64Encoded": base64_body})
-
-
-def multipart_form(fields, file_name, file_bytes, file_type):
-    """A multipart/form-data body as a browser builds it: fields first, then the file."""
-    boundary = "----imgflowtest" + os.urandom(8).hex()
-    out = b""
-    for name, value in fields.items():
-        out += (f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
-                f'{value}\r\n').encode()
-    out += (f'--{boundary}\r\nContent-Disposition: form-data; name="file"; '
-            f'filename="{file_name}"\r\nContent-Type: {file_type}\r\n\r\n').encode()
-    out += file_bytes + f"\r\n--{boundary}--\r\n".encode()
-    return out, f"multipart/form-data; boundary={boundary}"
 
 
 def http(method, url, data=None, headers=None):
