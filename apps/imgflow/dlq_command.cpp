@@ -179,6 +179,29 @@ core::Result<json> call_json(const ApiCall& api, const std::string& method,
   return body;
 }
 
+// JSON for a terminal: JSON escapes C0 controls but leaves C1 controls (U+0080..U+009F, such as
+// the one-byte CSI U+009B) as UTF-8, which some terminals obey. They occur only inside strings,
+// where \u0080..\u009F is the same text, so the output stays the same JSON.
+std::string json_for_terminal(const json& value) {
+  const std::string dumped = value.dump(2);
+  std::string out;
+  out.reserve(dumped.size());
+  for (std::size_t i = 0; i < dumped.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(dumped[i]);
+    const auto next = i + 1 < dumped.size() ? static_cast<unsigned char>(dumped[i + 1]) : 0U;
+    if (byte == 0xC2 && next >= 0x80 && next <= 0x9F) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\u00";
+      out += kHex[next >> 4U];
+      out += kHex[next & 0x0FU];
+      ++i;
+      continue;
+    }
+    out += dumped[i];
+  }
+  return out;
+}
+
 std::string text_of(const json& value) {
   return value.is_string() ? value.get<std::string>() : value.dump();
 }
@@ -208,7 +231,7 @@ int list(const ApiCall& api, bool as_json) {
   auto body = call_json(api, "GET", "dlq");
   if (!body) return usage_error(body.error().message);
   if (as_json) {
-    std::printf("%s\n", body->dump(2).c_str());
+    std::printf("%s\n", json_for_terminal(*body).c_str());
   } else {
     print_table((*body)["dead_letters"]);
   }
@@ -221,7 +244,7 @@ int show(const ApiCall& api, const std::string& id) {
     std::fprintf(stderr, "imgflow dlq: %s: %s\n", id.c_str(), body.error().message.c_str());
     return body.error().code == core::ErrorCode::kNotFound ? 1 : 2;
   }
-  std::printf("%s\n", body->dump(2).c_str());
+  std::printf("%s\n", json_for_terminal(*body).c_str());
   return 0;
 }
 

@@ -95,7 +95,7 @@ class PipelineTest(unittest.TestCase):
         self.assertNotEqual(anonymous.returncode, 0)
 
     def test_dlq_list_escapes_what_an_uploader_put_in_a_key(self):
-        key = "forged\nrow 99 2026-01-01\x1b[2J.jpg"
+        key = "forged\nrow 99 2026-01-01\x1b[2J\u009b2J.jpg"  # \u009b: the one-byte CSI
         self.admin.put_object(Bucket="uploads", Key=key, Body=b"\xff\xd8\xff not an image",
                               ContentType="image/jpeg")
         deadline = time.time() + WAIT_SECONDS
@@ -105,10 +105,18 @@ class PipelineTest(unittest.TestCase):
             time.sleep(0.1)
         [letter] = [d for d in self.dead_letters() if d["event"]["key"] == key]
         listed = self.imgflow("dlq", "list", "--data-dir", self.server.data_dir).stdout
+        shown = self.imgflow("dlq", "show", str(letter["id"]), "--data-dir",
+                             self.server.data_dir).stdout
         # The other tests expect the dead-letter store as they left it.
         self.imgflow("dlq", "delete", str(letter["id"]), "--data-dir", self.server.data_dir)
         self.assertNotIn("\x1b", listed)
-        self.assertIn("forged\\x0Arow 99 2026-01-01\\x1B[2J.jpg", listed)
+        self.assertNotIn("\u009b", listed)
+        self.assertIn("forged\\x0Arow 99 2026-01-01\\x1B[2J\\xC2\\x9B2J.jpg", listed)
+        # JSON for a terminal: every control escaped, and still the same JSON.
+        self.assertNotIn("\x1b", shown)
+        self.assertNotIn("\u009b", shown)
+        self.assertIn("\\u009b", shown)
+        self.assertEqual(json.loads(shown)["event"]["key"], key)
         rows = [line for line in listed.splitlines() if line.startswith("row 99")]
         self.assertEqual(rows, [], "a newline in a key forged a row")
 
