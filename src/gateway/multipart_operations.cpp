@@ -188,12 +188,7 @@ OpResult upload_part_copy(const Call& call) {
   auto part = call.ctx.store.upload_part(call.s3.bucket, call.s3.key, *call.s3.param("uploadId"),
                                          *number, **reader, options);
   if (!part) return tl::unexpected(from_core_error(part.error()));
-  XmlWriter xml;
-  xml.open("CopyPartResult", kS3Namespace);
-  xml.element("LastModified", format_iso8601(part->last_modified));
-  xml.element("ETag", quoted(part->etag));
-  xml.close("CopyPartResult");
-  return xml_response(xml.take());
+  return copy_result("CopyPartResult", part->last_modified, part->etag);
 }
 
 OpResult abort_multipart(const Call& call) {

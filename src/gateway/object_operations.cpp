@@ -150,12 +150,7 @@ OpResult copy_object(const Call& call) {
   options.event = event_for(call, call.s3.bucket, events::kObjectCreatedCopy);
   auto info = call.ctx.store.copy(src_bucket, src_key, call.s3.bucket, call.s3.key, options);
   if (!info) return tl::unexpected(from_core_error(info.error()));
-  XmlWriter xml;
-  xml.open("CopyObjectResult", kS3Namespace);
-  xml.element("LastModified", format_iso8601(info->last_modified));
-  xml.element("ETag", quoted(info->etag));
-  xml.close("CopyObjectResult");
-  return xml_response(xml.take());
+  return copy_result("CopyObjectResult", info->last_modified, info->etag);
 }
 
 Response acl_response() {

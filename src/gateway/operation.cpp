@@ -209,6 +209,16 @@ bool etag_list_matches(std::string_view header, std::string_view etag) {
   return false;
 }
 
+Response copy_result(std::string_view root, core::Clock::TimePoint last_modified,
+                     std::string_view etag) {
+  XmlWriter xml;
+  xml.open(root, kS3Namespace);
+  xml.element("LastModified", format_iso8601(last_modified));
+  xml.element("ETag", quoted(etag));
+  xml.close(root);
+  return xml_response(xml.take());
+}
+
 void write_owner(XmlWriter& xml) {
   xml.open("Owner");
   xml.element("ID", kOwnerId);

@@ -99,6 +99,11 @@ tl::expected<KeyEncoding, S3Error> key_encoding_of(const S3Request& r);
 // The owner S3 documents name: of every bucket and object here (ACLs are disabled).
 inline constexpr std::string_view kOwnerId = "imgflow";
 void write_owner(XmlWriter& xml);
+
+// The answer to a copy (CopyObject: "CopyObjectResult"; UploadPartCopy: "CopyPartResult"): the
+// copy's LastModified and ETag.
+Response copy_result(std::string_view root, core::Clock::TimePoint last_modified,
+                     std::string_view etag);
 // The ObjectCreated event to record with a write into `bucket`; none outside the source bucket.
 std::optional<storage::EventToRecord> event_for(const Call& call, std::string_view bucket,
                                                 std::string_view event_name);
