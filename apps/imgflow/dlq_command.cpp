@@ -14,6 +14,7 @@
 #include "core/text.h"
 #include "gateway/credentials.h"
 #include "http/curl_http_client.h"
+#include "http/request_head.h"
 #include "runtime/dead_letter_api.h"
 #include "sigv4/signer.h"
 #include "storage/local_store.h"
@@ -24,9 +25,9 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// One call of the dead-letter API, wherever it runs.
-using ApiCall = std::function<core::Result<runtime::ApiResponse>(const std::string& method,
-                                                                 const std::string& path)>;
+// One call of the dead-letter API, wherever it runs: its JSON answer, or why not.
+using ApiCall =
+    std::function<core::Result<std::string>(const std::string& method, const std::string& path)>;
 
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "imgflow dlq: %s\n", message.c_str());
@@ -56,15 +57,37 @@ core::Result<gateway::KeyPair> admin_credentials(const fs::path& data_dir) {
   return *(*stored)->admin;
 }
 
+// The error an admin endpoint answered with: its {"error":...} message, its status read back
+// into the code the server's action failed with (the gateway's mapping, reversed).
+core::Error error_of_answer(int status, const std::string& body) {
+  const json parsed = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  std::string message =
+      parsed.is_object() && parsed.contains("error") && parsed["error"].is_string()
+          ? parsed["error"].get<std::string>()
+          : "HTTP " + std::to_string(status) + " without a JSON error message";
+  switch (status) {
+    case 400:
+      return {core::ErrorCode::kInvalidArgument, std::move(message)};
+    case 404:
+      return {core::ErrorCode::kNotFound, std::move(message)};
+    case 405:
+      return {core::ErrorCode::kUnsupported, std::move(message)};
+    case 503:
+      return {core::ErrorCode::kUnavailable, std::move(message)};
+    default:
+      return {core::ErrorCode::kInternal, std::move(message)};
+  }
+}
+
 // Calls the admin endpoint of a running server, signed as the admin.
 ApiCall remote_api(std::string endpoint, const gateway::KeyPair& admin) {
   while (endpoint.ends_with('/')) endpoint.pop_back();
   auto client = std::make_shared<http::CurlHttpClient>();
   return [endpoint, admin, client](const std::string& method,
-                                   const std::string& path) -> core::Result<runtime::ApiResponse> {
+                                   const std::string& path) -> core::Result<std::string> {
     const std::string url_path = "/_imgflow/" + path;
     const std::string host = endpoint.substr(endpoint.find("://") + 3);
-    sigv4::Request wire{method, url_path, "", {{"Host", host}}};
+    http::RequestHead wire{method, url_path, "", {{"Host", host}}};
     sigv4::SigningParams params;
     params.credentials = {admin.access_key_id, admin.secret_access_key, ""};
     params.time = core::SystemClock::instance().now();
@@ -75,7 +98,7 @@ ApiCall remote_api(std::string endpoint, const gateway::KeyPair& admin) {
     http::Request request;
     request.method = method;
     request.url = endpoint + url_path;
-    for (const auto& h : wire.headers) request.headers.push_back({h.name, h.value});
+    request.headers = std::move(wire.headers);
     request.body_length = 0;
     std::string body;
     http::StringBodySink sink(body);
@@ -91,7 +114,8 @@ ApiCall remote_api(std::string endpoint, const gateway::KeyPair& admin) {
                             "IMGFLOW_ACCESS_KEY_ID and IMGFLOW_SECRET_ACCESS_KEY needs the same "
                             "two variables here");
     }
-    return runtime::ApiResponse{response->status, std::move(body)};
+    if (response->status != 200) return core::fail(error_of_answer(response->status, body));
+    return body;
   };
 }
 
@@ -100,7 +124,7 @@ ApiCall local_api(const std::shared_ptr<storage::LocalStore>& store) {
   auto api = std::make_shared<runtime::DeadLetterApi>(
       *store, [store](std::int64_t id) { return store->redrive(id); });
   return [store, api](const std::string& method,
-                      const std::string& path) -> core::Result<runtime::ApiResponse> {
+                      const std::string& path) -> core::Result<std::string> {
     return api->handle(method, path);
   };
 }
@@ -161,21 +185,11 @@ core::Result<ApiCall> connect(const DlqOptions& options) {
 // The API's answer as JSON, or why not.
 core::Result<json> call_json(const ApiCall& api, const std::string& method,
                              const std::string& path) {
-  auto response = api(method, path);
-  if (!response) return core::fail(response.error());
-  json body = json::parse(response->body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded()) {
-    return core::fail(core::ErrorCode::kCorrupt,
-                      "HTTP " + std::to_string(response->status) + " with a body that is not JSON");
-  }
-  if (response->status != 200) {
-    const std::string message = body.contains("error") && body["error"].is_string()
-                                    ? body["error"].get<std::string>()
-                                    : response->body;
-    return core::fail(
-        response->status == 404 ? core::ErrorCode::kNotFound : core::ErrorCode::kInvalidArgument,
-        message);
-  }
+  auto answer = api(method, path);
+  if (!answer) return core::fail(answer.error());
+  json body = json::parse(*answer, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded())
+    return core::fail(core::ErrorCode::kCorrupt, "an answer that is not JSON");
   return body;
 }
 

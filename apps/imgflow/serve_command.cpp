@@ -272,10 +272,6 @@ void apply_limits(const ServeOptions& options, const core::MachineResources& mac
   if (options.min_body_rate) server.min_body_rate = *options.min_body_rate;
 }
 
-gateway::AdminResponse admin_response(const runtime::ApiResponse& answer) {
-  return gateway::AdminResponse{answer.status, answer.body, "application/json"};
-}
-
 }  // namespace
 
 int run_serve(const ServeOptions& options) {
@@ -375,7 +371,7 @@ int run_serve(const ServeOptions& options) {
       .ready = [&accepting, &local] { return accepting && local.count_pending().has_value(); },
       .admin =
           [&dead_letter_api](const gateway::AdminRequest& request) {
-            return admin_response(dead_letter_api.handle(request.method, request.path));
+            return dead_letter_api.handle(request.method, request.path);
           },
   };
   gateway::ServerOptions server_options;

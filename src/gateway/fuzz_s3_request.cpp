@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "gateway/s3_request.h"
+#include "http/request_head.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
@@ -21,7 +22,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     pos = eol + 1;
   }
   while (lines.size() < 3) lines.emplace_back();
-  imgflow::sigv4::Request wire{
+  imgflow::http::RequestHead wire{
       std::string(lines[0]), std::string(lines[1]), std::string(lines[2]), {}};
   for (std::size_t i = 3; i < lines.size(); ++i) {
     const std::size_t colon = lines[i].find(':');

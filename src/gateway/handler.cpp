@@ -7,6 +7,7 @@
 #include "gateway/operation.h"
 #include "gateway/s3_error.h"
 #include "gateway/s3_request.h"
+#include "http/request_head.h"
 
 namespace imgflow::gateway {
 namespace {
@@ -22,7 +23,7 @@ tl::expected<Caller, S3Error> authenticate(const HttpRequest& http, const Handle
     if (!chunked) return tl::unexpected(chunked.error());
     caller.unsigned_chunked = std::move(*chunked);
     // A SigV2 presigned URL (older SDK defaults) must not silently become an anonymous request.
-    for (const auto& p : sigv4::parse_query(http.wire.query)) {
+    for (const auto& p : http::parse_query(http.wire.query)) {
       if (p.key == "AWSAccessKeyId") {
         return tl::unexpected(s3_error("InvalidRequest",
                                        "The authorization mechanism you have provided is not "
@@ -69,13 +70,36 @@ bool creates_object(Operation op) {
          op == Operation::kCopyObject || op == Operation::kCompleteMultipartUpload;
 }
 
+int admin_status(core::ErrorCode code) {
+  switch (code) {
+    case core::ErrorCode::kInvalidArgument:
+      return 400;
+    case core::ErrorCode::kPermissionDenied:
+      return 403;
+    case core::ErrorCode::kNotFound:
+      return 404;
+    case core::ErrorCode::kUnsupported:
+      return 405;
+    case core::ErrorCode::kUnavailable:
+      return 503;
+    default:
+      return 500;
+  }
+}
+
 OpResult admin_action(const Call& call) {
   if (!call.ctx.admin) return err("NoSuchKey", "No such operational endpoint");
-  const AdminResponse answer = call.ctx.admin(AdminRequest{call.s3.method, call.s3.key});
+  auto answer = call.ctx.admin(AdminRequest{call.s3.method, call.s3.key});
   Response r;
-  r.status = answer.status;
-  r.set("Content-Type", answer.content_type);
-  r.body = answer.body;
+  r.set("Content-Type", "application/json");
+  if (answer) {
+    r.body = std::move(*answer);
+    return r;
+  }
+  r.status = admin_status(answer.error().code);
+  r.body = "{\"error\":";
+  core::append_json_string(r.body, answer.error().message);
+  r.body += '}';
   return r;
 }
 
@@ -183,14 +207,14 @@ std::optional<std::string_view> Response::header(std::string_view name) const {
 }
 
 bool is_probe(const HttpRequest& request) {
-  const sigv4::Request& wire = request.wire;
+  const http::RequestHead& wire = request.wire;
   if (wire.method != "GET" && wire.method != "HEAD") return false;
   if (wire.path != "/_imgflow/health" && wire.path != "/_imgflow/ready" &&
       wire.path != "/_imgflow/metrics") {
     return false;
   }
-  const auto length = sigv4::header_value(wire, "content-length");
-  return (!length || *length == "0") && !sigv4::header_value(wire, "transfer-encoding");
+  const auto length = http::header_value(wire, "content-length");
+  return (!length || *length == "0") && !http::header_value(wire, "transfer-encoding");
 }
 
 bool is_privileged(const HttpRequest& request) {

@@ -10,7 +10,7 @@
 
 #include "core/clock.h"
 #include "gateway/policy.h"
-#include "sigv4/request.h"
+#include "http/request_head.h"
 #include "sigv4/verifier.h"
 #include "storage/object_store.h"
 
@@ -19,7 +19,7 @@ namespace imgflow::gateway {
 // The request as the HTTP server hands it over: the wire request untouched (SigV4 needs the
 // raw path, query and headers), plus what only the connection knows.
 struct HttpRequest {
-  sigv4::Request wire;
+  http::RequestHead wire;
   std::string remote_ip;
   std::string request_id;  // also sent back as x-amz-request-id
   std::string host;        // Host header, for Location values
@@ -65,11 +65,10 @@ struct AdminRequest {
   std::string path;  // below /_imgflow/, e.g. "dlq/17/redrive"
 };
 
-struct AdminResponse {
-  int status = 200;
-  std::string body;
-  std::string content_type = "application/json";
-};
+// The action's JSON answer (200), or an error whose code the gateway turns into the status:
+// kInvalidArgument 400, kPermissionDenied 403, kNotFound 404, kUnsupported 405 (the method),
+// kUnavailable 503, anything else 500; the body is then {"error":MESSAGE}.
+using AdminAction = std::function<core::Result<std::string>(const AdminRequest&)>;
 
 // Everything a request needs besides itself. References must outlive the call.
 struct HandlerContext {
@@ -79,7 +78,7 @@ struct HandlerContext {
   const GatewayOptions& options;
   std::function<std::string()> metrics_text;  // Prometheus text for /_imgflow/metrics
   std::function<bool()> ready;                // /_imgflow/ready: 200 when true, else 503
-  std::function<AdminResponse(const AdminRequest&)> admin;  // unset: no admin paths (404)
+  AdminAction admin;                          // unset: no admin paths (404)
 };
 
 // The protocol: authenticates, authorises, runs the S3 operation against the store and returns

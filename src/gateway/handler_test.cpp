@@ -30,7 +30,7 @@ class HandlerTest : public ::testing::Test {
   }
 
   static HttpRequest request(std::string method, std::string path, std::string query = "",
-                             std::vector<sigv4::Header> headers = {}) {
+                             std::vector<http::Header> headers = {}) {
     HttpRequest r;
     r.wire = {std::move(method), std::move(path), std::move(query), std::move(headers)};
     r.wire.headers.push_back({"Host", "127.0.0.1:9000"});
@@ -42,7 +42,7 @@ class HandlerTest : public ::testing::Test {
 
   // An anonymous PUT of `body` with an image type and a declared length.
   static HttpRequest anonymous_put(std::string path, std::string_view body,
-                                   std::vector<sigv4::Header> extra = {}) {
+                                   std::vector<http::Header> extra = {}) {
     extra.push_back({"Content-Type", "image/jpeg"});
     extra.push_back({"Content-Length", std::to_string(body.size())});
     return request("PUT", std::move(path), "", std::move(extra));
@@ -50,7 +50,7 @@ class HandlerTest : public ::testing::Test {
 
   // Signs as admin at the store's clock, with the body's SHA-256 as the payload hash.
   HttpRequest signed_request(std::string method, std::string path, std::string_view body = "",
-                             std::string query = "", std::vector<sigv4::Header> headers = {},
+                             std::string query = "", std::vector<http::Header> headers = {},
                              std::optional<std::string> payload_hash = std::nullopt,
                              std::string_view secret = kAdminSecret) {
     HttpRequest r =
@@ -89,7 +89,7 @@ class HandlerTest : public ::testing::Test {
   storage::MemoryStore store_;
   sigv4::CredentialsLookup lookup_ = lookup_fn;
   GatewayOptions options_;
-  std::function<AdminResponse(const AdminRequest&)> admin_;  // unset: no admin paths
+  AdminAction admin_;  // unset: no admin paths
   std::string last_signature_;
 };
 
@@ -168,7 +168,7 @@ TEST_F(HandlerTest, WrongSecretAndSkewedClockAreRefused) {
 
 TEST_F(HandlerTest, StreamingSignedPayloadIsDecodedAndVerified) {
   const std::string data = "chunked payload bytes";
-  const std::vector<sigv4::Header> headers = {
+  const std::vector<http::Header> headers = {
       {"Content-Encoding", "aws-chunked"},
       {"x-amz-decoded-content-length", std::to_string(data.size())}};
   const auto frame_body = [&](const HttpRequest& r, bool tamper) {
@@ -206,7 +206,7 @@ TEST_F(HandlerTest, UnsignedTrailerPayloadIsCheckedAgainstItsCrc) {
            "\r\n0\r\nx-amz-checksum-crc32:" + core::base64_encode(core::be32_bytes(crc)) +
            "\r\n\r\n";
   };
-  const std::vector<sigv4::Header> headers = {
+  const std::vector<http::Header> headers = {
       {"Content-Encoding", "aws-chunked"},
       {"x-amz-decoded-content-length", std::to_string(data.size())},
       {"x-amz-trailer", "x-amz-checksum-crc32"}};
@@ -304,9 +304,9 @@ TEST_F(HandlerTest, ErrorsCarryS3XmlAndStatus) {
 }
 
 TEST_F(HandlerTest, CorsPreflightAndResponsesFollowTheConfiguredOrigins) {
-  const std::vector<sigv4::Header> preflight = {{"Origin", "https://app.example"},
-                                                {"Access-Control-Request-Method", "PUT"},
-                                                {"Access-Control-Request-Headers", "content-type"}};
+  const std::vector<http::Header> preflight = {{"Origin", "https://app.example"},
+                                               {"Access-Control-Request-Method", "PUT"},
+                                               {"Access-Control-Request-Headers", "content-type"}};
   Response disabled = run(request("OPTIONS", "/uploads/a.jpg", "", preflight));
   EXPECT_EQ(disabled.status, 403);
   EXPECT_EQ(disabled.error_code, "AccessForbidden");
@@ -340,17 +340,36 @@ TEST_F(HandlerTest, AdminPathsAreTheAdminsAloneAndReachTheHook) {
   std::vector<AdminRequest> seen;
   admin_ = [&seen](const AdminRequest& request) {
     seen.push_back(request);
-    return AdminResponse{202, "{\"ok\":true}"};
+    return core::Result<std::string>("{\"ok\":true}");
   };
   EXPECT_EQ(run(request("GET", "/_imgflow/dlq")).status, 403);  // anonymous
   EXPECT_TRUE(seen.empty());
   Response admin = run(signed_request("POST", "/_imgflow/dlq/7/redrive"));
-  EXPECT_EQ(admin.status, 202);
+  EXPECT_EQ(admin.status, 200);
   EXPECT_EQ(admin.body, "{\"ok\":true}");
   EXPECT_EQ(admin.header("Content-Type"), "application/json");
   ASSERT_EQ(seen.size(), 1U);
   EXPECT_EQ(seen[0].method, "POST");
   EXPECT_EQ(seen[0].path, "dlq/7/redrive");
+}
+
+// The hook says what went wrong; the gateway alone turns that into a status and a JSON body.
+TEST_F(HandlerTest, AnAdminActionsErrorChoosesItsStatusInTheGateway) {
+  core::ErrorCode next = core::ErrorCode::kNotFound;
+  admin_ = [&next](const AdminRequest&) -> core::Result<std::string> {
+    return core::fail(next, "no \"such\" letter");
+  };
+  const std::pair<core::ErrorCode, int> cases[] = {
+      {core::ErrorCode::kInvalidArgument, 400}, {core::ErrorCode::kPermissionDenied, 403},
+      {core::ErrorCode::kNotFound, 404},        {core::ErrorCode::kUnsupported, 405},
+      {core::ErrorCode::kUnavailable, 503},     {core::ErrorCode::kInternal, 500}};
+  for (const auto& [code, status] : cases) {
+    next = code;
+    Response r = run(signed_request("GET", "/_imgflow/dlq/1"));
+    EXPECT_EQ(r.status, status) << core::to_string(code);
+    EXPECT_EQ(r.body, R"({"error":"no \"such\" letter"})");
+    EXPECT_EQ(r.header("Content-Type"), "application/json");
+  }
 }
 
 // ---- Browser POST upload ---------------------------------------------------------------------
@@ -507,7 +526,7 @@ TEST_F(HandlerTest, ListMultipartUploadsPagesByKeyAndUploadId) {
 
 TEST_F(HandlerTest, AnAnonymousUploadCannotReplaceAnObject) {
   ASSERT_EQ(run(anonymous_put("/uploads/victim.jpg", "mine"), "mine").status, 200);
-  for (const auto& extra : std::vector<std::vector<sigv4::Header>>{
+  for (const auto& extra : std::vector<std::vector<http::Header>>{
            {}, {{"If-Match", "\"" + core::to_hex(core::md5("mine")) + "\""}}}) {
     Response again = run(anonymous_put("/uploads/victim.jpg", "evil", extra), "evil");
     EXPECT_EQ(again.status, 412) << again.body;
@@ -586,7 +605,7 @@ TEST_F(HandlerTest, AnonymousKeysMustFitThePipelinesOutputNames) {
 TEST_F(HandlerTest, AnonymousContentTypeIsOneMediaTypeOfAnImage) {
   int n = 0;  // a fresh key each time: anonymous uploads do not replace
   const auto put_as = [&](std::optional<std::string> type) {
-    std::vector<sigv4::Header> headers = {{"Content-Length", "1"}};
+    std::vector<http::Header> headers = {{"Content-Length", "1"}};
     if (type) headers.push_back({"Content-Type", *type});
     return run(request("PUT", "/uploads/t" + std::to_string(++n), "", headers), "x");
   };
@@ -741,11 +760,11 @@ std::string chunked_with_crc(std::string_view data, std::uint32_t crc) {
 TEST_F(HandlerTest, AnonymousUnsignedTrailerBodiesAreDecodedAndChecked) {
   const std::string data = "\xff\xd8\xff an image with a trailing checksum";
   const auto headers = [&](const std::string& body, bool with_sha256) {
-    std::vector<sigv4::Header> h = {{"Content-Type", "image/jpeg"},
-                                    {"Content-Encoding", "aws-chunked"},
-                                    {"x-amz-decoded-content-length", std::to_string(data.size())},
-                                    {"x-amz-trailer", "x-amz-checksum-crc32"},
-                                    {"Content-Length", std::to_string(body.size())}};
+    std::vector<http::Header> h = {{"Content-Type", "image/jpeg"},
+                                   {"Content-Encoding", "aws-chunked"},
+                                   {"x-amz-decoded-content-length", std::to_string(data.size())},
+                                   {"x-amz-trailer", "x-amz-checksum-crc32"},
+                                   {"Content-Length", std::to_string(body.size())}};
     if (with_sha256) h.push_back({"x-amz-content-sha256", "STREAMING-UNSIGNED-PAYLOAD-TRAILER"});
     return h;
   };
@@ -840,7 +859,7 @@ TEST_F(HandlerTest, UploadPartCopyCopiesARangeOfASourceItMayRead) {
   ASSERT_TRUE(store_.put("processed", "src.bin", "0123456789"));
   auto id = store_.create_multipart_upload("processed", "dst.bin", {});
   ASSERT_TRUE(id);
-  const auto copy = [&](std::vector<sigv4::Header> headers, std::string_view bucket = "processed") {
+  const auto copy = [&](std::vector<http::Header> headers, std::string_view bucket = "processed") {
     headers.push_back({"x-amz-copy-source", "/processed/src.bin"});
     return run(signed_request("PUT", "/" + std::string(bucket) + "/dst.bin", "",
                               "partNumber=1&uploadId=" + *id, headers));
@@ -930,7 +949,7 @@ namespace imgflow::gateway {
 namespace {
 
 HttpRequest wire_request(std::string method, std::string path, std::string query = "",
-                         std::vector<sigv4::Header> headers = {}) {
+                         std::vector<http::Header> headers = {}) {
   HttpRequest r;
   r.wire = {std::move(method), std::move(path), std::move(query), std::move(headers)};
   return r;

@@ -6,6 +6,7 @@
 #include "core/digest.h"
 #include "gateway/http_date.h"
 #include "gateway/xml.h"
+#include "http/request_head.h"
 
 namespace imgflow::gateway {
 
@@ -35,7 +36,7 @@ S3Error body_error(const Call& call, const core::Error& error) {
   return from_core_error(error);
 }
 
-std::map<std::string, std::string> user_metadata(const sigv4::Request& wire) {
+std::map<std::string, std::string> user_metadata(const http::RequestHead& wire) {
   std::map<std::string, std::string> meta;
   constexpr std::string_view kPrefix = "x-amz-meta-";
   for (const auto& h : wire.headers) {

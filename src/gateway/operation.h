@@ -16,6 +16,7 @@
 #include "gateway/s3_error.h"
 #include "gateway/s3_request.h"
 #include "gateway/xml.h"
+#include "http/request_head.h"
 #include "sigv4/verifier.h"
 #include "storage/object_store.h"
 #include "tl/expected.hpp"
@@ -51,7 +52,7 @@ bool etag_list_matches(std::string_view header, std::string_view etag);
 Response xml_response(std::string xml, int status = 200);
 // A store error, but first the authentication failure of the body if that caused it.
 S3Error body_error(const Call& call, const core::Error& error);
-std::map<std::string, std::string> user_metadata(const sigv4::Request& wire);
+std::map<std::string, std::string> user_metadata(const http::RequestHead& wire);
 // The x-amz-checksum-* header, if any; InvalidRequest for algorithms the store lacks.
 tl::expected<std::optional<storage::Checksum>, S3Error> request_checksum(const S3Request& r);
 // x-amz-decoded-content-length for aws-chunked bodies, else Content-Length.

@@ -4,6 +4,7 @@
 #include <charconv>
 
 #include "core/codec.h"
+#include "http/request_head.h"
 
 namespace imgflow::gateway {
 namespace {
@@ -180,9 +181,9 @@ std::optional<MediaType> parse_media_type(std::string_view text) {
 }
 
 tl::expected<std::optional<UnsignedChunkedBody>, S3Error> parse_unsigned_chunked(
-    const sigv4::Request& wire) {
+    const http::RequestHead& wire) {
   constexpr std::string_view kUnsignedTrailer = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
-  const auto content_sha256 = sigv4::header_value(wire, "x-amz-content-sha256");
+  const auto content_sha256 = http::header_value(wire, "x-amz-content-sha256");
   if (content_sha256 && content_sha256->starts_with("STREAMING-") &&
       *content_sha256 != kUnsignedTrailer) {
     return tl::unexpected(s3_error(
@@ -190,11 +191,11 @@ tl::expected<std::optional<UnsignedChunkedBody>, S3Error> parse_unsigned_chunked
         "aws-chunked uploads with chunk signatures (" + std::string(content_sha256->substr(0, 64)) +
             ") must be signed; unsigned uploads may use " + std::string(kUnsignedTrailer)));
   }
-  const auto encoding = sigv4::header_value(wire, "content-encoding");
+  const auto encoding = http::header_value(wire, "content-encoding");
   const bool chunked = content_sha256 ? *content_sha256 == kUnsignedTrailer
                                       : encoding && lists_aws_chunked(*encoding);
   if (!chunked) return std::optional<UnsignedChunkedBody>();
-  const auto decoded = sigv4::header_value(wire, "x-amz-decoded-content-length");
+  const auto decoded = http::header_value(wire, "x-amz-decoded-content-length");
   const auto length = decoded ? parse_decimal(*decoded) : std::nullopt;
   if (!length) {
     return tl::unexpected(
@@ -202,7 +203,7 @@ tl::expected<std::optional<UnsignedChunkedBody>, S3Error> parse_unsigned_chunked
                  "aws-chunked uploads need a valid x-amz-decoded-content-length header"));
   }
   UnsignedChunkedBody body{*length, {}};
-  if (auto trailer = sigv4::header_value(wire, "x-amz-trailer")) {
+  if (auto trailer = http::header_value(wire, "x-amz-trailer")) {
     std::string_view name = *trailer;
     skip_ows(name);
     while (!name.empty() && is_ows(name.back())) name.remove_suffix(1);
@@ -277,7 +278,7 @@ bool writes_body(Operation op) {
 }
 
 std::optional<std::string_view> S3Request::header(std::string_view lower_name) const {
-  return sigv4::header_value(*wire, lower_name);
+  return http::header_value(*wire, lower_name);
 }
 
 std::optional<std::string_view> S3Request::param(std::string_view name) const {
@@ -301,7 +302,7 @@ std::string virtual_host_bucket(std::string_view host, std::string_view suffix) 
   return lower.substr(0, lower.size() - dotted.size());
 }
 
-tl::expected<S3Request, S3Error> parse_s3_request(const sigv4::Request& wire,
+tl::expected<S3Request, S3Error> parse_s3_request(const http::RequestHead& wire,
                                                   std::string_view host_bucket) {
   S3Request r;
   r.wire = &wire;
@@ -313,7 +314,7 @@ tl::expected<S3Request, S3Error> parse_s3_request(const sigv4::Request& wire,
   if (wire.path.empty() || wire.path.front() != '/') {
     return tl::unexpected(s3_error("InvalidURI", "Couldn't parse the specified URI."));
   }
-  r.query = sigv4::parse_query(wire.query);
+  r.query = http::parse_query(wire.query);
   // Path-style addressing: /<bucket>/<key>. The key keeps every byte after the bucket's slash
   // (including further slashes and "..": keys are names, never paths, in the store).
   const std::string_view path = std::string_view(wire.path).substr(1);

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "gateway/s3_error.h"
-#include "sigv4/request.h"
+#include "http/request_head.h"
 #include "tl/expected.hpp"
 
 namespace imgflow::gateway {
@@ -55,8 +55,8 @@ struct S3Request {
   std::string method;
   std::string bucket;  // empty for service-level requests
   std::string key;     // percent-decoded; empty for bucket-level requests
-  std::vector<sigv4::QueryParam> query;
-  const sigv4::Request* wire = nullptr;  // the raw request (headers, for auth); outlives this
+  std::vector<http::QueryParam> query;
+  const http::RequestHead* wire = nullptr;  // the raw request (headers, for auth); outlives this
 
   std::optional<std::string_view> header(std::string_view lower_name) const;
   std::optional<std::string_view> param(std::string_view name) const;
@@ -91,7 +91,7 @@ struct UnsignedChunkedBody {
 // for the chunk-signed forms (STREAMING-AWS4-HMAC-SHA256-PAYLOAD...), which have no signature to
 // be checked against; MissingContentLength without a valid x-amz-decoded-content-length.
 tl::expected<std::optional<UnsignedChunkedBody>, S3Error> parse_unsigned_chunked(
-    const sigv4::Request& wire);
+    const http::RequestHead& wire);
 
 // The bucket named by a virtual-hosted-style Host ("photos.localhost:9000" with suffix
 // "localhost" → "photos"); empty when the host is not <bucket>.<suffix> or suffix is empty.
@@ -100,7 +100,7 @@ std::string virtual_host_bucket(std::string_view host, std::string_view suffix);
 // Routes a wire request to an operation. `host_bucket` (from virtual_host_bucket) selects
 // virtual-hosted style; empty means path style, /<bucket>/<key>. Errors: MethodNotAllowed,
 // InvalidURI.
-tl::expected<S3Request, S3Error> parse_s3_request(const sigv4::Request& wire,
+tl::expected<S3Request, S3Error> parse_s3_request(const http::RequestHead& wire,
                                                   std::string_view host_bucket = "");
 
 }  // namespace imgflow::gateway

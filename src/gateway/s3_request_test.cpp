@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "http/request_head.h"
+
 namespace imgflow::gateway {
 namespace {
 
@@ -9,7 +11,7 @@ struct Route {
   std::string_view method;
   std::string_view path;
   std::string_view query;
-  std::vector<sigv4::Header> headers;
+  std::vector<http::Header> headers;
   Operation op;
 };
 
@@ -50,8 +52,8 @@ TEST(S3RequestTest, RoutesEveryOperation) {
       {"GET", "/b", "versioning", {}, Operation::kNotImplemented},
   };
   for (const auto& route : routes) {
-    sigv4::Request wire{std::string(route.method), std::string(route.path),
-                        std::string(route.query), route.headers};
+    http::RequestHead wire{std::string(route.method), std::string(route.path),
+                           std::string(route.query), route.headers};
     auto parsed = parse_s3_request(wire);
     ASSERT_TRUE(parsed) << route.method << " " << route.path;
     EXPECT_EQ(parsed->op, route.op) << route.method << " " << route.path << "?" << route.query
@@ -60,7 +62,7 @@ TEST(S3RequestTest, RoutesEveryOperation) {
 }
 
 TEST(S3RequestTest, DecodesBucketAndKeyOnce) {
-  sigv4::Request wire{"GET", "/uploads/a%20b/..%2F../c+d%25", "", {}};
+  http::RequestHead wire{"GET", "/uploads/a%20b/..%2F../c+d%25", "", {}};
   auto parsed = parse_s3_request(wire);
   ASSERT_TRUE(parsed);
   EXPECT_EQ(parsed->bucket, "uploads");
@@ -74,7 +76,7 @@ TEST(S3RequestTest, VirtualHostedStyleTakesTheBucketFromTheHost) {
   EXPECT_EQ(virtual_host_bucket("localhost:9000", "localhost"), "");
   EXPECT_EQ(virtual_host_bucket("127.0.0.1:9000", "localhost"), "");
   EXPECT_EQ(virtual_host_bucket("photos.localhost", ""), "");
-  sigv4::Request wire{"GET", "/a/b%20c.jpg", "", {}};
+  http::RequestHead wire{"GET", "/a/b%20c.jpg", "", {}};
   auto parsed = parse_s3_request(wire, "photos");
   ASSERT_TRUE(parsed);
   EXPECT_EQ(parsed->bucket, "photos");
@@ -100,8 +102,8 @@ TEST(S3RequestTest, ParsesOneMediaTypeAsRfc9110Says) {
 }
 
 TEST(S3RequestTest, RecognisesUnsignedAwsChunkedBodies) {
-  const auto parse = [](std::vector<sigv4::Header> headers) {
-    return parse_unsigned_chunked(sigv4::Request{"PUT", "/b/k", "", std::move(headers)});
+  const auto parse = [](std::vector<http::Header> headers) {
+    return parse_unsigned_chunked(http::RequestHead{"PUT", "/b/k", "", std::move(headers)});
   };
   auto plain = parse({{"Content-Type", "image/jpeg"}});
   ASSERT_TRUE(plain);
@@ -132,7 +134,7 @@ TEST(S3RequestTest, RecognisesUnsignedAwsChunkedBodies) {
 }
 
 TEST(S3RequestTest, RejectsUnknownMethods) {
-  sigv4::Request wire{"PATCH", "/b/k", "", {}};
+  http::RequestHead wire{"PATCH", "/b/k", "", {}};
   auto parsed = parse_s3_request(wire);
   ASSERT_FALSE(parsed);
   EXPECT_EQ(parsed.error().code, "MethodNotAllowed");

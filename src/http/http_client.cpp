@@ -3,21 +3,13 @@
 #include <algorithm>
 #include <cstring>
 
+#include "core/codec.h"
+
 namespace imgflow::http {
-namespace {
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           const auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? char(c - 'A' + 'a') : c; };
-           return lower(x) == lower(y);
-         });
-}
-
-}  // namespace
 
 std::optional<std::string_view> Response::header(std::string_view name) const {
   for (const auto& h : headers) {
-    if (iequals(h.name, name)) return h.value;
+    if (core::iequals(h.name, name)) return h.value;
   }
   return std::nullopt;
 }

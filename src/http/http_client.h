@@ -9,13 +9,9 @@
 #include <vector>
 
 #include "core/result.h"
+#include "http/request_head.h"
 
 namespace imgflow::http {
-
-struct Header {
-  std::string name;
-  std::string value;
-};
 
 // One HTTP/1.1 request. The URL is sent as given: path and query must already be
 // percent-encoded (no normalisation of "..", so S3 keys survive).

@@ -7,8 +7,8 @@
 #include "core/codec.h"
 #include "core/digest.h"
 #include "core/image_types.h"
+#include "http/request_head.h"
 #include "sigv4/amz_date.h"
-#include "sigv4/request.h"
 
 namespace imgflow::lambda {
 namespace {
@@ -245,7 +245,7 @@ core::Result<UploadGrant> grant_upload(const UploadRequest& request, std::string
   params.service = "s3";
   params.time = now;
 
-  sigv4::Request put;
+  http::RequestHead put;
   put.method = "PUT";
   put.path = bucket_path + "/" + core::uri_encode(key, true);
   put.headers = {{"host", host}, {"content-type", request.content_type}};

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "core/digest.h"
+#include "http/request_head.h"
 #include "sigv4/amz_date.h"
 #include "sigv4/verifier.h"
 
@@ -159,11 +160,11 @@ TEST(PresignResponse, ErrorsAreFunctionUrlResponses) {
 }
 
 // What a client sends to a URL: method, path, query and the headers it was told to send.
-sigv4::Request request_for(std::string_view url, std::string_view content_type) {
+http::RequestHead request_for(std::string_view url, std::string_view content_type) {
   const std::size_t host_at = url.find("://") + 3;
   const std::size_t path_at = url.find('/', host_at);
   const std::size_t query_at = url.find('?');
-  sigv4::Request r;
+  http::RequestHead r;
   r.method = "PUT";
   r.path = std::string(url.substr(path_at, query_at - path_at));
   r.query = std::string(url.substr(query_at + 1));

@@ -12,12 +12,12 @@ namespace {
 
 using nlohmann::json;
 
-ApiResponse error(int status, const std::string& message) {
-  return {status, json{{"error", message}}.dump()};
+core::Error bad_method(std::string message) {
+  return core::Error{core::ErrorCode::kUnsupported, std::move(message)};
 }
 
-ApiResponse storage_error(const core::Error& e) {
-  return error(e.code == core::ErrorCode::kNotFound ? 404 : 500, e.message);
+core::Error not_found(std::string message) {
+  return core::Error{core::ErrorCode::kNotFound, std::move(message)};
 }
 
 json letter_json(const storage::DeadLetter& letter) {
@@ -54,53 +54,62 @@ std::optional<std::int64_t> parse_id(std::string_view text) {
 DeadLetterApi::DeadLetterApi(storage::DeadLetters& letters, Redrive redrive)
     : letters_(letters), redrive_(std::move(redrive)) {}
 
-ApiResponse DeadLetterApi::handle(std::string_view method, std::string_view path) const {
+core::Result<std::string> DeadLetterApi::handle(std::string_view method,
+                                                std::string_view path) const {
   constexpr std::string_view kRoot = "dlq";
   if (path == kRoot || path == "dlq/") {
-    return method == "GET" ? list() : error(405, "use GET on dlq");
+    if (method != "GET") return core::fail(bad_method("use GET on dlq"));
+    return list();
   }
-  if (!path.starts_with("dlq/")) return error(404, "no such endpoint: " + std::string(path));
+  if (!path.starts_with("dlq/")) {
+    return core::fail(not_found("no such endpoint: " + std::string(path)));
+  }
   std::string_view rest = path.substr(kRoot.size() + 1);
   const std::size_t slash = rest.find('/');
   const std::string_view action = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
   const auto id = parse_id(rest.substr(0, slash));
-  if (!id)
-    return error(400, "a dead letter id is a positive integer, not '" +
-                          std::string(rest.substr(0, slash)) + "'");
+  if (!id) {
+    return core::fail(
+        core::ErrorCode::kInvalidArgument,
+        "a dead letter id is a positive integer, not '" + std::string(rest.substr(0, slash)) + "'");
+  }
   if (action.empty()) {
     if (method == "GET") return show(*id);
     if (method == "DELETE") return remove(*id);
-    return error(405, "use GET or DELETE on dlq/ID");
+    return core::fail(bad_method("use GET or DELETE on dlq/ID"));
   }
-  if (action == "redrive") return method == "POST" ? redrive(*id) : error(405, "use POST");
-  return error(404, "no such action: " + std::string(action) + " (try redrive)");
+  if (action != "redrive") {
+    return core::fail(not_found("no such action: " + std::string(action) + " (try redrive)"));
+  }
+  if (method != "POST") return core::fail(bad_method("use POST on dlq/ID/redrive"));
+  return redrive(*id);
 }
 
-ApiResponse DeadLetterApi::list() const {
+core::Result<std::string> DeadLetterApi::list() const {
   auto letters = letters_.list_dead_letters();
-  if (!letters) return storage_error(letters.error());
+  if (!letters) return core::fail(letters.error());
   json items = json::array();
   for (const auto& letter : *letters) items.push_back(letter_json(letter));
-  return {200, json{{"dead_letters", std::move(items)}}.dump()};
+  return json{{"dead_letters", std::move(items)}}.dump();
 }
 
-ApiResponse DeadLetterApi::show(std::int64_t id) const {
+core::Result<std::string> DeadLetterApi::show(std::int64_t id) const {
   auto letter = letters_.get_dead_letter(id);
-  if (!letter) return storage_error(letter.error());
-  return {200, letter_json(*letter).dump()};
+  if (!letter) return core::fail(letter.error());
+  return letter_json(*letter).dump();
 }
 
-ApiResponse DeadLetterApi::redrive(std::int64_t id) const {
+core::Result<std::string> DeadLetterApi::redrive(std::int64_t id) const {
   auto event_id = redrive_(id);
-  if (!event_id) return storage_error(event_id.error());
-  return {200, json{{"id", id}, {"event_id", *event_id}}.dump()};
+  if (!event_id) return core::fail(event_id.error());
+  return json{{"id", id}, {"event_id", *event_id}}.dump();
 }
 
-ApiResponse DeadLetterApi::remove(std::int64_t id) const {
+core::Result<std::string> DeadLetterApi::remove(std::int64_t id) const {
   // Removing is idempotent in the store; an operator still wants to hear about a wrong id.
-  if (auto letter = letters_.get_dead_letter(id); !letter) return storage_error(letter.error());
-  if (auto ok = letters_.remove_dead_letter(id); !ok) return storage_error(ok.error());
-  return {200, json{{"id", id}, {"deleted", true}}.dump()};
+  if (auto letter = letters_.get_dead_letter(id); !letter) return core::fail(letter.error());
+  if (auto ok = letters_.remove_dead_letter(id); !ok) return core::fail(ok.error());
+  return json{{"id", id}, {"deleted", true}}.dump();
 }
 
 }  // namespace imgflow::runtime

@@ -10,11 +10,6 @@
 
 namespace imgflow::runtime {
 
-struct ApiResponse {
-  int status = 200;
-  std::string body;  // JSON
-};
-
 // The operator's view of the dead-letter store, as JSON over a few paths. `imgflow serve`
 // exposes it to the admin under /_imgflow/ (the gateway authenticates); `imgflow dlq` calls it
 // there, or in-process on the data dir when no server holds it. One implementation, so both
@@ -27,8 +22,10 @@ struct ApiResponse {
 //
 // LETTER = {"id","failure","error","attempts","first_seen","last_failed",
 //           "event":{"name","bucket","key","size","etag","sequencer","created","payload"}}
-// with times as "2026-11-26T12:34:56.789Z". Errors are {"error":"..."} with 400 (bad path or
-// id), 404 (no such dead letter), 405 (method) or 500 (storage). Thread-safe if the store is.
+// with times as "2026-11-26T12:34:56.789Z". A failure is a core::Error, not an HTTP status
+// (the gateway chooses those): kInvalidArgument (a bad id), kNotFound (no such dead letter,
+// path or action), kUnsupported (the method), or the store's own error. Thread-safe if the
+// store is.
 class DeadLetterApi {
  public:
   // How a redrive is carried out: a running Dispatcher's redrive() (which also wakes it), or
@@ -37,14 +34,14 @@ class DeadLetterApi {
 
   DeadLetterApi(storage::DeadLetters& letters, Redrive redrive);
 
-  // `path` is below the mount point, e.g. "dlq/17/redrive".
-  ApiResponse handle(std::string_view method, std::string_view path) const;
+  // The JSON answer. `path` is below the mount point, e.g. "dlq/17/redrive".
+  core::Result<std::string> handle(std::string_view method, std::string_view path) const;
 
  private:
-  ApiResponse list() const;
-  ApiResponse show(std::int64_t id) const;
-  ApiResponse redrive(std::int64_t id) const;
-  ApiResponse remove(std::int64_t id) const;
+  core::Result<std::string> list() const;
+  core::Result<std::string> show(std::int64_t id) const;
+  core::Result<std::string> redrive(std::int64_t id) const;
+  core::Result<std::string> remove(std::int64_t id) const;
 
   storage::DeadLetters& letters_;
   Redrive redrive_;

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "storage/memory_store.h"
 
@@ -34,8 +35,26 @@ class DeadLetterApiTest : public ::testing::Test {
     id_ = letter.id;
   }
 
-  ApiResponse call(std::string_view method, const std::string& path) {
+  core::Result<std::string> call(std::string_view method, const std::string& path) {
     return api_.handle(method, path);
+  }
+
+  // The answer of a call that must succeed, parsed.
+  json ok(std::string_view method, const std::string& path) {
+    auto answer = call(method, path);
+    if (!answer) {
+      ADD_FAILURE() << method << " " << path << ": " << answer.error().to_string();
+      return json();
+    }
+    return json::parse(*answer);
+  }
+
+  // The code of a call that must fail.
+  std::optional<core::ErrorCode> error_code(std::string_view method, const std::string& path) {
+    auto answer = call(method, path);
+    if (answer) return std::nullopt;
+    EXPECT_FALSE(answer.error().message.empty()) << path;
+    return answer.error().code;
   }
 
   core::ManualClock clock_{core::Clock::TimePoint(std::chrono::seconds(1'780'000'000))};
@@ -49,9 +68,7 @@ class DeadLetterApiTest : public ::testing::Test {
 };
 
 TEST_F(DeadLetterApiTest, ListsEveryLetterWithItsEventAndReason) {
-  const ApiResponse r = call("GET", "dlq");
-  ASSERT_EQ(r.status, 200) << r.body;
-  const json body = json::parse(r.body);
+  const json body = ok("GET", "dlq");
   ASSERT_EQ(body["dead_letters"].size(), 1U);
   const json& letter = body["dead_letters"][0];
   EXPECT_EQ(letter["id"], id_);
@@ -67,15 +84,11 @@ TEST_F(DeadLetterApiTest, ListsEveryLetterWithItsEventAndReason) {
 }
 
 TEST_F(DeadLetterApiTest, ShowsOneLetter) {
-  const ApiResponse r = call("GET", "dlq/" + std::to_string(id_));
-  ASSERT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(json::parse(r.body)["id"], id_);
+  EXPECT_EQ(ok("GET", "dlq/" + std::to_string(id_))["id"], id_);
 }
 
 TEST_F(DeadLetterApiTest, RedriveMovesTheEventBackIntoTheOutbox) {
-  const ApiResponse r = call("POST", "dlq/" + std::to_string(id_) + "/redrive");
-  ASSERT_EQ(r.status, 200) << r.body;
-  const json body = json::parse(r.body);
+  const json body = ok("POST", "dlq/" + std::to_string(id_) + "/redrive");
   EXPECT_EQ(body["id"], id_);
   EXPECT_GT(body["event_id"].get<std::int64_t>(), id_);
   EXPECT_EQ(redrives_, 1);
@@ -85,31 +98,36 @@ TEST_F(DeadLetterApiTest, RedriveMovesTheEventBackIntoTheOutbox) {
   ASSERT_EQ(claimed->size(), 1U);
   EXPECT_EQ(claimed->front().key, "bad photo.jpg");
   // Twice: the letter is gone now.
-  EXPECT_EQ(call("POST", "dlq/" + std::to_string(id_) + "/redrive").status, 404);
+  EXPECT_EQ(error_code("POST", "dlq/" + std::to_string(id_) + "/redrive"),
+            core::ErrorCode::kNotFound);
 }
 
 TEST_F(DeadLetterApiTest, DeleteForgetsTheLetterAndSaysSoOnce) {
   const std::string path = "dlq/" + std::to_string(id_);
-  EXPECT_EQ(call("DELETE", path).status, 200);
+  EXPECT_EQ(ok("DELETE", path)["deleted"], true);
   EXPECT_EQ(*store_.count_dead_letters(), 0U);
-  EXPECT_EQ(call("DELETE", path).status, 404);
-  EXPECT_EQ(json::parse(call("GET", "dlq").body)["dead_letters"].size(), 0U);
+  EXPECT_EQ(error_code("DELETE", path), core::ErrorCode::kNotFound);
+  EXPECT_EQ(ok("GET", "dlq")["dead_letters"].size(), 0U);
 }
 
 TEST_F(DeadLetterApiTest, RefusesBadPathsIdsAndMethodsWithAReason) {
+  using core::ErrorCode;
   struct Case {
     const char* method;
     const char* path;
-    int status;
+    ErrorCode code;
   };
   for (const Case& c :
-       {Case{"GET", "dlq/abc", 400}, Case{"GET", "dlq/-1", 400}, Case{"GET", "dlq/0", 400},
-        Case{"GET", "dlq/99999999999999999999", 400}, Case{"GET", "dlq/12345", 404},
-        Case{"POST", "dlq", 405}, Case{"PUT", "dlq/1", 405}, Case{"GET", "dlq/1/redrive", 405},
-        Case{"POST", "dlq/1/explode", 404}, Case{"GET", "queues", 404}}) {
-    const ApiResponse r = call(c.method, c.path);
-    EXPECT_EQ(r.status, c.status) << c.method << " " << c.path << ": " << r.body;
-    EXPECT_FALSE(json::parse(r.body)["error"].get<std::string>().empty()) << c.path;
+       {Case{"GET", "dlq/abc", ErrorCode::kInvalidArgument},
+        Case{"GET", "dlq/-1", ErrorCode::kInvalidArgument},
+        Case{"GET", "dlq/0", ErrorCode::kInvalidArgument},
+        Case{"GET", "dlq/99999999999999999999", ErrorCode::kInvalidArgument},
+        Case{"GET", "dlq/12345", ErrorCode::kNotFound},
+        Case{"POST", "dlq", ErrorCode::kUnsupported}, Case{"PUT", "dlq/1", ErrorCode::kUnsupported},
+        Case{"GET", "dlq/1/redrive", ErrorCode::kUnsupported},
+        Case{"POST", "dlq/1/explode", ErrorCode::kNotFound},
+        Case{"GET", "queues", ErrorCode::kNotFound}}) {
+    EXPECT_EQ(error_code(c.method, c.path), c.code) << c.method << " " << c.path;
   }
 }
 

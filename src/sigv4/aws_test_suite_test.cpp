@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "core/digest.h"
+#include "http/request_head.h"
 #include "sigv4/chunk_signer.h"
 #include "sigv4/chunked_decoder.h"
 #include "sigv4/signer.h"
@@ -37,7 +38,7 @@ std::string read_file(const fs::path& path) {
 }
 
 struct RawRequest {
-  Request request;
+  http::RequestHead request;
   std::string body;
 };
 
@@ -155,7 +156,7 @@ TEST(AwsSuiteTest, HasEveryCase) {
 // The S3 API reference worked example of STREAMING-AWS4-HMAC-SHA256-PAYLOAD.
 TEST(AwsStreamingVectorTest, SeedChunkSignaturesAndDecode) {
   const json v = json::parse(read_file(kDataDir / "aws-sigv4-streaming.json"));
-  Request request;
+  http::RequestHead request;
   request.method = v["request"]["method"];
   request.path = v["request"]["path"];
   for (const auto& [name, value] : v["request"]["headers"].items()) {

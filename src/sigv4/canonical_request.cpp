@@ -6,6 +6,7 @@
 
 #include "core/codec.h"
 #include "core/digest.h"
+#include "http/request_head.h"
 
 namespace imgflow::sigv4 {
 namespace {
@@ -46,7 +47,7 @@ std::string canonical_uri(std::string_view raw_path, const CanonicalOptions& opt
 
 std::string canonical_query(std::string_view raw_query, std::string_view exclude_key) {
   std::vector<std::pair<std::string, std::string>> pairs;
-  for (QueryParam& p : parse_query(raw_query)) {
+  for (http::QueryParam& p : http::parse_query(raw_query)) {
     if (!exclude_key.empty() && p.key == exclude_key) continue;
     pairs.emplace_back(core::uri_encode(p.key, false), core::uri_encode(p.value, false));
   }
@@ -75,12 +76,13 @@ std::string canonical_header_value(std::string_view value) {
   return out;
 }
 
-std::string canonical_headers(const Request& request, std::span<const std::string> signed_names) {
+std::string canonical_headers(const http::RequestHead& request,
+                              std::span<const std::string> signed_names) {
   std::string out;
   for (const std::string& name : signed_names) {
     out.append(name).push_back(':');
     bool first = true;
-    for (std::string_view value : header_values(request, name)) {
+    for (std::string_view value : http::header_values(request, name)) {
       if (!first) out.push_back(',');
       first = false;
       out.append(canonical_header_value(value));
@@ -99,7 +101,8 @@ std::string join_signed_headers(std::span<const std::string> signed_names) {
   return out;
 }
 
-std::string canonical_request(const Request& request, std::span<const std::string> signed_names,
+std::string canonical_request(const http::RequestHead& request,
+                              std::span<const std::string> signed_names,
                               std::string_view payload_hash, const CanonicalOptions& options,
                               std::string_view exclude_query_key) {
   std::string out;

@@ -4,8 +4,8 @@
 #include <string>
 #include <string_view>
 
+#include "http/request_head.h"
 #include "sigv4/credential_scope.h"
-#include "sigv4/request.h"
 
 namespace imgflow::sigv4 {
 
@@ -32,14 +32,16 @@ std::string canonical_header_value(std::string_view value);
 
 // "name:v1,v2\n" for each name in `signed_names` (lower-case, sorted, unique), repeated headers
 // joined with commas in request order. A name absent from the request gives "name:\n".
-std::string canonical_headers(const Request& request, std::span<const std::string> signed_names);
+std::string canonical_headers(const http::RequestHead& request,
+                              std::span<const std::string> signed_names);
 
 // "a;b;c".
 std::string join_signed_headers(std::span<const std::string> signed_names);
 
 // method \n uri \n query \n headers \n signed-headers \n payload-hash. `exclude_query_key` as in
 // canonical_query().
-std::string canonical_request(const Request& request, std::span<const std::string> signed_names,
+std::string canonical_request(const http::RequestHead& request,
+                              std::span<const std::string> signed_names,
                               std::string_view payload_hash, const CanonicalOptions& options = {},
                               std::string_view exclude_query_key = {});
 

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "core/codec.h"
+#include "http/request_head.h"
 #include "sigv4/amz_date.h"
 
 namespace imgflow::sigv4 {
@@ -33,7 +34,7 @@ TEST(CanonicalRequestTest, QuerySortedByEncodedKeyThenValue) {
 
 TEST(CanonicalRequestTest, HeaderValuesTrimmedCollapsedAndJoined) {
   EXPECT_EQ(canonical_header_value("  a \t  b   c  "), "a b c");
-  Request r;
+  http::RequestHead r;
   r.headers = {{"X-Amz-Meta-Tag", " one "}, {"host", "h"}, {"x-amz-meta-tag", "two  three"}};
   const std::vector<std::string> names = {"host", "x-amz-meta-tag"};
   EXPECT_EQ(canonical_headers(r, names), "host:h\nx-amz-meta-tag:one,two three\n");

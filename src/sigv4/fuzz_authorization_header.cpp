@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "http/request_head.h"
 #include "sigv4/authorization_header.h"
 #include "sigv4/verifier.h"
 
@@ -13,7 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   (void)parse_authorization_header(text);
 
-  Request request;
+  imgflow::http::RequestHead request;
   request.method = "PUT";
   request.path = "/uploads/a.jpg";
   request.headers = {{"Host", "localhost"},

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "core/codec.h"
+#include "http/request_head.h"
 #include "sigv4/canonical_request.h"
 #include "sigv4/signing_key.h"
 
@@ -15,9 +16,9 @@ namespace {
 constexpr std::array<std::string_view, 6> kUnsignedHeaders = {
     "authorization", "connection", "expect", "transfer-encoding", "user-agent", "x-amzn-trace-id"};
 
-std::vector<std::string> names_to_sign(const Request& request) {
+std::vector<std::string> names_to_sign(const http::RequestHead& request) {
   std::vector<std::string> names;
-  for (const Header& h : request.headers) {
+  for (const http::Header& h : request.headers) {
     std::string name = core::to_lower(h.name);
     if (std::find(kUnsignedHeaders.begin(), kUnsignedHeaders.end(), name) ==
         kUnsignedHeaders.end()) {
@@ -29,14 +30,15 @@ std::vector<std::string> names_to_sign(const Request& request) {
   return names;
 }
 
-void remove_headers(Request& request, std::initializer_list<std::string_view> lower_names) {
-  std::erase_if(request.headers, [&](const Header& h) {
+void remove_headers(http::RequestHead& request,
+                    std::initializer_list<std::string_view> lower_names) {
+  std::erase_if(request.headers, [&](const http::Header& h) {
     const std::string name = core::to_lower(h.name);
     return std::find(lower_names.begin(), lower_names.end(), name) != lower_names.end();
   });
 }
 
-core::Status check(const Request& request, const SigningParams& params) {
+core::Status check(const http::RequestHead& request, const SigningParams& params) {
   if (params.credentials.access_key_id.empty() || params.credentials.secret_access_key.empty()) {
     return core::fail(core::ErrorCode::kInvalidArgument, "SigV4 signing needs an access key pair");
   }
@@ -50,8 +52,9 @@ CredentialScope scope_of(const SigningParams& params, std::string_view amz_date)
   return CredentialScope{std::string(amz_date.substr(0, 8)), params.region, params.service};
 }
 
-SignResult sign(const Request& request, const SigningParams& params, std::string_view amz_date,
-                const std::vector<std::string>& names, std::string_view exclude_query_key) {
+SignResult sign(const http::RequestHead& request, const SigningParams& params,
+                std::string_view amz_date, const std::vector<std::string>& names,
+                std::string_view exclude_query_key) {
   SignResult result;
   const CredentialScope scope = scope_of(params, amz_date);
   result.canonical_request =
@@ -66,7 +69,7 @@ SignResult sign(const Request& request, const SigningParams& params, std::string
 
 }  // namespace
 
-core::Result<SignResult> sign_request(Request& request, const SigningParams& params) {
+core::Result<SignResult> sign_request(http::RequestHead& request, const SigningParams& params) {
   if (auto ok = check(request, params); !ok) return core::fail(ok.error());
   const std::string amz_date = format_amz_date(params.time);
   const std::string& token = params.credentials.session_token;
@@ -94,7 +97,7 @@ core::Result<SignResult> sign_request(Request& request, const SigningParams& par
   return result;
 }
 
-core::Result<SignResult> presign(Request& request, const SigningParams& params,
+core::Result<SignResult> presign(http::RequestHead& request, const SigningParams& params,
                                  std::chrono::seconds expires) {
   if (auto ok = check(request, params); !ok) return core::fail(ok.error());
   if (expires < std::chrono::seconds(1) || expires > kMaxPresignExpiry) {

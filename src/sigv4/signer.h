@@ -4,9 +4,9 @@
 #include <string>
 
 #include "core/result.h"
+#include "http/request_head.h"
 #include "sigv4/amz_date.h"
 #include "sigv4/credential_scope.h"
-#include "sigv4/request.h"
 
 namespace imgflow::sigv4 {
 
@@ -46,13 +46,13 @@ inline constexpr std::chrono::seconds kMaxPresignExpiry{604800};  // 7 days, the
 // asked). Every header on the request is signed except hop-by-hop or proxy-rewritten ones
 // (user-agent, expect, connection, transfer-encoding, x-amzn-trace-id), so add headers first.
 // Returns kInvalidArgument for empty credentials or a missing method. Thread-safe (pure).
-core::Result<SignResult> sign_request(Request& request, const SigningParams& params);
+core::Result<SignResult> sign_request(http::RequestHead& request, const SigningParams& params);
 
 // Presigns in query form: appends X-Amz-Algorithm, -Credential, -Date, -SignedHeaders, -Expires,
 // [-Security-Token] and -Signature to request.query (existing parameters stay as sent). Headers
 // on the request (usually just Host) are signed and must be sent as they are. Returns
 // kInvalidArgument when expires is outside 1 s..7 days or credentials are empty.
-core::Result<SignResult> presign(Request& request, const SigningParams& params,
+core::Result<SignResult> presign(http::RequestHead& request, const SigningParams& params,
                                  std::chrono::seconds expires);
 
 }  // namespace imgflow::sigv4

@@ -4,6 +4,7 @@
 #include <benchmark/benchmark.h>
 
 #include "core/clock.h"
+#include "http/request_head.h"
 #include "sigv4/signer.h"
 #include "sigv4/signing_key.h"
 #include "sigv4/verifier.h"
@@ -26,8 +27,8 @@ SigningParams params(TimePoint now) {
   return p;
 }
 
-Request base_request() {
-  Request r;
+http::RequestHead base_request() {
+  http::RequestHead r;
   r.method = "PUT";
   r.path = "/uploads/2024/05/holiday%20photo.jpg";
   r.query = "x-id=PutObject";
@@ -39,7 +40,7 @@ Request base_request() {
   return r;
 }
 
-void run(benchmark::State& state, const Request& request, bool cached) {
+void run(benchmark::State& state, const http::RequestHead& request, bool cached) {
   const core::ManualClock clock(*parse_amz_date("20240501T120000Z"));
   SigningKeyCache cache;
   VerifierOptions options;
@@ -53,7 +54,7 @@ void run(benchmark::State& state, const Request& request, bool cached) {
 }
 
 void BM_VerifyHeader(benchmark::State& state) {
-  Request r = base_request();
+  http::RequestHead r = base_request();
   SigningParams p = params(*parse_amz_date("20240501T120000Z"));
   p.payload_hash = std::string(kUnsignedPayload);
   (void)sign_request(r, p);
@@ -62,7 +63,7 @@ void BM_VerifyHeader(benchmark::State& state) {
 BENCHMARK(BM_VerifyHeader)->Arg(0)->Arg(1)->ArgName("cached");
 
 void BM_VerifyPresigned(benchmark::State& state) {
-  Request r = base_request();
+  http::RequestHead r = base_request();
   r.method = "GET";
   r.headers.resize(1);  // a browser sends just Host that matters
   (void)presign(r, params(*parse_amz_date("20240501T120000Z")), std::chrono::seconds(3600));

@@ -7,6 +7,7 @@
 
 #include "core/codec.h"
 #include "core/digest.h"
+#include "http/request_head.h"
 #include "sigv4/authorization_header.h"
 #include "sigv4/canonical_request.h"
 #include "sigv4/signing_key.h"
@@ -68,17 +69,18 @@ bool starts_with_x_amz(std::string_view lower_name) {
 
 // The rules on SignedHeaders common to both forms: host signed, every signed header present,
 // every x-amz-* header on the request signed.
-AuthResult<void> check_signed_headers(const Request& request, const std::vector<std::string>& names,
+AuthResult<void> check_signed_headers(const http::RequestHead& request,
+                                      const std::vector<std::string>& names,
                                       AuthErrorCode malformed) {
   if (!std::binary_search(names.begin(), names.end(), std::string("host"))) {
     return auth_fail(malformed, "the host header must be signed");
   }
   for (const std::string& name : names) {
-    if (!header_value(request, name)) {
+    if (!http::header_value(request, name)) {
       return auth_fail(malformed, "signed header '" + name.substr(0, 64) + "' is not present");
     }
   }
-  for (const Header& h : request.headers) {
+  for (const http::Header& h : request.headers) {
     const std::string name = core::to_lower(h.name);
     if (starts_with_x_amz(name) && !std::binary_search(names.begin(), names.end(), name)) {
       return auth_fail(
@@ -98,7 +100,7 @@ std::optional<std::uint64_t> parse_decimal(std::string_view text) {
 }
 
 // Reads x-amz-content-sha256 (and the headers a streaming body needs) into `out`.
-AuthResult<void> read_payload_mode(const Request& request, std::string_view value,
+AuthResult<void> read_payload_mode(const http::RequestHead& request, std::string_view value,
                                    VerifiedRequest& out) {
   if (value == kUnsignedPayload) {
     out.payload_mode = PayloadMode::kUnsigned;
@@ -128,20 +130,20 @@ AuthResult<void> read_payload_mode(const Request& request, std::string_view valu
     return auth_fail(AuthErrorCode::kInvalidRequest,
                      "aws-chunked payloads cannot be sent with a presigned URL");
   }
-  const auto decoded = header_value(request, "x-amz-decoded-content-length");
+  const auto decoded = http::header_value(request, "x-amz-decoded-content-length");
   out.decoded_content_length = decoded ? parse_decimal(*decoded) : std::nullopt;
   if (!out.decoded_content_length) {
     return auth_fail(AuthErrorCode::kMissingContentLength,
                      "aws-chunked uploads need a valid x-amz-decoded-content-length header");
   }
-  if (auto trailer = header_value(request, "x-amz-trailer")) {
+  if (auto trailer = http::header_value(request, "x-amz-trailer")) {
     out.trailer = core::to_lower(canonical_header_value(*trailer));
   }
   return {};
 }
 
 // Shared tail of both forms: look the key up, rebuild the signature, compare.
-AuthResult<VerifiedRequest> finish(const Request& request, const Credential& credential,
+AuthResult<VerifiedRequest> finish(const http::RequestHead& request, const Credential& credential,
                                    const std::vector<std::string>& names,
                                    std::string_view signature, std::string_view payload_hash,
                                    std::optional<std::string_view> token, TimePoint now,
@@ -167,8 +169,8 @@ AuthResult<VerifiedRequest> finish(const Request& request, const Credential& cre
   return out;
 }
 
-AuthResult<TimePoint> read_amz_date_header(const Request& request) {
-  const std::vector<std::string_view> dates = header_values(request, "x-amz-date");
+AuthResult<TimePoint> read_amz_date_header(const http::RequestHead& request) {
+  const std::vector<std::string_view> dates = http::header_values(request, "x-amz-date");
   std::optional<TimePoint> time;
   if (dates.size() == 1) time = parse_amz_date(dates.front());
   if (!time) {
@@ -194,7 +196,7 @@ AuthResult<PresignParams> read_presign_params(std::string_view raw_query) {
       {"X-Amz-Signature", &p.signature},
       {"X-Amz-Security-Token", &p.token},
   }};
-  for (QueryParam& q : parse_query(raw_query)) {
+  for (http::QueryParam& q : http::parse_query(raw_query)) {
     for (const auto& [name, slot] : slots) {
       if (q.key != name) continue;
       if (slot->has_value()) {
@@ -232,21 +234,21 @@ AuthResult<seconds> read_expires(std::string_view text) {
 
 }  // namespace
 
-AuthKind classify(const Request& request) {
-  const bool header = header_value(request, "authorization").has_value();
+AuthKind classify(const http::RequestHead& request) {
+  const bool header = http::header_value(request, "authorization").has_value();
   bool query = false;
-  for (const QueryParam& q : parse_query(request.query))
+  for (const http::QueryParam& q : http::parse_query(request.query))
     query = query || q.key == "X-Amz-Algorithm";
   if (header && query) return AuthKind::kAmbiguous;
   if (header) return AuthKind::kHeader;
   return query ? AuthKind::kPresigned : AuthKind::kAnonymous;
 }
 
-AuthResult<VerifiedRequest> verify_header(const Request& request, const CredentialsLookup& lookup,
-                                          const core::Clock& clock,
+AuthResult<VerifiedRequest> verify_header(const http::RequestHead& request,
+                                          const CredentialsLookup& lookup, const core::Clock& clock,
                                           const VerifierOptions& options) {
   constexpr AuthErrorCode kMalformed = AuthErrorCode::kAuthorizationHeaderMalformed;
-  const std::vector<std::string_view> values = header_values(request, "authorization");
+  const std::vector<std::string_view> values = http::header_values(request, "authorization");
   if (values.size() != 1) return auth_fail(kMalformed, "expected one Authorization header");
   auto auth = parse_authorization_header(values.front());
   if (!auth) return tl::unexpected(auth.error());
@@ -268,7 +270,7 @@ AuthResult<VerifiedRequest> verify_header(const Request& request, const Credenti
   if (auto ok = check_signed_headers(request, auth->signed_headers, kMalformed); !ok) {
     return tl::unexpected(ok.error());
   }
-  const auto content_sha = header_value(request, "x-amz-content-sha256");
+  const auto content_sha = http::header_value(request, "x-amz-content-sha256");
   if (!content_sha) {
     return auth_fail(AuthErrorCode::kInvalidRequest,
                      "Missing required header for this request: x-amz-content-sha256");
@@ -277,16 +279,16 @@ AuthResult<VerifiedRequest> verify_header(const Request& request, const Credenti
     return tl::unexpected(ok.error());
   }
   return finish(request, auth->credential, auth->signed_headers, auth->signature, *content_sha,
-                header_value(request, "x-amz-security-token"), now, lookup, options,
+                http::header_value(request, "x-amz-security-token"), now, lookup, options,
                 std::move(out));
 }
 
-AuthResult<VerifiedRequest> verify_presigned(const Request& request,
+AuthResult<VerifiedRequest> verify_presigned(const http::RequestHead& request,
                                              const CredentialsLookup& lookup,
                                              const core::Clock& clock,
                                              const VerifierOptions& options) {
   constexpr AuthErrorCode kQueryError = AuthErrorCode::kAuthorizationQueryParametersError;
-  if (header_value(request, "authorization")) {
+  if (http::header_value(request, "authorization")) {
     return auth_fail(AuthErrorCode::kInvalidArgument,
                      "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter "
                      "or the Authorization header should be specified");
@@ -333,7 +335,7 @@ AuthResult<VerifiedRequest> verify_presigned(const Request& request,
   }
   // A presigned URL signs UNSIGNED-PAYLOAD unless the client chose to sign a body hash header.
   const std::string_view payload_hash =
-      header_value(request, "x-amz-content-sha256").value_or(kUnsignedPayload);
+      http::header_value(request, "x-amz-content-sha256").value_or(kUnsignedPayload);
   if (auto ok = read_payload_mode(request, payload_hash, out); !ok) {
     return tl::unexpected(ok.error());
   }
@@ -343,8 +345,9 @@ AuthResult<VerifiedRequest> verify_presigned(const Request& request,
                 options, std::move(out));
 }
 
-AuthResult<VerifiedRequest> verify(const Request& request, const CredentialsLookup& lookup,
-                                   const core::Clock& clock, const VerifierOptions& options) {
+AuthResult<VerifiedRequest> verify(const http::RequestHead& request,
+                                   const CredentialsLookup& lookup, const core::Clock& clock,
+                                   const VerifierOptions& options) {
   switch (classify(request)) {
     case AuthKind::kHeader:
       return verify_header(request, lookup, clock, options);

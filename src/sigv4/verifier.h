@@ -9,10 +9,10 @@
 
 #include "core/clock.h"
 #include "core/digest.h"
+#include "http/request_head.h"
 #include "sigv4/amz_date.h"
 #include "sigv4/auth_error.h"
 #include "sigv4/credential_scope.h"
-#include "sigv4/request.h"
 
 namespace imgflow::sigv4 {
 
@@ -68,7 +68,7 @@ enum class AuthKind {
   kPresigned,
   kAmbiguous,  // both: refused by verify() with kInvalidArgument
 };
-AuthKind classify(const Request& request);
+AuthKind classify(const http::RequestHead& request);
 
 // Verifies an Authorization-header request. Errors: kAuthorizationHeaderMalformed (syntax, scope,
 // region, service, SignedHeaders without host or naming an absent header), kInvalidRequest (other
@@ -76,22 +76,23 @@ AuthKind classify(const Request& request);
 // header), kRequestTimeTooSkewed, kInvalidArgument (bad x-amz-content-sha256),
 // kMissingContentLength, kInvalidAccessKeyId, kExpiredToken, kMissingSecurityHeader,
 // kInvalidToken, kSignatureDoesNotMatch. Thread-safe if `lookup` is.
-AuthResult<VerifiedRequest> verify_header(const Request& request, const CredentialsLookup& lookup,
-                                          const core::Clock& clock,
+AuthResult<VerifiedRequest> verify_header(const http::RequestHead& request,
+                                          const CredentialsLookup& lookup, const core::Clock& clock,
                                           const VerifierOptions& options = {});
 
 // Verifies a presigned (query-string) request. Errors: kAuthorizationQueryParametersError
 // (missing/repeated/bad X-Amz-* parameter, X-Amz-Expires outside 1..604800), kAccessDenied
 // ("Request has expired", "Request is not valid yet", unsigned x-amz-* header), kInvalidRequest
 // (streaming payload), the lookup and token errors of verify_header, kSignatureDoesNotMatch.
-AuthResult<VerifiedRequest> verify_presigned(const Request& request,
+AuthResult<VerifiedRequest> verify_presigned(const http::RequestHead& request,
                                              const CredentialsLookup& lookup,
                                              const core::Clock& clock,
                                              const VerifierOptions& options = {});
 
 // Dispatches on classify(): kAnonymous → kAccessDenied, kAmbiguous → kInvalidArgument.
-AuthResult<VerifiedRequest> verify(const Request& request, const CredentialsLookup& lookup,
-                                   const core::Clock& clock, const VerifierOptions& options = {});
+AuthResult<VerifiedRequest> verify(const http::RequestHead& request,
+                                   const CredentialsLookup& lookup, const core::Clock& clock,
+                                   const VerifierOptions& options = {});
 
 // For kSha256 requests, once the body is read: kXAmzContentSHA256Mismatch unless it matches.
 // Other modes pass (streaming bodies are checked by ChunkedDecoder).

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "core/digest.h"
+#include "http/request_head.h"
 #include "sigv4/authorization_header.h"
 #include "sigv4/signer.h"
 #include "sigv4/signing_key.h"
@@ -14,24 +15,24 @@ namespace {
 using namespace std::chrono_literals;
 using namespace testing_support;
 
-Request put_request() {
-  Request r;
+http::RequestHead put_request() {
+  http::RequestHead r;
   r.method = "PUT";
   r.path = "/uploads/cat%20photo.jpg";
   r.headers = {{"Host", "localhost:9000"}, {"Content-Type", "image/jpeg"}};
   return r;
 }
 
-Request signed_put(std::string_view secret = kSecret, TimePoint at = t0()) {
-  Request r = put_request();
+http::RequestHead signed_put(std::string_view secret = kSecret, TimePoint at = t0()) {
+  http::RequestHead r = put_request();
   SigningParams p = params_at(at, secret);
   p.payload_hash = core::to_hex(core::sha256("meow"));
   EXPECT_TRUE(sign_request(r, p));
   return r;
 }
 
-Request presigned_get(std::chrono::seconds expires = 3600s) {
-  Request r;
+http::RequestHead presigned_get(std::chrono::seconds expires = 3600s) {
+  http::RequestHead r;
   r.method = "GET";
   r.path = "/processed/cat/small.webp";
   r.headers = {{"Host", "localhost:9000"}};
@@ -73,7 +74,7 @@ TEST(VerifyHeaderTest, WrongSecretIsSignatureDoesNotMatch) {
 
 TEST(VerifyHeaderTest, TamperedPathIsSignatureDoesNotMatch) {
   core::ManualClock clock(t0());
-  Request r = signed_put();
+  http::RequestHead r = signed_put();
   r.path = "/uploads/dog.jpg";
   EXPECT_EQ(code_of(verify_header(r, kLookup, clock)), AuthErrorCode::kSignatureDoesNotMatch);
 }
@@ -91,7 +92,7 @@ TEST(VerifyHeaderTest, SkewBeyondFifteenMinutesIsRefused) {
 
 TEST(VerifyHeaderTest, UnsignedAmzHeaderIsRefused) {
   core::ManualClock clock(t0());
-  Request r = signed_put();
+  http::RequestHead r = signed_put();
   r.headers.push_back({"X-Amz-Meta-Owner", "mallory"});
   auto result = verify_header(r, kLookup, clock);
   EXPECT_EQ(code_of(result), AuthErrorCode::kAccessDenied);
@@ -100,7 +101,7 @@ TEST(VerifyHeaderTest, UnsignedAmzHeaderIsRefused) {
 
 TEST(VerifyHeaderTest, HostMustBeSigned) {
   core::ManualClock clock(t0());
-  Request r = put_request();
+  http::RequestHead r = put_request();
   r.headers.erase(r.headers.begin());  // sign without Host...
   SigningParams p = params_at(t0());
   ASSERT_TRUE(sign_request(r, p));
@@ -117,13 +118,13 @@ TEST(VerifyHeaderTest, UnknownAccessKey) {
 
 TEST(VerifyHeaderTest, ContentSha256IsRequiredAndChecked) {
   core::ManualClock clock(t0());
-  Request r = put_request();
+  http::RequestHead r = put_request();
   SigningParams p = params_at(t0());
   p.add_content_sha256_header = false;
   ASSERT_TRUE(sign_request(r, p));
   EXPECT_EQ(code_of(verify_header(r, kLookup, clock)), AuthErrorCode::kInvalidRequest);
 
-  Request bad = put_request();
+  http::RequestHead bad = put_request();
   p.add_content_sha256_header = true;
   p.payload_hash = "not-a-hash";
   ASSERT_TRUE(sign_request(bad, p));
@@ -132,14 +133,14 @@ TEST(VerifyHeaderTest, ContentSha256IsRequiredAndChecked) {
 
 TEST(VerifyHeaderTest, StreamingNeedsDecodedLength) {
   core::ManualClock clock(t0());
-  Request r = put_request();
+  http::RequestHead r = put_request();
   SigningParams p = params_at(t0());
   p.payload_hash = std::string(kStreamingUnsignedPayloadTrailer);
   r.headers.push_back({"X-Amz-Trailer", "x-amz-checksum-crc32"});
   ASSERT_TRUE(sign_request(r, p));
   EXPECT_EQ(code_of(verify_header(r, kLookup, clock)), AuthErrorCode::kMissingContentLength);
 
-  Request ok = put_request();
+  http::RequestHead ok = put_request();
   ok.headers.push_back({"X-Amz-Trailer", "x-amz-checksum-crc32"});
   ok.headers.push_back({"X-Amz-Decoded-Content-Length", "42"});
   ASSERT_TRUE(sign_request(ok, p));
@@ -152,7 +153,7 @@ TEST(VerifyHeaderTest, StreamingNeedsDecodedLength) {
 
 TEST(VerifyHeaderTest, WrongRegionIsMalformed) {
   core::ManualClock clock(t0());
-  Request r = put_request();
+  http::RequestHead r = put_request();
   SigningParams p = params_at(t0());
   p.region = "eu-west-1";
   ASSERT_TRUE(sign_request(r, p));
@@ -170,7 +171,7 @@ TEST(VerifyHeaderTest, SessionTokenMustMatch) {
   };
   EXPECT_EQ(code_of(verify_header(signed_put(), temp, clock)),
             AuthErrorCode::kMissingSecurityHeader);
-  Request r = put_request();
+  http::RequestHead r = put_request();
   SigningParams p = params_at(t0());
   p.credentials.session_token = "tok3n";
   ASSERT_TRUE(sign_request(r, p));
@@ -195,7 +196,7 @@ TEST(VerifyHeaderTest, KeyCacheGivesSameResult) {
 // The S3 API reference examples ("Signature Calculations for the Authorization Header: Transferring
 // Payload in a Single Chunk" and "Query String Authentication"), as awscli/boto3 produce them.
 TEST(VerifyHeaderTest, S3ReferenceGetObject) {
-  Request r;
+  http::RequestHead r;
   r.method = "GET";
   r.path = "/test.txt";
   r.headers = {
@@ -213,7 +214,7 @@ TEST(VerifyHeaderTest, S3ReferenceGetObject) {
 }
 
 TEST(VerifyHeaderTest, S3ReferenceListObjects) {
-  Request r;
+  http::RequestHead r;
   r.method = "GET";
   r.path = "/";
   r.query = "max-keys=2&prefix=J";
@@ -228,7 +229,7 @@ TEST(VerifyHeaderTest, S3ReferenceListObjects) {
 }
 
 TEST(VerifyPresignedTest, S3ReferencePresignedGet) {
-  Request r;
+  http::RequestHead r;
   r.method = "GET";
   r.path = "/test.txt";
   r.query =
@@ -248,7 +249,7 @@ TEST(VerifyPresignedTest, S3ReferencePresignedGet) {
 
 TEST(VerifyPresignedTest, GoodUrlPassesUntilExpiry) {
   core::ManualClock clock(t0() + 3600s);
-  Request r = presigned_get();
+  http::RequestHead r = presigned_get();
   auto v = verify_presigned(r, kLookup, clock);
   ASSERT_TRUE(v) << v.error().message;
   EXPECT_EQ(v->principal, "admin");
@@ -262,15 +263,15 @@ TEST(VerifyPresignedTest, GoodUrlPassesUntilExpiry) {
 TEST(VerifyPresignedTest, ExpiresOutOfRangeIsRefused) {
   core::ManualClock clock(t0());
   for (std::string_view bad : {"0", "604801", "-1", "abc", ""}) {
-    Request r = presigned_get();
+    http::RequestHead r = presigned_get();
     replace(r.query, "X-Amz-Expires=3600", "X-Amz-Expires=" + std::string(bad));
     EXPECT_EQ(code_of(verify_presigned(r, kLookup, clock)),
               AuthErrorCode::kAuthorizationQueryParametersError)
         << bad;
   }
-  Request max_ok = presigned_get(604800s);
+  http::RequestHead max_ok = presigned_get(604800s);
   EXPECT_TRUE(verify_presigned(max_ok, kLookup, clock));
-  Request r;
+  http::RequestHead r;
   r.method = "GET";
   r.headers = {{"Host", "h"}};
   EXPECT_FALSE(presign(r, params_at(t0()), 604801s));
@@ -285,14 +286,14 @@ TEST(VerifyPresignedTest, NotYetValidIsRefused) {
 
 TEST(VerifyPresignedTest, UnsignedAmzHeaderIsRefused) {
   core::ManualClock clock(t0());
-  Request r = presigned_get();
+  http::RequestHead r = presigned_get();
   r.headers.push_back({"x-amz-acl", "public-read"});
   EXPECT_EQ(code_of(verify_presigned(r, kLookup, clock)), AuthErrorCode::kAccessDenied);
 }
 
 TEST(VerifyPresignedTest, HostMustBeSigned) {
   core::ManualClock clock(t0());
-  Request r;
+  http::RequestHead r;
   r.method = "GET";
   r.path = "/a";
   ASSERT_TRUE(presign(r, params_at(t0()), 60s));
@@ -303,25 +304,25 @@ TEST(VerifyPresignedTest, HostMustBeSigned) {
 
 TEST(VerifyPresignedTest, WrongSecretAndTamperingAreRefused) {
   core::ManualClock clock(t0());
-  Request r;
+  http::RequestHead r;
   r.method = "GET";
   r.path = "/a";
   r.headers = {{"Host", "localhost"}};
   ASSERT_TRUE(presign(r, params_at(t0(), "wrong"), 60s));
   EXPECT_EQ(code_of(verify_presigned(r, kLookup, clock)), AuthErrorCode::kSignatureDoesNotMatch);
 
-  Request t = presigned_get();
+  http::RequestHead t = presigned_get();
   t.query += "&response-content-type=text/html";
   EXPECT_EQ(code_of(verify_presigned(t, kLookup, clock)), AuthErrorCode::kSignatureDoesNotMatch);
 }
 
 TEST(VerifyPresignedTest, RepeatedOrMissingParametersAreRefused) {
   core::ManualClock clock(t0());
-  Request r = presigned_get();
+  http::RequestHead r = presigned_get();
   r.query += "&X-Amz-Signature=00";
   EXPECT_EQ(code_of(verify_presigned(r, kLookup, clock)),
             AuthErrorCode::kAuthorizationQueryParametersError);
-  Request m = presigned_get();
+  http::RequestHead m = presigned_get();
   replace(m.query, "X-Amz-SignedHeaders=host&", "");
   EXPECT_EQ(code_of(verify_presigned(m, kLookup, clock)),
             AuthErrorCode::kAuthorizationQueryParametersError);
@@ -329,11 +330,11 @@ TEST(VerifyPresignedTest, RepeatedOrMissingParametersAreRefused) {
 
 TEST(VerifyTest, ClassifiesAndRefusesBothMechanisms) {
   core::ManualClock clock(t0());
-  Request anonymous = put_request();
+  http::RequestHead anonymous = put_request();
   EXPECT_EQ(classify(anonymous), AuthKind::kAnonymous);
   EXPECT_EQ(code_of(verify(anonymous, kLookup, clock)), AuthErrorCode::kAccessDenied);
   EXPECT_EQ(classify(signed_put()), AuthKind::kHeader);
-  Request both = presigned_get();
+  http::RequestHead both = presigned_get();
   EXPECT_EQ(classify(both), AuthKind::kPresigned);
   both.headers.push_back({"Authorization", "AWS4-HMAC-SHA256 x"});
   EXPECT_EQ(classify(both), AuthKind::kAmbiguous);

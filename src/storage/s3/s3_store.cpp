@@ -8,6 +8,7 @@
 #include "core/codec.h"
 #include "core/digest.h"
 #include "core/xml.h"
+#include "http/request_head.h"
 #include "storage/s3/s3_call.h"
 #include "storage/s3/s3_codec.h"
 #include "storage/s3/s3_error.h"
@@ -155,8 +156,9 @@ core::Result<http::Request> S3Store::build(const Call& call, std::string_view pa
     if (!value.empty()) query += "=" + core::uri_encode(value, false);
   }
 
-  sigv4::Request signed_request{call.method, path, query, {{"Host", host}}};
-  for (const auto& h : call.headers) signed_request.headers.push_back({h.name, h.value});
+  http::RequestHead signed_request{call.method, path, query, {{"Host", host}}};
+  signed_request.headers.insert(signed_request.headers.end(), call.headers.begin(),
+                                call.headers.end());
   sigv4::SigningParams params;
   params.credentials = credentials_;
   params.region = config_.region;
@@ -168,9 +170,7 @@ core::Result<http::Request> S3Store::build(const Call& call, std::string_view pa
   http::Request request;
   request.method = call.method;
   request.url = endpoint_.scheme + "://" + host + path + (query.empty() ? "" : "?" + query);
-  for (auto& h : signed_request.headers) {
-    request.headers.push_back({std::move(h.name), std::move(h.value)});
-  }
+  request.headers = std::move(signed_request.headers);
   // Unsigned, as the AWS SDKs send it: X-Ray's trace header.
   if (config_.trace_id) {
     if (std::string trace = config_.trace_id(); !trace.empty()) {

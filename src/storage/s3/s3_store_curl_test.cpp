@@ -8,6 +8,7 @@
 
 #include "core/digest.h"
 #include "http/curl_http_client.h"
+#include "http/request_head.h"
 #include "http/test_server.h"
 #include "sigv4/verifier.h"
 #include "storage/s3/s3_store.h"
@@ -21,7 +22,7 @@ constexpr std::string_view kKeyId = "AKIDEXAMPLE";
 constexpr std::string_view kSecret = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
 
 struct Received {
-  sigv4::Request request;
+  http::RequestHead request;
   std::string body;
 };
 

@@ -8,6 +8,7 @@
 
 #include "core/digest.h"
 #include "http/fake_http_client.h"
+#include "http/request_head.h"
 #include "sigv4/verifier.h"
 #include "storage/test_support.h"
 
@@ -33,10 +34,10 @@ void expect_valid_signature(const http::Request& r, const core::Clock& clock,
   const auto scheme_end = r.url.find("://") + 3;
   const auto path_start = r.url.find('/', scheme_end);
   const auto q = r.url.find('?', path_start);
-  sigv4::Request server{r.method,
-                        r.url.substr(path_start, q - path_start),
-                        q == std::string::npos ? "" : r.url.substr(q + 1),
-                        {}};
+  http::RequestHead server{r.method,
+                           r.url.substr(path_start, q - path_start),
+                           q == std::string::npos ? "" : r.url.substr(q + 1),
+                           {}};
   for (const auto& h : r.headers) server.headers.push_back({h.name, h.value});
   if (r.body_length) server.headers.push_back({"Content-Length", std::to_string(*r.body_length)});
   const auto lookup = [](std::string_view id) -> std::optional<sigv4::SecretKey> {

@@ -1,33 +1,22 @@
-#include "sigv4/request.h"
+#include "http/request_head.h"
 
 #include "core/codec.h"
 
-namespace imgflow::sigv4 {
-namespace {
+namespace imgflow::http {
 
-bool iequals(std::string_view a, std::string_view lower) {
-  if (a.size() != lower.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    char c = a[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != lower[i]) return false;
-  }
-  return true;
-}
-
-}  // namespace
-
-std::vector<std::string_view> header_values(const Request& request, std::string_view lower_name) {
+std::vector<std::string_view> header_values(const RequestHead& request,
+                                            std::string_view lower_name) {
   std::vector<std::string_view> out;
   for (const Header& h : request.headers) {
-    if (iequals(h.name, lower_name)) out.emplace_back(h.value);
+    if (core::iequals(h.name, lower_name)) out.emplace_back(h.value);
   }
   return out;
 }
 
-std::optional<std::string_view> header_value(const Request& request, std::string_view lower_name) {
+std::optional<std::string_view> header_value(const RequestHead& request,
+                                             std::string_view lower_name) {
   for (const Header& h : request.headers) {
-    if (iequals(h.name, lower_name)) return std::string_view(h.value);
+    if (core::iequals(h.name, lower_name)) return std::string_view(h.value);
   }
   return std::nullopt;
 }
@@ -49,4 +38,4 @@ std::vector<QueryParam> parse_query(std::string_view raw_query) {
   return out;
 }
 
-}  // namespace imgflow::sigv4
+}  // namespace imgflow::http
