@@ -41,7 +41,7 @@ class ClamdClient final : public Scanner {
   core::Status ping() const;
 
   // zVERSION: the engine and signature database versions. Errors as scan().
-  core::Result<ClamdVersion> version() const;
+  core::Result<ClamdVersion> version() const override;
 
   // "clamd " + the address.
   std::string name() const override;

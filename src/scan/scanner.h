@@ -23,6 +23,9 @@ class Scanner {
 
   // Who scanned, for the manifest ("clamd tcp://127.0.0.1:3310").
   virtual std::string name() const = 0;
+
+  // The engine and signature database that scan() uses now, for the manifest. Errors as scan().
+  virtual core::Result<ClamdVersion> version() const = 0;
 };
 
 }  // namespace imgflow::scan
