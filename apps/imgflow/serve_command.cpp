@@ -95,6 +95,19 @@ core::Status ensure_bucket(storage::ObjectStore& store, const std::string& bucke
   return created;
 }
 
+// With scan.on_infected: quarantine, infected uploads are moved into this bucket. No role but
+// the admin's names it, so the gateway lets only the admin read it. Made at start and whenever
+// a reloaded recipe asks for it; failing that, containment fails and its events are retried.
+void ensure_quarantine(storage::ObjectStore& store, const recipe::Recipe& recipe,
+                       core::Logger& log) {
+  const recipe::Scan& scan = recipe.scan;
+  if (!scan.enabled || scan.on_infected != recipe::OnInfected::kQuarantine) return;
+  if (auto ok = ensure_bucket(store, scan.quarantine_bucket); !ok) {
+    log.error("quarantine bucket not created",
+              {{"bucket", scan.quarantine_bucket}, {"reason", ok.error().to_string()}});
+  }
+}
+
 // The banner on stdout. Generated secrets are shown only to a person at a terminal: piped into
 // journald or `docker logs`, stdout is kept by whoever reads those; there the banner names the
 // file instead.
@@ -318,6 +331,12 @@ int run_serve(const ServeOptions& options) {
   core::Counter& uploads =
       registry.counter("imgflow_uploads_total", "Objects created in the source bucket.");
   storage::LocalStore& local = **store;
+  const std::string& quarantine = recipe->scan.quarantine_bucket;
+  if (recipe->scan.enabled && (quarantine == gateway_options.roles.source ||
+                               quarantine == gateway_options.roles.destination)) {
+    return usage_error("scan.quarantine_bucket must not be the source or destination bucket (" +
+                       quarantine + ")");
+  }
 
   // The function: the same handler every host runs, reading and writing this store directly.
   if (auto started = image::init(); !started) return usage_error(started.error().to_string());
@@ -331,6 +350,7 @@ int run_serve(const ServeOptions& options) {
   handler_config.recipe = *recipe;
   const core::Clock& clock = core::SystemClock::instance();
   const auto make_handler = [&](const function::HandlerConfig& config) {
+    ensure_quarantine(local, config.recipe, log);
     return std::make_shared<function::Handler>(config, local, local, log, clock, &registry);
   };
   LiveHandler live(make_handler(handler_config));

@@ -13,6 +13,7 @@
 #include "function/manifest.h"
 #include "function/output_layout.h"
 #include "image/image.h"
+#include "scan/clamd_client.h"
 
 namespace imgflow::function {
 namespace {
@@ -70,6 +71,16 @@ std::vector<std::string> hash_variants(const recipe::Recipe& recipe) {
   return hashes;
 }
 
+// The scanner recipe.scan asks for: the one given, else a client of the recipe's clamd.
+std::shared_ptr<const scan::Scanner> scanner_of(const HandlerConfig& config) {
+  const recipe::Scan& s = config.recipe.scan;
+  if (!s.enabled) return nullptr;
+  if (config.scanner) return config.scanner;
+  return std::make_shared<const scan::ClamdClient>(
+      s.clamd, scan::ClamdOptions{.timeout = std::chrono::milliseconds(s.timeout_ms),
+                                  .max_bytes = s.max_bytes});
+}
+
 std::string generator_of(const HandlerConfig& config) {
   return config.generator.empty() ? default_generator() : config.generator;
 }
@@ -94,6 +105,9 @@ void tally(InvocationResult& result, const RecordOutcome& outcome) {
     case OutcomeKind::kIgnored:
       ++result.ignored;
       break;
+    case OutcomeKind::kInfected:
+      ++result.infected;
+      break;
     case OutcomeKind::kFailed:
       ++(outcome.failure == Failure::kTransient ? result.failed_transient
                                                 : result.failed_permanent);
@@ -106,6 +120,7 @@ void tally(InvocationResult& result, const RecordOutcome& outcome) {
 // The series one handler records into. Looked up once; recording is lock-free.
 struct Handler::Instruments {
   enum Stage { kCheck, kFetch, kRender, kStore, kTotal, kStages };
+  enum ScanVerdict { kClean, kInfected, kError, kVerdicts };
 
   explicit Instruments(core::MetricsRegistry& registry)
       : source_bytes(registry.counter("imgflow_source_bytes_total",
@@ -124,10 +139,17 @@ struct Handler::Instruments {
     for (const OutcomeKind kind :
          {OutcomeKind::kProcessed, OutcomeKind::kSkippedLoopGuard, OutcomeKind::kSkippedStale,
           OutcomeKind::kAlreadyDone, OutcomeKind::kRemoved, OutcomeKind::kIgnored,
-          OutcomeKind::kFailed}) {
+          OutcomeKind::kInfected, OutcomeKind::kFailed}) {
       outcomes[static_cast<std::size_t>(kind)] =
           &registry.counter("imgflow_records_total", "Event records handled, by outcome.",
                             {{"outcome", std::string(to_string(kind))}});
+    }
+    constexpr std::array<const char*, kVerdicts> kVerdictNames = {"clean", "infected", "error"};
+    for (std::size_t i = 0; i < kVerdicts; ++i) {
+      scans[i] = &registry.counter(
+          "imgflow_scans_total",
+          "Malware scans of sources, by verdict (error: the scanner could not answer).",
+          {{"verdict", kVerdictNames[i]}});
     }
   }
 
@@ -135,6 +157,7 @@ struct Handler::Instruments {
   core::Counter& output_bytes;
   std::array<core::Histogram*, kStages> stages{};
   std::array<core::Counter*, static_cast<std::size_t>(OutcomeKind::kFailed) + 1> outcomes{};
+  std::array<core::Counter*, kVerdicts> scans{};
 };
 
 std::string_view to_string(Failure failure) {
@@ -163,6 +186,8 @@ std::string_view to_string(OutcomeKind kind) {
       return "removed";
     case OutcomeKind::kIgnored:
       return "ignored";
+    case OutcomeKind::kInfected:
+      return "infected";
     case OutcomeKind::kFailed:
       return "failed";
   }
@@ -214,6 +239,9 @@ class Handler::Run {
     auto bytes = fetch(*source);  // refuses an oversized source before reading it
     if (!bytes) return bytes.error();
     lap(Instruments::kFetch);
+    // Before any decoder: infected bytes never reach libvips, let alone a published variant.
+    auto scanned = scan_source(*source, *bytes);
+    if (!scanned) return scanned.error();
     auto processed = render(*bytes);  // one decode, every variant; nothing written yet
     if (!processed) return processed.error();
     lap(Instruments::kRender);
@@ -225,6 +253,7 @@ class Handler::Run {
     if (auto ok = retract(*previous); !ok) return ok.error();
     auto manifest = store_variants(*source, *bytes, *processed);
     if (!manifest) return manifest.error();
+    manifest->scan = std::move(*scanned);
     // Last: its presence says every variant above is in place.
     if (auto ok = store_manifest(*manifest); !ok) return ok.error();
     lap(Instruments::kStore);
@@ -392,6 +421,76 @@ class Handler::Run {
     note(core::LogLevel::kInfo, "fetched", "", bytes.size());
     if (h_.instruments_) h_.instruments_->source_bytes.add(bytes.size());
     return bytes;
+  }
+
+  // nullopt without recipe.scan; otherwise who scanned a clean source. An infected source ends
+  // the record (contained); a scanner that cannot answer fails it transiently: fail closed.
+  Step<std::optional<ManifestScan>> scan_source(const ObjectInfo& source,
+                                                const std::string& bytes) const {
+    if (!h_.scanner_) return std::optional<ManifestScan>();
+    auto verdict = h_.scanner_->scan(bytes);
+    if (!verdict) {
+      count_scan(Instruments::kError);
+      return fail(Failure::kTransient, "scan", verdict.error());
+    }
+    if (verdict->infected()) {
+      count_scan(Instruments::kInfected);
+      return Stop(contain(source, bytes, verdict->signature));
+    }
+    count_scan(Instruments::kClean);
+    note(core::LogLevel::kInfo, "scanned", "", bytes.size(), "clean");
+    return std::optional<ManifestScan>(scanned_by());
+  }
+
+  // The scanner's versions are a record, not a gate: if it cannot say, the manifest says so.
+  ManifestScan scanned_by() const {
+    ManifestScan record{h_.scanner_->name(), "", ""};
+    if (auto version = h_.scanner_->version()) {
+      record.engine = version->engine;
+      record.database = version->database;
+    } else {
+      note(core::LogLevel::kWarn, "scanned", "", 0,
+           "scanner version unknown: " + version.error().to_string());
+    }
+    return record;
+  }
+
+  // Keeps an infected upload away from everyone but the admin: copied into the quarantine
+  // bucket (per scan.on_infected), then deleted from the source. Retried as a whole on failure.
+  RecordOutcome contain(const ObjectInfo& source, const std::string& bytes,
+                        const std::string& signature) const {
+    const recipe::Scan& policy = h_.config_.recipe.scan;
+    std::string reason = "infected: " + signature;
+    if (policy.on_infected == recipe::OnInfected::kQuarantine) {
+      if (auto ok = quarantine(source, bytes, signature); !ok) return ok.error();
+      reason += "; quarantined in " + policy.quarantine_bucket;
+    }
+    // A newer upload under the same key is not this one: it gets its own event and scan.
+    if (auto ok = check_still_current(source); !ok) return ok.error();
+    if (auto ok = h_.source_.delete_object(record_.bucket, record_.key); !ok) {
+      return fail_storage("delete infected source", ok.error()).value();
+    }
+    reason += "; deleted from " + record_.bucket;
+    note(core::LogLevel::kWarn, "infected", "", bytes.size(), reason);
+    return outcome(OutcomeKind::kInfected, Failure::kNone, std::move(reason), {});
+  }
+
+  Step<void> quarantine(const ObjectInfo& source, const std::string& bytes,
+                        const std::string& signature) const {
+    storage::PutOptions options;
+    options.content_type = source.content_type;
+    // Stamped: the loop guard never processes it, and an admin sees why it is there.
+    options.user_metadata = stamps(source.etag, h_.recipe_hash_);
+    options.user_metadata.emplace(kStampScan, "infected");
+    options.user_metadata.emplace(kStampSignature, signature);
+    const std::string& bucket = h_.config_.recipe.scan.quarantine_bucket;
+    auto stored = h_.source_.put(bucket, record_.key, bytes, options);
+    if (!stored) return fail_storage("put " + bucket + "/" + record_.key, stored.error());
+    return {};
+  }
+
+  void count_scan(Instruments::ScanVerdict verdict) const {
+    if (h_.instruments_) h_.instruments_->scans[verdict]->add();
   }
 
   Step<image::Processed> render(std::string_view bytes) const {
@@ -578,6 +677,7 @@ Handler::Handler(const HandlerConfig& config, storage::ObjectStore& source,
       destination_(destination),
       logger_(logger),
       clock_(clock),
+      scanner_(scanner_of(config)),
       instruments_(metrics != nullptr ? std::make_shared<Instruments>(*metrics) : nullptr) {}
 
 core::Result<InvocationResult> Handler::handle(std::string_view event_json,

@@ -12,6 +12,7 @@
 #include "core/result.h"
 #include "events/event_record.h"
 #include "recipe/recipe.h"
+#include "scan/scanner.h"
 #include "storage/object_store.h"
 
 // The function: turns S3 event notifications into renditions. Every host (the embedded
@@ -26,6 +27,9 @@ inline constexpr std::string_view kStampSourceKey = "imgflow-source-key";  // fo
 inline constexpr std::string_view kStampSourceEtag = "imgflow-source-etag";
 inline constexpr std::string_view kStampRecipeHash = "imgflow-recipe-hash";
 inline constexpr std::string_view kStampVariant = "imgflow-variant";  // absent on the manifest
+// On a quarantined upload (with the source key and ETag): what the scanner found.
+inline constexpr std::string_view kStampScan = "imgflow-scan";  // "infected"
+inline constexpr std::string_view kStampSignature = "imgflow-signature";
 
 struct HandlerConfig {
   // Events for any other bucket are not ours: ignored. "" = any bucket but the destination
@@ -38,6 +42,9 @@ struct HandlerConfig {
   bool delete_variants_on_remove = true;  // a deleted upload takes its renditions with it
   recipe::Recipe recipe = recipe::default_recipe();  // what to make; hashed once by Handler
   std::string generator;  // manifest "generator"; "" = "imgflow <version> (libvips <version>)"
+  // With recipe.scan on: what scans each source. null = a ClamdClient for recipe.scan.clamd
+  // (tests and other hosts may pass another scanner).
+  std::shared_ptr<const scan::Scanner> scanner;
 };
 
 // Why a record was not processed successfully, for the host to decide what to do with it.
@@ -54,7 +61,8 @@ enum class OutcomeKind {
   kAlreadyDone,       // the manifest already matches source ETag and recipe hash
   kRemoved,           // ObjectRemoved: the outputs are gone (or were never there)
   kIgnored,           // not ours: another bucket, a folder marker, a test or other event kind
-  kFailed,            // see Failure
+  kInfected,          // the scanner found malware: quarantined or deleted, never decoded
+  kFailed,            // see Failure (kept last: it sizes the per-outcome metrics)
 };
 
 std::string_view to_string(Failure failure);
@@ -78,6 +86,7 @@ struct InvocationResult {
   int already_done = 0;
   int removed = 0;
   int ignored = 0;
+  int infected = 0;
   int failed_permanent = 0;
   int failed_transient = 0;
 
@@ -90,10 +99,12 @@ struct InvocationResult {
 //
 // For an ObjectCreated record, in order: loop guard, head the source (stale if gone or its ETag
 // differs from the event's), idempotency check against the existing manifest, fetch (size
-// limit checked before reading), one decode for all variants, PUT every variant, PUT the
-// manifest last. Outputs are stamped with imgflow-* user metadata. A failure before the
-// manifest leaves no manifest, so readers never see a partial set as complete.
-// For an ObjectRemoved record: delete the variants the manifest lists, then the manifest.
+// limit checked before reading), with recipe.scan a malware scan (infected: copied to the
+// quarantine bucket and deleted, or only deleted, per scan.on_infected; a scanner that cannot
+// answer is a transient failure, never a pass), one decode for all variants, PUT every
+// variant, PUT the manifest last. Outputs are stamped with imgflow-* user metadata. A failure
+// before the manifest leaves no manifest, so readers never see a partial set as complete. For an
+// ObjectRemoved record: delete the variants the manifest lists, then the manifest.
 //
 // Thread-safety: handle() and handle_record() may be called from many threads at once on one
 // Handler: it holds only immutable state after construction, and the stores, logger and clock
@@ -105,7 +116,8 @@ class Handler {
   // source_bucket, `destination` serves destination_bucket (they may be the same store).
   // With a registry, the handler records per-stage duration histograms
   // (imgflow_stage_duration_seconds{stage="check|fetch|render|store|total"}), source and output
-  // bytes and records by outcome into it.
+  // bytes, records by outcome and scans by verdict (imgflow_scans_total{verdict="clean|
+  // infected|error"}) into it.
   Handler(const HandlerConfig& config, storage::ObjectStore& source,
           storage::ObjectStore& destination, core::Logger& logger, const core::Clock& clock,
           core::MetricsRegistry* metrics = nullptr);
@@ -135,7 +147,8 @@ class Handler {
   storage::ObjectStore& destination_;
   core::Logger& logger_;
   const core::Clock& clock_;
-  std::shared_ptr<Instruments> instruments_;  // null: not measured
+  std::shared_ptr<const scan::Scanner> scanner_;  // null: recipe.scan is off
+  std::shared_ptr<Instruments> instruments_;      // null: not measured
 };
 
 }  // namespace imgflow::function

@@ -18,6 +18,7 @@
 #include "image/test_images.h"
 #include "storage/faulty_store.h"
 #include "storage/memory_store.h"
+#include "support/clamd_daemon.h"
 
 namespace imgflow::function {
 namespace {
@@ -562,6 +563,112 @@ TEST_F(HandlerTest, OneHandlerServesSeveralThreadsAtOnce) {
     ASSERT_EQ(m.variants.size(), 2U);
     EXPECT_EQ(dest_mem_.head("processed", m.variants[0].key)->etag, m.variants[0].etag);
   }
+}
+
+// ---- Malware scanning (recipe scan:), against a real clamd. ---------------------------------
+
+// `jpeg` with `comment` in a COM segment after SOI: still a valid JPEG.
+std::string with_comment(const std::string& jpeg, std::string_view comment) {
+  const std::size_t length = comment.size() + 2;  // the length field counts itself
+  std::string segment = "\xff\xfe";
+  segment += static_cast<char>(length >> 8U);
+  segment += static_cast<char>(length & 0xffU);
+  segment += comment;
+  return jpeg.substr(0, 2) + segment + jpeg.substr(2);
+}
+
+std::unique_ptr<test_support::ClamdDaemon> scan_daemon;
+std::string scan_daemon_error;
+
+class HandlerScanTest : public HandlerTest {
+ protected:
+  static void SetUpTestSuite() {
+    HandlerTest::SetUpTestSuite();
+    scan_daemon = test_support::ClamdDaemon::start(scan_daemon_error);
+  }
+  static void TearDownTestSuite() { scan_daemon.reset(); }
+
+  void SetUp() override {
+    HandlerTest::SetUp();
+    ASSERT_NE(scan_daemon, nullptr) << scan_daemon_error;
+    ASSERT_TRUE(source_mem_.create_bucket("quarantine"));
+    recipe::Scan& s = config_.recipe.scan;
+    s.enabled = true;
+    s.clamd = scan::parse_clamd_address(scan_daemon->unix_address()).value();
+    s.max_bytes = config_.recipe.limits.max_input_bytes;
+    s.timeout_ms = 10'000;
+  }
+
+  std::string infected_photo() const { return with_comment(photo_, test_support::kClamdMarker); }
+  std::string signature() const {
+    return std::string(test_support::kClamdMarkerSignature) + ".UNOFFICIAL";
+  }
+};
+
+TEST_F(HandlerScanTest, ACleanUploadIsProcessedAndTheManifestSaysWhoScannedIt) {
+  const auto source = upload("cat.jpg", with_comment(photo_, "a harmless comment"));
+  const InvocationResult result = handle(aws_event(created(source)));
+  ASSERT_EQ(result.processed, 1) << result.records.at(0).reason;
+  const Manifest m = manifest_at("cat.jpg/manifest.json");
+  ASSERT_TRUE(m.scan.has_value());
+  EXPECT_EQ(m.scan->scanned_by, "clamd " + scan_daemon->unix_address());
+  EXPECT_TRUE(m.scan->engine.starts_with("ClamAV ")) << m.scan->engine;
+  EXPECT_EQ(m.scan->database, "");  // the test's local signatures have no database version
+  EXPECT_NE(metrics_.render().find("imgflow_scans_total{verdict=\"clean\"} 1\n"),
+            std::string::npos);
+}
+
+TEST_F(HandlerScanTest, AnInfectedUploadIsQuarantinedDeletedAndNeverPublished) {
+  const std::string bytes = infected_photo();
+  const auto source = upload("photos/cat.jpg", bytes);
+  const InvocationResult result = handle(aws_event(created(source)));
+  ASSERT_EQ(result.records.size(), 1U);
+  EXPECT_EQ(result.records[0].kind, OutcomeKind::kInfected) << result.records[0].reason;
+  EXPECT_EQ(result.infected, 1);
+  EXPECT_FALSE(result.should_retry());
+  EXPECT_NE(result.records[0].reason.find(signature()), std::string::npos);
+
+  EXPECT_TRUE(destination_objects().empty());
+  EXPECT_EQ(source_mem_.head("uploads", "photos/cat.jpg").error().code, core::ErrorCode::kNotFound);
+  auto held = source_mem_.head("quarantine", "photos/cat.jpg");
+  ASSERT_TRUE(held) << held.error().to_string();
+  EXPECT_EQ(held->user_metadata.at("imgflow-scan"), "infected");
+  EXPECT_EQ(held->user_metadata.at("imgflow-signature"), signature());
+  EXPECT_EQ(held->user_metadata.at("imgflow-source-etag"), source.etag);
+  EXPECT_EQ(source_mem_.get_string("quarantine", "photos/cat.jpg").value(), bytes);
+
+  const std::string metrics = metrics_.render();
+  EXPECT_NE(metrics.find("imgflow_scans_total{verdict=\"infected\"} 1\n"), std::string::npos);
+  EXPECT_NE(metrics.find("imgflow_records_total{outcome=\"infected\"} 1\n"), std::string::npos);
+  EXPECT_NE(log_text().find("\"outcome\":\"infected\""), std::string::npos);
+  // Redelivered: the source is gone, nothing else happens.
+  EXPECT_EQ(handle(aws_event(created(source))).skipped_stale, 1);
+}
+
+TEST_F(HandlerScanTest, OnInfectedDeleteOnlyDeletes) {
+  config_.recipe.scan.on_infected = recipe::OnInfected::kDelete;
+  const auto source = upload("cat.jpg", test_support::eicar());
+  const InvocationResult result = handle(aws_event(created(source)));
+  EXPECT_EQ(result.infected, 1) << result.records.at(0).reason;
+  EXPECT_FALSE(source_mem_.head("uploads", "cat.jpg"));
+  EXPECT_FALSE(source_mem_.head("quarantine", "cat.jpg"));
+  EXPECT_TRUE(destination_objects().empty());
+}
+
+TEST_F(HandlerScanTest, AScannerThatCannotAnswerIsATransientFailureNeverAPass) {
+  config_.recipe.scan.clamd = scan::parse_clamd_address("unix:/nonexistent/clamd.ctl").value();
+  const auto source = upload("cat.jpg", photo_);
+  const InvocationResult result = handle(aws_event(created(source)));
+  ASSERT_EQ(result.records.size(), 1U);
+  EXPECT_EQ(result.records[0].kind, OutcomeKind::kFailed);
+  EXPECT_EQ(result.records[0].failure, Failure::kTransient) << result.records[0].reason;
+  EXPECT_TRUE(result.should_retry());
+  EXPECT_NE(result.records[0].reason.find("scan: unavailable"), std::string::npos)
+      << result.records[0].reason;
+  EXPECT_TRUE(destination_objects().empty());
+  EXPECT_TRUE(source_mem_.head("uploads", "cat.jpg"));  // kept for the retry
+  EXPECT_NE(metrics_.render().find("imgflow_scans_total{verdict=\"error\"} 1\n"),
+            std::string::npos);
 }
 
 }  // namespace

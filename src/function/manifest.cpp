@@ -89,6 +89,11 @@ std::string to_json(const Manifest& m) {
   for (const ManifestVariant& v : m.variants) j["variants"].push_back(variant_json(v));
   j["placeholder"] = m.placeholder;
   j["generator"] = m.generator;
+  if (m.scan) {
+    j["scan"] = {{"scanned_by", m.scan->scanned_by},
+                 {"engine", m.scan->engine},
+                 {"database", m.scan->database}};
+  }
   return j.dump(2) + "\n";
 }
 
@@ -128,6 +133,10 @@ core::Result<Manifest> parse_manifest(std::string_view json) {
     }
     m.placeholder = j.value("placeholder", "");
     m.generator = j.value("generator", "");
+    if (const auto scan = j.find("scan"); scan != j.end()) {
+      m.scan = ManifestScan{scan->at("scanned_by").get<std::string>(), scan->value("engine", ""),
+                            scan->value("database", "")};
+    }
     return m;
   } catch (const nlohmann::json::exception& e) {
     return core::fail(core::ErrorCode::kCorrupt,

@@ -39,6 +39,13 @@ struct ManifestVariant {
   std::string recipe_hash;  // this variant's recipe hash
 };
 
+// Who scanned the source before it was decoded (recipe `scan:`); absent without scanning.
+struct ManifestScan {
+  std::string scanned_by;  // "clamd unix:/run/clamav/clamd.ctl"
+  std::string engine;      // "ClamAV 1.4.6"; "" if the scanner did not say
+  std::string database;    // signature database version ("27412"); "" for local signatures only
+};
+
 struct Manifest {
   static constexpr int kVersion = 1;
   ManifestSource source;
@@ -46,6 +53,7 @@ struct Manifest {
   std::string placeholder;  // data: URI of a tiny blurred preview
   std::vector<ManifestVariant> variants;
   std::string generator;  // "imgflow 0.1.0 (libvips 8.14.1)"
+  std::optional<ManifestScan> scan;
 };
 
 // The manifest's "generator" for this build: "imgflow <version> (libvips <version>)".

@@ -68,6 +68,11 @@ inline constexpr auto kPositionNames = std::to_array<Name<Position>>({
     {Position::kBottomRight, "bottom-right"},
 });
 
+inline constexpr auto kOnInfectedNames = std::to_array<Name<OnInfected>>({
+    {OnInfected::kQuarantine, "quarantine"},
+    {OnInfected::kDelete, "delete"},
+});
+
 // The canonical spelling of `value`; every enumerator is in its table.
 template <typename E>
 constexpr std::string_view name_of(std::span<const Name<E>> names, E value) {

@@ -217,6 +217,10 @@ std::string_view to_string(Position position) {
   return internal::name_of<Position>(internal::kPositionNames, position);
 }
 
+std::string_view to_string(OnInfected on_infected) {
+  return internal::name_of<OnInfected>(internal::kOnInfectedNames, on_infected);
+}
+
 bool Output::immutable_keys() const { return key_template.find("{hash}") != std::string::npos; }
 
 std::string Output::variant_cache_control() const {

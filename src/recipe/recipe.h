@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/result.h"
+#include "scan/clamd_address.h"
 
 // The typed vocabulary of an imgflow recipe: what variants to make and how. Plain structs with
 // defaults; imgflow.yaml is parsed into them once (recipe_yaml.cpp) and the image engine
@@ -148,12 +149,34 @@ struct Output {
   std::string variant_cache_control() const;
 };
 
+// What becomes of an upload the scanner finds infected. It is never decoded or published.
+enum class OnInfected {
+  kQuarantine,  // copied into quarantine_bucket (the admin's alone), then deleted from the source
+  kDelete,      // deleted from the source; only the log and the metrics remember it
+};
+
+// Malware scanning by clamd before any decoder sees the bytes (the `scan:` section; absent =
+// no scanning). Fail-closed: a scanner that cannot answer makes the upload fail and retry, never
+// pass unscanned. Not part of the recipe hash: scanning changes no output byte.
+struct Scan {
+  bool enabled = false;                              // the section is present
+  scan::ClamdAddress clamd;                          // required: where clamd listens
+  OnInfected on_infected = OnInfected::kQuarantine;  // keep the evidence for an admin
+  std::string quarantine_bucket = "quarantine";      // private; a valid S3 bucket name
+  int timeout_ms = 30'000;  // whole scan; clamd scans ~80 MB/s, so 100 MiB with room to spare
+  // Larger sources are not scanned and fail (never pass). Default: limits.max_input_bytes, so
+  // every source the handler accepts is scanned whole; never below it. clamd's StreamMaxLength
+  // must be at least this (its own default is 25 MiB).
+  std::uint64_t max_bytes = 0;
+};
+
 struct Recipe {
   std::vector<Variant> variants;  // at least one; names unique
   Watermark watermark;
   Limits limits;
   Metadata metadata;
   Output output;
+  Scan scan;
 
   // The variant whose box demands the most source pixels: it sets the shrink-on-load factor.
   // Boxes are ordered by their longest edge, then by area (a 0 side is unbounded, so 1600x0
@@ -199,5 +222,6 @@ std::string_view to_string(Fit fit);
 std::string_view to_string(Gravity gravity);
 std::string_view to_string(Format format);
 std::string_view to_string(Position position);
+std::string_view to_string(OnInfected on_infected);
 
 }  // namespace imgflow::recipe

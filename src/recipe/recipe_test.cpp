@@ -672,5 +672,89 @@ TEST(RecipeFormat, ToStringUsesTheYamlSpelling) {
   EXPECT_EQ(to_string(Position::kBottomRight), "bottom-right");
 }
 
+// ---- scan: --------------------------------------------------------------------------------
+
+TEST(RecipeScan, AbsentMeansNoScanning) {
+  EXPECT_FALSE(parse_ok(kOk).scan.enabled);
+  EXPECT_FALSE(default_recipe().scan.enabled);
+}
+
+TEST(RecipeScan, ReadsEveryKey) {
+  const Recipe recipe = parse_ok(kOk +
+                                 "scan:\n  clamd: tcp://127.0.0.1:3310\n  on_infected: quarantine\n"
+                                 "  quarantine_bucket: held.uploads\n  timeout_ms: 5000\n"
+                                 "  max_bytes: 200MiB\n");
+  const Scan& s = recipe.scan;
+  EXPECT_TRUE(s.enabled);
+  EXPECT_EQ(s.clamd.to_string(), "tcp://127.0.0.1:3310");
+  EXPECT_EQ(s.on_infected, OnInfected::kQuarantine);
+  EXPECT_EQ(s.quarantine_bucket, "held.uploads");
+  EXPECT_EQ(s.timeout_ms, 5000);
+  EXPECT_EQ(s.max_bytes, 200ULL << 20U);
+}
+
+TEST(RecipeScan, DefaultsQuarantineAndFollowTheSourceLimit) {
+  const Recipe recipe = parse_ok("scan:\n  clamd: unix:/run/clamav/clamd.ctl\n" + kOk +
+                                 "limits:\n  max_input_bytes: 8MiB\n");
+  const Scan& s = recipe.scan;
+  EXPECT_EQ(s.clamd.path, "/run/clamav/clamd.ctl");
+  EXPECT_EQ(s.on_infected, OnInfected::kQuarantine);
+  EXPECT_EQ(s.quarantine_bucket, "quarantine");
+  EXPECT_EQ(s.timeout_ms, 30'000);
+  EXPECT_EQ(s.max_bytes, 8ULL << 20U);  // limits.max_input_bytes, though written after scan
+}
+
+TEST(RecipeScan, DeleteNeedsNoBucket) {
+  const Recipe recipe = parse_ok(kOk + "scan:\n  clamd: unix:/c.ctl\n  on_infected: delete\n");
+  EXPECT_EQ(recipe.scan.on_infected, OnInfected::kDelete);
+  EXPECT_EQ(to_string(recipe.scan.on_infected), "delete");
+}
+
+TEST(RecipeScan, DoesNotChangeTheHash) {
+  // Scanning changes no output byte: adding it must not re-make every output.
+  EXPECT_EQ(parse_ok(kOk).hash(), parse_ok(kOk + "scan:\n  clamd: unix:/c.ctl\n").hash());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Scan, RecipeErrorTest,
+    ::testing::Values(
+        ErrorCase{"ScanWithoutClamd",
+                  kOk + "scan:\n  on_infected: delete\n",
+                  {"imgflow.yaml:2:1: scan needs clamd; allowed: clamd: unix:"}},
+        ErrorCase{"EmptyScan", kOk + "scan:\n", {"scan needs clamd"}},
+        ErrorCase{"ScanNotAMapping",
+                  kOk + "scan: unix:/c.ctl\n",
+                  {"expected a mapping of keys in scan", "allowed keys: clamd, on_infected,"}},
+        ErrorCase{"UnknownScanKey",
+                  kOk + "scan:\n  clamd: unix:/c.ctl\n  timeout: 5\n",
+                  {"imgflow.yaml:4:3: unknown key 'timeout' in scan; allowed: clamd, "
+                   "on_infected, quarantine_bucket, timeout_ms, max_bytes"}},
+        ErrorCase{"ClamdGarbage",
+                  kOk + "scan:\n  clamd: clamd.ctl\n",
+                  {"imgflow.yaml:3:10: clamd address: \"clamd.ctl\" has no known scheme"}},
+        ErrorCase{"ClamdBadPort",
+                  kOk + "scan:\n  clamd: tcp://localhost:99999\n",
+                  {"imgflow.yaml:3:10: clamd address: the port must be a number from 1 to 65535"}},
+        ErrorCase{"ClamdNotAScalar",
+                  kOk + "scan:\n  clamd: [a]\n",
+                  {"clamd: expected unix:/path/to/clamd.ctl or tcp://HOST:PORT"}},
+        ErrorCase{"UnknownOnInfected",
+                  kOk + "scan:\n  clamd: unix:/c.ctl\n  on_infected: ignore\n",
+                  {"unknown on_infected 'ignore'; allowed: quarantine, delete"}},
+        ErrorCase{"BadQuarantineBucket",
+                  kOk + "scan:\n  clamd: unix:/c.ctl\n  quarantine_bucket: Bad_Name\n",
+                  {"quarantine_bucket 'Bad_Name' is not a bucket name"}},
+        ErrorCase{"QuarantineBucketWithDelete",
+                  kOk + "scan:\n  clamd: unix:/c.ctl\n  on_infected: delete\n"
+                        "  quarantine_bucket: q-bucket\n",
+                  {"imgflow.yaml:5:3: quarantine_bucket applies only to on_infected: quarantine"}},
+        ErrorCase{"ScanTimeoutOutOfRange",
+                  kOk + "scan:\n  clamd: unix:/c.ctl\n  timeout_ms: 0\n",
+                  {"timeout_ms 0 out of range; allowed: 1..600000"}},
+        ErrorCase{"ScanMaxBytesBelowSourceLimit",
+                  kOk + "scan:\n  clamd: unix:/c.ctl\n  max_bytes: 1MiB\n",
+                  {"imgflow.yaml:2:1: scan.max_bytes (1048576) is below limits.max_input_bytes "
+                   "(52428800)"}}));
+
 }  // namespace
 }  // namespace imgflow::recipe

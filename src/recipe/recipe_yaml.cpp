@@ -624,6 +624,51 @@ constexpr auto kOutputFields = std::to_array<Field<Output>>({
                       Output& o) { r.choice(e, internal::kConcreteFormatNames, o.auto_alpha); }},
 });
 
+void read_clamd(Reader& r, const Entry& e, Scan& s) {
+  const std::optional<std::string> text = r.scalar(e, "unix:/path/to/clamd.ctl or tcp://HOST:PORT");
+  if (!text) return;
+  auto address = scan::parse_clamd_address(*text);
+  if (!address) {
+    r.error(e, address.error().message);
+    return;
+  }
+  s.clamd = std::move(*address);
+}
+
+// S3's bucket naming rules (3..63 of a-z 0-9 . -, a letter or digit at each end): the
+// quarantine bucket is created by imgflow serve and must be reachable through any S3 API.
+bool is_valid_bucket_name(std::string_view name) {
+  const auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  return name.size() >= 3 && name.size() <= 63 && alnum(name.front()) && alnum(name.back()) &&
+         std::all_of(name.begin(), name.end(),
+                     [&](char c) { return alnum(c) || c == '-' || c == '.'; });
+}
+
+void read_quarantine_bucket(Reader& r, const Entry& e, Scan& s) {
+  const std::optional<std::string> text = r.scalar(e, "a bucket name");
+  if (!text) return;
+  if (!is_valid_bucket_name(*text)) {
+    r.error(e, "quarantine_bucket " + quote(*text) +
+                   " is not a bucket name; allowed: 3..63 of a-z 0-9 . -, starting and ending "
+                   "with a letter or digit");
+    return;
+  }
+  s.quarantine_bucket = *text;
+}
+
+constexpr auto kScanFields = std::to_array<Field<Scan>>({
+    {"clamd", read_clamd},
+    {"on_infected",
+     [](Reader& r, const Entry& e, Scan& s) {
+       r.choice<OnInfected>(e, internal::kOnInfectedNames, s.on_infected);
+     }},
+    {"quarantine_bucket", read_quarantine_bucket},
+    {"timeout_ms",
+     [](Reader& r, const Entry& e, Scan& s) { r.integer(e, 1, 600'000, s.timeout_ms); }},
+    {"max_bytes",
+     [](Reader& r, const Entry& e, Scan& s) { r.byte_size(e, 1, 1ULL << 40U, s.max_bytes); }},
+});
+
 // ---- Sections with cross-field rules. --------------------------------------------------------
 
 // The variant's name if it has a readable one, for messages about its other keys.
@@ -720,6 +765,41 @@ void read_watermark(Reader& r, const Entry& e, Recipe& recipe) {
   }
 }
 
+void read_scan(Reader& r, const Entry& e, Recipe& recipe) {
+  Scan& s = recipe.scan;
+  s.enabled = true;
+  const std::vector<Entry> seen =
+      read_mapping<Scan>(r, e.value, e.key_node.Mark(), kScanFields, "in scan", s);
+  if (find_entry(seen, "clamd") == nullptr) {
+    r.error(e.key_node.Mark(),
+            "scan needs clamd; allowed: clamd: unix:/path/to/clamd.ctl or tcp://HOST:PORT (or "
+            "remove the section to scan nothing)");
+  }
+  const Entry* bucket = find_entry(seen, "quarantine_bucket");
+  if (bucket != nullptr && s.on_infected != OnInfected::kQuarantine) {
+    r.error(bucket->key_node.Mark(),
+            "quarantine_bucket applies only to on_infected: quarantine; allowed with delete: "
+            "clamd, on_infected, timeout_ms, max_bytes");
+  }
+}
+
+// Runs once every section is read: max_bytes follows limits, wherever the two are written.
+void check_scan_limit(Reader& r, const std::vector<Entry>& seen, Recipe& recipe) {
+  const Entry* scan_entry = find_entry(seen, "scan");
+  if (scan_entry == nullptr) return;
+  Scan& s = recipe.scan;
+  const std::uint64_t sources = recipe.limits.max_input_bytes;
+  if (s.max_bytes == 0) {
+    s.max_bytes = sources;
+  } else if (s.max_bytes < sources) {
+    // Sources in between would be accepted, never scanned, and fail every time.
+    r.error(scan_entry->key_node.Mark(),
+            "scan.max_bytes (" + std::to_string(s.max_bytes) +
+                ") is below limits.max_input_bytes (" + std::to_string(sources) +
+                "); allowed: at least limits.max_input_bytes (or leave it out to follow it)");
+  }
+}
+
 constexpr auto kRecipeFields = std::to_array<Field<Recipe>>({
     {"variants", read_variants},
     {"watermark", read_watermark},
@@ -738,6 +818,7 @@ constexpr auto kRecipeFields = std::to_array<Field<Recipe>>({
                                                             kOutputFields, "in output", out.output);
        check_cache_control(r, seen, out.output);
      }},
+    {"scan", read_scan},
 });
 
 // Notes where each document starts, building nothing.
@@ -805,6 +886,7 @@ Recipe read_recipe(Reader& r, const YAML::Node& root) {
       r.error(root.Mark(), "missing required key 'variants'; allowed top-level keys: " +
                                join_keys<Recipe>(kRecipeFields));
     }
+    check_scan_limit(r, seen, recipe);
   }
   return recipe;
 }
