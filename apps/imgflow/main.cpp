@@ -121,6 +121,15 @@ void add_serve(CLI::App& app, imgflow::cli::ServeOptions& options) {
                   "Recipe file (default: $IMGFLOW_CONFIG, else the built-in recipe)")
       ->envname("IMGFLOW_CONFIG")
       ->check(CLI::ExistingFile);
+  cmd->add_option("--tls-cert", options.tls.certificate,
+                  "PEM certificate chain (leaf first): serve HTTPS only, TLS 1.2 and 1.3; "
+                  "SIGHUP reloads it with the key")
+      ->envname("IMGFLOW_TLS_CERT")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--tls-key", options.tls.private_key,
+                  "PEM private key of --tls-cert, unencrypted, not readable by other users")
+      ->envname("IMGFLOW_TLS_KEY")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--cors-origin", options.cors_origins,
                   "Browser origin allowed to upload (repeatable, or comma-separated; * for any)")
       ->envname("IMGFLOW_CORS_ORIGINS")

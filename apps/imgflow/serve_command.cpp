@@ -111,11 +111,13 @@ void ensure_quarantine(storage::ObjectStore& store, const recipe::Recipe& recipe
 // The banner on stdout. Generated secrets are shown only to a person at a terminal: piped into
 // journald or `docker logs`, stdout is kept by whoever reads those; there the banner names the
 // file instead.
-void print_banner(const std::string& endpoint, const fs::path& data_dir,
-                  const fs::path& credentials_file, const gateway::LoadedCredentials& loaded,
-                  bool admin_from_env, const gateway::BucketRoles& roles) {
+void print_banner(const std::string& endpoint, const gateway::TlsIdentity* tls,
+                  const fs::path& data_dir, const fs::path& credentials_file,
+                  const gateway::LoadedCredentials& loaded, bool admin_from_env,
+                  const gateway::BucketRoles& roles) {
   std::printf("imgflow serve\n");
   std::printf("  listening on %s\n", endpoint.c_str());
+  if (tls != nullptr) std::printf("  certificate  %s\n", tls->describe().c_str());
   std::printf("  data dir     %s\n", data_dir.c_str());
   std::printf(
       "  buckets      %s (source: anonymous PUT/POST of images), %s (destination, private)\n",
@@ -253,6 +255,29 @@ void reload_recipe(
             {"note", "gateway limits and the worker count keep their values until a restart"}});
 }
 
+// The certificate and key again, for a renewed certificate: new connections get it, running
+// ones keep theirs; if the files do not load, the identity in force stays.
+void reload_tls(gateway::TlsIdentity* tls, core::Logger& log) {
+  if (tls == nullptr) return;
+  if (auto ok = tls->reload(); !ok) {
+    log.error("certificate not reloaded; the running one stays", {{"reason", ok.error().message}});
+    return;
+  }
+  log.info("certificate reloaded", {{"certificate", tls->describe()}});
+}
+
+// --tls-cert and --tls-key, loaded; null for plain HTTP.
+core::Result<std::unique_ptr<gateway::TlsIdentity>> load_tls(const gateway::TlsFiles& files) {
+  if (files.certificate.empty() && files.private_key.empty()) {
+    return std::unique_ptr<gateway::TlsIdentity>();
+  }
+  if (files.certificate.empty() || files.private_key.empty()) {
+    return core::fail(core::ErrorCode::kInvalidArgument,
+                      "--tls-cert and --tls-key go together: give both for HTTPS, or neither");
+  }
+  return gateway::TlsIdentity::load(files);
+}
+
 // Where `imgflow dlq` and other local tools find the running server; they sign admin requests
 // to the address it holds, so it is written like the credentials (0600, never through a link).
 // Best effort: a stale file after a crash only costs them a refused connection.
@@ -298,12 +323,14 @@ int run_serve(const ServeOptions& options) {
   if (!recipe) return usage_error(recipe.error().message);
   auto env_admin = gateway::admin_from_environment();
   if (!env_admin) return usage_error(env_admin.error().message);
+  auto tls = load_tls(options.tls);
+  if (!tls) return usage_error(tls.error().message);
 
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);  // reload the recipe, not die (the default action)
+  sigaddset(&signals, SIGHUP);  // reload the recipe and certificate, not die (the default)
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   const auto log_format = core::parse_log_format(options.log_format);
@@ -397,6 +424,7 @@ int run_serve(const ServeOptions& options) {
   gateway::ServerOptions server_options;
   server_options.host = listen->first;
   server_options.port = listen->second;
+  server_options.tls = tls->get();
   apply_limits(options, machine, server_options);
   auto server = gateway::Server::listen(
       server_options,
@@ -413,11 +441,13 @@ int run_serve(const ServeOptions& options) {
 
   const std::string host =
       listen->first.find(':') == std::string::npos ? listen->first : "[" + listen->first + "]";
-  const std::string endpoint = "http://" + host + ":" + std::to_string((*server)->port());
-  print_banner(endpoint, data_dir, credentials_file, *credentials, env_admin->has_value(),
-               gateway_options.roles);
+  const std::string endpoint = std::string(*tls ? "https://" : "http://") + host + ":" +
+                               std::to_string((*server)->port());
+  print_banner(endpoint, tls->get(), data_dir, credentials_file, *credentials,
+               env_admin->has_value(), gateway_options.roles);
   const gateway::AdmissionLimits& limits = server_options.limits;
   log.info("serving", {{"endpoint", endpoint},
+                       {"certificate", *tls ? (*tls)->describe() : ""},
                        {"data_dir", data_dir.string()},
                        {"workers", options.workers == 0 ? 0 : dispatcher.workers()},
                        {"cores", machine.cores},
@@ -432,8 +462,10 @@ int run_serve(const ServeOptions& options) {
   // Events recorded before a crash or restart are still in the outbox: they are claimed first.
   if (options.workers != 0) dispatcher.start();
   accepting = true;
-  serve_until_signal(**server, signals, log, accepting,
-                     [&] { reload_recipe(options, handler_config, make_handler, live, log); });
+  serve_until_signal(**server, signals, log, accepting, [&] {
+    reload_recipe(options, handler_config, make_handler, live, log);
+    reload_tls(tls->get(), log);
+  });
   // After the gateway has drained: every acknowledged upload's event is in the outbox by now.
   // Running invocations finish; what is not started stays in the outbox for the next start.
   dispatcher.stop();

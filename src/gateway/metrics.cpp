@@ -19,6 +19,8 @@ Metrics::Metrics(core::MetricsRegistry& registry)
       bytes_out_(registry.counter("imgflow_http_response_body_bytes_total",
                                   "Response body bytes written.")),
       connections_(registry.gauge("imgflow_http_connections", "Open client connections.")),
+      tls_handshake_failures_(registry.counter("imgflow_tls_handshake_failures_total",
+                                               "TLS handshakes that failed or timed out.")),
       shared_slots_(connection_slots(registry, "shared")),
       reserved_slots_(connection_slots(registry, "reserved")) {}
 

@@ -24,6 +24,9 @@ class Metrics {
   void request_refused(std::string_view reason);
   // A connection cut at a deadline: "header", "body" (too slow or silent) or "response".
   void deadline_expired(std::string_view phase);
+  // A TLS handshake that failed or timed out (a client that distrusts the certificate, speaks
+  // plain HTTP to the HTTPS port, offers only old versions, or never finishes).
+  void tls_handshake_failed() { tls_handshake_failures_.add(); }
   // The connection budget, for the gauges: the shared pool and the reserve.
   void set_connection_slots(std::uint64_t shared, std::uint64_t reserved);
 
@@ -32,6 +35,7 @@ class Metrics {
   core::Counter& bytes_in_;
   core::Counter& bytes_out_;
   core::Gauge& connections_;
+  core::Counter& tls_handshake_failures_;
   core::Gauge& shared_slots_;
   core::Gauge& reserved_slots_;
 };

@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "gateway/connection_stream.h"
 #include "gateway/episode_log.h"
 #include "gateway/http_date.h"
 #include "gateway/s3_error.h"
@@ -127,9 +128,9 @@ using Parser = http::request_parser<http::buffer_body>;
 // io_timeout + bytes so far / min_body_rate, so a body trickled below that rate is cut.
 class SocketBody final : public storage::ByteSource {
  public:
-  SocketBody(tcp::socket& socket, beast::flat_buffer& buffer, Parser& parser, Connection& conn,
-             const ServerOptions& options)
-      : socket_(socket), buffer_(buffer), parser_(parser), conn_(conn), options_(options) {
+  SocketBody(ConnectionStream& stream, beast::flat_buffer& buffer, Parser& parser,
+             Connection& conn, const ServerOptions& options)
+      : stream_(stream), buffer_(buffer), parser_(parser), conn_(conn), options_(options) {
     const auto expect = parser.get()[http::field::expect];
     expects_continue_ = beast::iequals(expect, "100-continue");
     if (!parser.is_done() && !parser.chunked() && parser.content_length()) {
@@ -143,7 +144,7 @@ class SocketBody final : public storage::ByteSource {
       static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
       beast::error_code ec;
       conn_.enter(Phase::kResponse, options_.io_timeout);
-      asio::write(socket_, asio::buffer(kContinue.data(), kContinue.size()), ec);
+      asio::write(stream_, asio::buffer(kContinue.data(), kContinue.size()), ec);
       conn_.phase = Phase::kHandling;
       if (ec) return core::fail(core::ErrorCode::kUnavailable, "client went away: " + ec.message());
       continue_sent_ = true;
@@ -199,7 +200,7 @@ class SocketBody final : public storage::ByteSource {
       buffer_.consume(got);
     } else {
       beast::error_code ec;
-      got = socket_.read_some(asio::buffer(buf, want), ec);
+      got = stream_.read_some(asio::buffer(buf, want), ec);
       if (ec) return ended_early(ec);
     }
     *direct_remaining_ -= got;
@@ -211,7 +212,7 @@ class SocketBody final : public storage::ByteSource {
       parser_.get().body().data = buf;
       parser_.get().body().size = n;
       beast::error_code ec;
-      http::read_some(socket_, buffer_, parser_, ec);
+      http::read_some(stream_, buffer_, parser_, ec);
       if (ec == http::error::need_buffer) ec = {};
       if (ec) return ended_early(ec);
       const std::size_t got = n - parser_.get().body().size;
@@ -225,7 +226,7 @@ class SocketBody final : public storage::ByteSource {
                                           "the request body ended early: " + ec.message()));
   }
 
-  tcp::socket& socket_;
+  ConnectionStream& stream_;
   beast::flat_buffer& buffer_;
   Parser& parser_;
   Connection& conn_;
@@ -331,17 +332,19 @@ struct Server::Impl {
   void connection_ended();
   void watchdog_loop(const std::atomic<bool>& done);
   void serve_connection(std::unique_ptr<Accepted> accepted, std::unique_ptr<Connection> conn);
-  void serve_requests(tcp::socket& socket, Connection& conn, Admission::Slot& slot,
+  std::unique_ptr<ConnectionStream> open_stream(tcp::socket& socket);
+  void serve_requests(ConnectionStream& stream, Connection& conn, Admission::Slot& slot,
                       const std::string& remote_ip);
-  bool await_request(tcp::socket& socket, const beast::flat_buffer& buffer, Connection& conn);
+  bool await_request(ConnectionStream& stream, const beast::flat_buffer& buffer,
+                     Connection& conn);
   std::optional<Refusal> limit_request(const HttpRequest& request, Connection& conn,
                                        const Admission::Slot& slot);
-  bool serve_request(tcp::socket& socket, beast::flat_buffer& buffer, Parser& parser,
+  bool serve_request(ConnectionStream& stream, beast::flat_buffer& buffer, Parser& parser,
                      Connection& conn, const Admission::Slot& slot, const HttpRequest& request);
-  bool write_response(tcp::socket& socket, Connection& conn, const HttpRequest& request,
+  bool write_response(ConnectionStream& stream, Connection& conn, const HttpRequest& request,
                       Response& response, bool keep_alive, std::uint64_t& bytes_out);
-  void reject(tcp::socket& socket, const Refusal& refusal);
-  void refuse_and_close(tcp::socket& socket, Connection& conn, const Refusal& refusal);
+  void reject(ConnectionStream& stream, const Refusal& refusal);
+  void refuse_and_close(ConnectionStream& stream, Connection& conn, const Refusal& refusal);
   void linger_and_close(tcp::socket& socket, Connection& conn);
   void access_log(const HttpRequest& request, const Response& response, std::uint64_t in,
                   std::uint64_t out, SteadyClock::time_point start);
@@ -366,7 +369,12 @@ void Server::Impl::accept_loop() {
       const bool per_ip = admitted.refusal == Admission::Refusal::kPerIp;
       metrics.connection_refused(per_ip ? "per_ip" : "capacity");
       limit_log.hit(per_ip ? "connections_per_ip" : "connections", client, SteadyClock::now());
-      reject(socket, per_ip ? kAddressAtLimit : kAtCapacity);
+      // In the clear the client reads why; a TLS client would read garbage before a handshake,
+      // so it sees the connection close, which its SDK retries as it does a 503.
+      if (options.tls == nullptr) {
+        ConnectionStream clear(socket);
+        reject(clear, per_ip ? kAddressAtLimit : kAtCapacity);
+      }
       continue;
     }
     // Registered before its thread starts, so the watchdog and make_room() see
@@ -486,7 +494,9 @@ void Server::Impl::serve_connection(std::unique_ptr<Accepted> accepted,
   tcp::socket& socket = accepted->socket;
   // The one boundary for Beast/Asio exceptions on this connection.
   try {
-    serve_requests(socket, *conn, accepted->slot, accepted->remote_ip);
+    if (auto stream = open_stream(socket)) {
+      serve_requests(*stream, *conn, accepted->slot, accepted->remote_ip);
+    }
   } catch (const std::exception& e) {
     log.warn("connection failed", {{"error", e.what()}});
   }
@@ -513,8 +523,22 @@ void Server::Impl::connection_ended() {
   cv.notify_all();
 }
 
-void Server::Impl::serve_requests(tcp::socket& socket, Connection& conn, Admission::Slot& slot,
-                                  const std::string& remote_ip) {
+// The connection's stream, after the TLS handshake when the server speaks TLS (under the
+// header deadline set at the accept); null when the handshake failed.
+std::unique_ptr<ConnectionStream> Server::Impl::open_stream(tcp::socket& socket) {
+  if (options.tls == nullptr) return std::make_unique<ConnectionStream>(socket);
+  auto stream = std::make_unique<ConnectionStream>(socket, options.tls->context());
+  beast::error_code ec;
+  stream->handshake(ec);
+  if (ec) {
+    metrics.tls_handshake_failed();
+    return nullptr;
+  }
+  return stream;
+}
+
+void Server::Impl::serve_requests(ConnectionStream& stream, Connection& conn,
+                                  Admission::Slot& slot, const std::string& remote_ip) {
   beast::flat_buffer buffer;
   // Beast sizes each socket read by the buffer's free capacity: from an empty buffer it reads
   // 512 bytes at a time, two syscalls per 512 bytes of an upload.
@@ -524,47 +548,46 @@ void Server::Impl::serve_requests(tcp::socket& socket, Connection& conn, Admissi
     parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
     parser.body_limit(kMaxBodyBytes);
     // The first request's header deadline runs from the accept (accept_loop).
-    if (!first && !await_request(socket, buffer, conn)) return;
+    if (!first && !await_request(stream, buffer, conn)) return;
     if (stopping) return;
     beast::error_code ec;
-    http::read_header(socket, buffer, parser, ec);
+    http::read_header(stream, buffer, parser, ec);
     conn.phase = Phase::kHandling;
     if (ec == http::error::header_limit) {
-      return refuse_and_close(socket, conn,
+      return refuse_and_close(stream, conn,
                               {400, "RequestHeaderSectionTooLarge",
                                "Your request header section exceeds the maximum allowed size."});
     }
     if (ec == http::error::body_limit) {
-      return refuse_and_close(
-          socket, conn,
+      return refuse_and_close(stream, conn,
           {400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size."});
     }
     if (ec) {
       if (ec != http::error::end_of_stream && buffer.size() > 0) {
-        refuse_and_close(socket, conn, {400, "BadRequest", "The request could not be parsed."});
+        refuse_and_close(stream, conn, {400, "BadRequest", "The request could not be parsed."});
       }
       return;
     }
     // RFC 9112 3.2: a server must refuse an HTTP/1.1 request with no Host or with several.
     if (parser.get().version() == 11 && parser.get().count(http::field::host) != 1) {
-      return refuse_and_close(socket, conn, kHostMissing);
+      return refuse_and_close(stream, conn, kHostMissing);
     }
     const HttpRequest request = to_http_request(parser.get(), remote_ip, request_id());
     if (auto refusal = limit_request(request, conn, slot)) {
-      return refuse_and_close(socket, conn, *refusal);
+      return refuse_and_close(stream, conn, *refusal);
     }
-    if (!serve_request(socket, buffer, parser, conn, slot, request)) return;
+    if (!serve_request(stream, buffer, parser, conn, slot, request)) return;
   }
 }
 
 // Waits for the first byte of the next request on a keep-alive connection (bytes already in
 // `buffer` are one); the header deadline then starts. False when the wait ended otherwise.
-bool Server::Impl::await_request(tcp::socket& socket, const beast::flat_buffer& buffer,
+bool Server::Impl::await_request(ConnectionStream& stream, const beast::flat_buffer& buffer,
                                  Connection& conn) {
-  if (buffer.size() == 0) {
+  if (buffer.size() == 0 && !stream.has_buffered_input()) {
     conn.enter(Phase::kIdle, options.idle_timeout);
     beast::error_code ec;
-    socket.wait(tcp::socket::wait_read, ec);
+    stream.socket().wait(tcp::socket::wait_read, ec);
     if (ec) return false;
   }
   conn.enter(Phase::kHeader, options.header_timeout);
@@ -594,11 +617,11 @@ std::optional<Refusal> Server::Impl::limit_request(const HttpRequest& request, C
 }
 
 // Runs one admitted request and writes its response. Whether the connection carries another.
-bool Server::Impl::serve_request(tcp::socket& socket, beast::flat_buffer& buffer, Parser& parser,
-                                 Connection& conn, const Admission::Slot& slot,
+bool Server::Impl::serve_request(ConnectionStream& stream, beast::flat_buffer& buffer,
+                                 Parser& parser, Connection& conn, const Admission::Slot& slot,
                                  const HttpRequest& request) {
   const auto start = SteadyClock::now();
-  SocketBody body(socket, buffer, parser, conn, options);
+  SocketBody body(stream, buffer, parser, conn, options);
   Response response;
   try {
     response = handler(request, body);
@@ -616,19 +639,20 @@ bool Server::Impl::serve_request(tcp::socket& socket, beast::flat_buffer& buffer
     keep_alive = keep_alive && body.done() && !failed_signature;
   }
   std::uint64_t bytes_out = 0;
-  const bool written = write_response(socket, conn, request, response, keep_alive, bytes_out);
+  const bool written = write_response(stream, conn, request, response, keep_alive, bytes_out);
   metrics.record_request(response.status, body.bytes(), bytes_out);
   access_log(request, response, body.bytes(), bytes_out, start);
   if (!written) return false;
   if (!keep_alive) {
-    linger_and_close(socket, conn);
+    linger_and_close(stream.socket(), conn);
     return false;
   }
   return body.discard_rest();
 }
 
-bool Server::Impl::write_response(tcp::socket& socket, Connection& conn, const HttpRequest& request,
-                                  Response& response, bool keep_alive, std::uint64_t& bytes_out) {
+bool Server::Impl::write_response(ConnectionStream& stream, Connection& conn,
+                                  const HttpRequest& request, Response& response, bool keep_alive,
+                                  std::uint64_t& bytes_out) {
   http::response<http::empty_body> head;
   head.version(11);
   head.result(static_cast<unsigned>(response.status));
@@ -648,11 +672,11 @@ bool Server::Impl::write_response(tcp::socket& socket, Connection& conn, const H
   beast::error_code ec;
   conn.enter(Phase::kResponse, options.io_timeout);
   http::response_serializer<http::empty_body> serializer(head);
-  http::write_header(socket, serializer, ec);
+  http::write_header(stream, serializer, ec);
   if (ec) return false;
   if (bodiless || request.wire.method == "HEAD") return true;
   if (!response.object) {
-    asio::write(socket, asio::buffer(response.body), ec);
+    asio::write(stream, asio::buffer(response.body), ec);
     bytes_out = ec ? 0 : response.body.size();
     return !ec;
   }
@@ -668,7 +692,7 @@ bool Server::Impl::write_response(tcp::socket& socket, Connection& conn, const H
     }
     if (*got == 0) return bytes_out == length;
     conn.enter(Phase::kResponse, options.io_timeout);
-    asio::write(socket, asio::buffer(chunk.data(), *got), ec);
+    asio::write(stream, asio::buffer(chunk.data(), *got), ec);
     if (ec) return false;
     bytes_out += *got;
   }
@@ -676,7 +700,7 @@ bool Server::Impl::write_response(tcp::socket& socket, Connection& conn, const H
 
 // Writes a refusal the server makes itself and marks the connection closed. Not access-logged:
 // the limits log once per episode (EpisodeLog) so that a flood does not flood the log.
-void Server::Impl::reject(tcp::socket& socket, const Refusal& refusal) {
+void Server::Impl::reject(ConnectionStream& stream, const Refusal& refusal) {
   const std::string id = request_id();
   const std::string body = error_xml(
       S3Error{refusal.status, std::string(refusal.code), std::string(refusal.message)}, "", id);
@@ -686,19 +710,21 @@ void Server::Impl::reject(tcp::socket& socket, const Refusal& refusal) {
       "\r\nContent-Type: application/xml\r\nx-amz-request-id: " + id +
       "\r\nContent-Length: " + std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
   beast::error_code ignored;
-  asio::write(socket, asio::buffer(text), ignored);
+  asio::write(stream, asio::buffer(text), ignored);
   metrics.record_request(refusal.status, 0, body.size());
 }
 
-void Server::Impl::refuse_and_close(tcp::socket& socket, Connection& conn, const Refusal& refusal) {
+void Server::Impl::refuse_and_close(ConnectionStream& stream, Connection& conn,
+                                    const Refusal& refusal) {
   conn.enter(Phase::kResponse, options.io_timeout);
-  reject(socket, refusal);
-  linger_and_close(socket, conn);
+  reject(stream, refusal);
+  linger_and_close(stream.socket(), conn);
 }
 
 // Ends the response with a FIN, then reads and drops what the client still sends (a body it
 // was already sending, a pipelined request) until it closes or close_linger passes: closing a
 // socket with unread input sends a reset, which can destroy the response before it is read.
+// Under TLS the dropped bytes are records nobody decrypts; the socket is read directly.
 void Server::Impl::linger_and_close(tcp::socket& socket, Connection& conn) {
   beast::error_code ec;
   socket.shutdown(tcp::socket::shutdown_send, ec);

@@ -11,6 +11,7 @@
 #include "gateway/admission.h"
 #include "gateway/handler.h"
 #include "gateway/metrics.h"
+#include "gateway/tls.h"
 #include "storage/object_store.h"
 
 namespace imgflow::gateway {
@@ -38,6 +39,9 @@ struct ServerOptions {
   std::chrono::milliseconds drain_timeout{30'000};  // shutdown: in-flight requests get this long
   // A limit's log episode ends after this long without a hit (EpisodeLog).
   std::chrono::milliseconds limit_log_quiet{10'000};
+  // Set: every connection speaks TLS (HTTPS only), with the identity's context at its accept.
+  // Must outlive the server.
+  const TlsIdentity* tls = nullptr;
 };
 
 // What the server calls for each request: the protocol layer (usually gateway::handle).

@@ -10,9 +10,11 @@ import urllib.request
 
 
 class ServerProcess:
-    def __init__(self, binary, tmp=None, extra_env=None, workers=0):
+    def __init__(self, binary, tmp=None, extra_env=None, workers=0, args=(), ssl_context=None):
         self.binary = binary
         self.workers = workers
+        self.args = list(args)
+        self.ssl_context = ssl_context  # for HTTPS: trusts the server's certificate
         self.extra_env = extra_env or {}
         self.tmp = tmp or tempfile.mkdtemp(prefix="imgflow-gateway-test-")
         self.data_dir = os.path.join(self.tmp, "data")
@@ -29,13 +31,13 @@ class ServerProcess:
         self.proc = subprocess.Popen(
             # Workers off: these tests watch the outbox, which the workers would drain.
             [self.binary, "serve", "--listen", "127.0.0.1:0", "--data-dir", self.data_dir,
-             "--workers", str(self.workers)],
+             "--workers", str(self.workers)] + self.args,
             stdout=subprocess.PIPE, stderr=self.log, text=True, env=env)
         self.banner = ""
         banner = []
         for line in self.proc.stdout:
             banner.append(line)
-            m = re.search(r"listening on (http://127\.0\.0\.1:\d+)", line)
+            m = re.search(r"listening on (https?://127\.0\.0\.1:\d+)", line)
             if m:
                 self.endpoint = m.group(1)
             m = re.search(r"(admin|function)\s+AWS_ACCESS_KEY_ID=(\S+) AWS_SECRET_ACCESS_KEY=(\S+)", line)
@@ -94,7 +96,8 @@ class ServerProcess:
         return env
 
     def metric(self, name):
-        with urllib.request.urlopen(self.endpoint + "/_imgflow/metrics") as r:
+        with urllib.request.urlopen(self.endpoint + "/_imgflow/metrics",
+                                    context=self.ssl_context) as r:
             for line in r.read().decode().splitlines():
                 if line.startswith(name + " "):
                     return float(line.split()[1])
