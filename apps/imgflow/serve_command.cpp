@@ -441,8 +441,8 @@ int run_serve(const ServeOptions& options) {
 
   const std::string host =
       listen->first.find(':') == std::string::npos ? listen->first : "[" + listen->first + "]";
-  const std::string endpoint = std::string(*tls ? "https://" : "http://") + host + ":" +
-                               std::to_string((*server)->port());
+  const std::string endpoint =
+      std::string(*tls ? "https://" : "http://") + host + ":" + std::to_string((*server)->port());
   print_banner(endpoint, tls->get(), data_dir, credentials_file, *credentials,
                env_admin->has_value(), gateway_options.roles);
   const gateway::AdmissionLimits& limits = server_options.limits;

@@ -128,8 +128,8 @@ using Parser = http::request_parser<http::buffer_body>;
 // io_timeout + bytes so far / min_body_rate, so a body trickled below that rate is cut.
 class SocketBody final : public storage::ByteSource {
  public:
-  SocketBody(ConnectionStream& stream, beast::flat_buffer& buffer, Parser& parser,
-             Connection& conn, const ServerOptions& options)
+  SocketBody(ConnectionStream& stream, beast::flat_buffer& buffer, Parser& parser, Connection& conn,
+             const ServerOptions& options)
       : stream_(stream), buffer_(buffer), parser_(parser), conn_(conn), options_(options) {
     const auto expect = parser.get()[http::field::expect];
     expects_continue_ = beast::iequals(expect, "100-continue");
@@ -335,8 +335,7 @@ struct Server::Impl {
   std::unique_ptr<ConnectionStream> open_stream(tcp::socket& socket);
   void serve_requests(ConnectionStream& stream, Connection& conn, Admission::Slot& slot,
                       const std::string& remote_ip);
-  bool await_request(ConnectionStream& stream, const beast::flat_buffer& buffer,
-                     Connection& conn);
+  bool await_request(ConnectionStream& stream, const beast::flat_buffer& buffer, Connection& conn);
   std::optional<Refusal> limit_request(const HttpRequest& request, Connection& conn,
                                        const Admission::Slot& slot);
   bool serve_request(ConnectionStream& stream, beast::flat_buffer& buffer, Parser& parser,
@@ -537,8 +536,8 @@ std::unique_ptr<ConnectionStream> Server::Impl::open_stream(tcp::socket& socket)
   return stream;
 }
 
-void Server::Impl::serve_requests(ConnectionStream& stream, Connection& conn,
-                                  Admission::Slot& slot, const std::string& remote_ip) {
+void Server::Impl::serve_requests(ConnectionStream& stream, Connection& conn, Admission::Slot& slot,
+                                  const std::string& remote_ip) {
   beast::flat_buffer buffer;
   // Beast sizes each socket read by the buffer's free capacity: from an empty buffer it reads
   // 512 bytes at a time, two syscalls per 512 bytes of an upload.
@@ -559,7 +558,8 @@ void Server::Impl::serve_requests(ConnectionStream& stream, Connection& conn,
                                "Your request header section exceeds the maximum allowed size."});
     }
     if (ec == http::error::body_limit) {
-      return refuse_and_close(stream, conn,
+      return refuse_and_close(
+          stream, conn,
           {400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size."});
     }
     if (ec) {

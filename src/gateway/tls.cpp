@@ -4,6 +4,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509err.h>
 #include <sys/stat.h>
 
 #include <boost/asio/ssl/context.hpp>
@@ -44,9 +45,9 @@ core::Status check_readable(const std::filesystem::path& file, bool secret) {
   if (::stat(file.c_str(), &st) != 0) return core::fail(invalid(file, std::strerror(errno)));
   if (!S_ISREG(st.st_mode)) return core::fail(invalid(file, "not a regular file"));
   if (secret && (st.st_mode & (S_IROTH | S_IWOTH)) != 0) {
-    return core::fail(core::ErrorCode::kPermissionDenied,
-                      file.string() +
-                          ": a private key that every user may read or write; chmod o-rw it");
+    return core::fail(
+        core::ErrorCode::kPermissionDenied,
+        file.string() + ": a private key that every user may read or write; chmod o-rw it");
   }
   return {};
 }
@@ -85,13 +86,16 @@ core::Result<std::shared_ptr<ssl::context>> make_context(const TlsFiles& files) 
   if (SSL_CTX_use_certificate_chain_file(ctx, files.certificate.c_str()) != 1) {
     return core::fail(invalid(files.certificate, "not a PEM certificate: " + openssl_reason()));
   }
-  if (SSL_CTX_use_PrivateKey_file(ctx, files.private_key.c_str(), SSL_FILETYPE_PEM) != 1) {
-    return core::fail(invalid(files.private_key,
-                              "not an unencrypted PEM private key: " + openssl_reason()));
-  }
-  if (SSL_CTX_check_private_key(ctx) != 1) {
-    return core::fail(invalid(files.private_key, "does not match the certificate in " +
-                                                     files.certificate.string()));
+  if (SSL_CTX_use_PrivateKey_file(ctx, files.private_key.c_str(), SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(ctx) != 1) {
+    if (ERR_GET_REASON(ERR_peek_error()) == X509_R_KEY_VALUES_MISMATCH ||
+        SSL_CTX_get0_privatekey(ctx) != nullptr) {
+      ERR_clear_error();
+      return core::fail(invalid(files.private_key,
+                                "does not match the certificate in " + files.certificate.string()));
+    }
+    return core::fail(
+        invalid(files.private_key, "not an unencrypted PEM private key: " + openssl_reason()));
   }
   return context;
 }

@@ -120,9 +120,9 @@ class TlsTest(unittest.TestCase):
                         "--endpoint-url", self.server.endpoint, "--ca-bundle", self.ca.cert,
                         "--no-sign-request"], check=True, env=env, capture_output=True,
                        timeout=120)
-        manifest = self.wait_for_manifest(self.boto3_client(), "tls/awscli photo/manifest.json")
+        manifest = self.wait_for_manifest(self.boto3_client(), "tls/awscli photo.jpg/manifest.json")
         self.assertTrue(manifest["variants"])
-        listed = subprocess.run([AWS, "s3", "ls", "s3://processed/tls/awscli photo/",
+        listed = subprocess.run([AWS, "s3", "ls", "s3://processed/tls/awscli photo.jpg/",
                                  "--endpoint-url", self.server.endpoint, "--ca-bundle",
                                  self.ca.cert], check=True, capture_output=True, text=True,
                                 env=self.server.client_env(self.server.admin), timeout=120)
