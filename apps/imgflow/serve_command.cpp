@@ -26,6 +26,7 @@
 #include "gateway/credentials.h"
 #include "gateway/handler.h"
 #include "gateway/metrics.h"
+#include "gateway/scoped_store.h"
 #include "gateway/server.h"
 #include "image/image.h"
 #include "recipe/recipe.h"
@@ -95,9 +96,10 @@ core::Status ensure_bucket(storage::ObjectStore& store, const std::string& bucke
   return created;
 }
 
-// With scan.on_infected: quarantine, infected uploads are moved into this bucket. No role but
-// the admin's names it, so the gateway lets only the admin read it. Made at start and whenever
-// a reloaded recipe asks for it; failing that, containment fails and its events are retried.
+// With scan.on_infected: quarantine, infected uploads are moved into this bucket. The function
+// may only put objects there (function_roles), so only the admin can read it. Made at start and
+// whenever a reloaded recipe asks for it; failing that, containment fails and its events are
+// retried.
 void ensure_quarantine(storage::ObjectStore& store, const recipe::Recipe& recipe,
                        core::Logger& log) {
   const recipe::Scan& scan = recipe.scan;
@@ -107,6 +109,34 @@ void ensure_quarantine(storage::ObjectStore& store, const recipe::Recipe& recipe
               {{"bucket", scan.quarantine_bucket}, {"reason", ok.error().to_string()}});
   }
 }
+
+// The function role's grants under a recipe: the gateway's, plus what its scan: section needs
+// (deleting an infected upload from the source; putting it into the quarantine).
+gateway::BucketRoles function_roles(gateway::BucketRoles roles, const recipe::Recipe& recipe) {
+  const recipe::Scan& scan = recipe.scan;
+  roles.scanning = scan.enabled;
+  const bool quarantines = scan.enabled && scan.on_infected == recipe::OnInfected::kQuarantine;
+  roles.quarantine = quarantines ? scan.quarantine_bucket : "";
+  return roles;
+}
+
+// A handler and the store it runs against, kept alive together: the function role's view of
+// the store (gateway::ScopedStore), so a handler bug is refused exactly as an external worker
+// holding the function's keys would be, instead of reaching every bucket.
+class ScopedHandler {
+ public:
+  ScopedHandler(const function::HandlerConfig& config, storage::ObjectStore& store,
+                gateway::BucketRoles roles, core::Logger& log, const core::Clock& clock,
+                core::MetricsRegistry* registry)
+      : store_(store, gateway::Principal::kFunction, std::move(roles)),
+        handler_(config, store_, store_, log, clock, registry) {}
+
+  function::Handler& handler() { return handler_; }
+
+ private:
+  gateway::ScopedStore store_;
+  function::Handler handler_;
+};
 
 // The banner on stdout. Generated secrets are shown only to a person at a terminal: piped into
 // journald or `docker logs`, stdout is kept by whoever reads those; there the banner names the
@@ -364,8 +394,10 @@ int run_serve(const ServeOptions& options) {
     return usage_error("scan.quarantine_bucket must not be the source or destination bucket (" +
                        quarantine + ")");
   }
+  // External workers holding the function's keys get the same grants as the one in-process.
+  gateway_options.roles = function_roles(gateway_options.roles, *recipe);
 
-  // The function: the same handler every host runs, reading and writing this store directly.
+  // The function: the same handler every host runs, on the function role's view of this store.
   if (auto started = image::init(); !started) return usage_error(started.error().to_string());
   auto warnings = image::check_recipe(*recipe);  // a bad watermark would fail every upload
   if (!warnings) return usage_error(warnings.error().message);
@@ -378,7 +410,9 @@ int run_serve(const ServeOptions& options) {
   const core::Clock& clock = core::SystemClock::instance();
   const auto make_handler = [&](const function::HandlerConfig& config) {
     ensure_quarantine(local, config.recipe, log);
-    return std::make_shared<function::Handler>(config, local, local, log, clock, &registry);
+    auto scoped = std::make_shared<ScopedHandler>(
+        config, local, function_roles(gateway_options.roles, config.recipe), log, clock, &registry);
+    return std::shared_ptr<function::Handler>(scoped, &scoped->handler());
   };
   LiveHandler live(make_handler(handler_config));
   const runtime::Function function = [&live](std::string_view event, std::string_view id) {

@@ -89,7 +89,13 @@ bool is_allowed(Principal principal, Operation op, std::string_view bucket,
     case Principal::kAdmin:
       return true;
     case Principal::kFunction:
-      if (bucket == roles.source) return is_read(op);
+      if (bucket == roles.source) {
+        return is_read(op) || (roles.scanning && op == Operation::kDeleteObject);
+      }
+      // Write-only: what is quarantined is nobody's business but the admin's.
+      if (!roles.quarantine.empty() && bucket == roles.quarantine) {
+        return op == Operation::kPutObject;
+      }
       // Delete too: an ObjectRemoved event makes the handler remove the variants it wrote.
       if (bucket == roles.destination) {
         return is_read(op) || is_write(op) || op == Operation::kDeleteObject;

@@ -25,6 +25,11 @@ struct BucketRoles {
   std::string destination = "processed";  // private; written only by the function role
   // The function's output key prefix ("" = none): anonymous keys leave room for it.
   std::string destination_prefix;
+  // The recipe scans uploads (scan:): the function deletes an infected one from the source.
+  bool scanning = false;
+  // Where the function moves infected uploads (scan: on_infected: quarantine), readable by the
+  // admin alone; "" = none.
+  std::string quarantine;
 };
 
 // The anonymous door into the source bucket (docs/security.md, "Anonymous uploads").
@@ -45,7 +50,8 @@ struct AnonymousUploads {
 //   function:  GetObject/HeadObject on source; PutObject and multipart writes on destination,
 //              plus GetObject/HeadObject there (the handler reads its own manifest.json to stay
 //              idempotent) and DeleteObject there (an ObjectRemoved event removes the variants
-//              the manifest lists).
+//              the manifest lists). When the recipe scans: DeleteObject on source (an infected
+//              upload is removed) and PutObject alone on the quarantine bucket.
 //   anonymous: PutObject, PostObject and the multipart upload calls (create, upload part,
 //              complete, abort) into source only, unless anonymous uploads are off. Size,
 //              key, content type and metadata are checked by the handler once the request is
