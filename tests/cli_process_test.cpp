@@ -118,6 +118,22 @@ TEST_F(CliProcess, ABadRecipeIsExitTwoWithItsPosition) {
   EXPECT_NE(r.err.find("covr"), std::string::npos) << r.err;
 }
 
+// A recipe cannot aim outputs outside --out: its key_template is refused at load, and nothing
+// is written anywhere.
+TEST_F(CliProcess, ARecipeThatWouldWriteOutsideOutIsRefusedBeforeAnyWrite) {
+  const fs::path config = dir_ / "imgflow.yaml";
+  const fs::path out = dir_ / "deep" / "o";
+  write(config,
+        "variants:\n  - name: large\n    width: 100\noutput:\n  key_template: "
+        "\"../../escaped/{dir}/{file}/{variant}.{ext}\"\n");
+  const auto r = run_command(
+      {IMGFLOW_BINARY, "process", make_jpeg("x.jpg", 10, 10), "--config", config, "--out", out});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("'..'"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir_ / "escaped"));
+  EXPECT_FALSE(fs::exists(out));
+}
+
 TEST_F(CliProcess, UsageErrorsAreExitTwoAndHelpExplains) {
   EXPECT_EQ(run_command({IMGFLOW_BINARY, "process"}).exit_code, 2);
   EXPECT_EQ(run_command({IMGFLOW_BINARY, "frobnicate"}).exit_code, 2);

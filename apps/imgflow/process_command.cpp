@@ -154,6 +154,28 @@ core::Status write_file(const fs::path& path, std::string_view bytes) {
   return {};
 }
 
+// `key` as a path below --out, or why not. Recipes cannot make keys climb (their key_template is
+// checked at load) and input keys are paths below the named directories; this check makes the
+// promise hold whatever a key holds.
+core::Result<fs::path> path_below_out(const fs::path& out, std::string_view key) {
+  const fs::path base = out.lexically_normal();
+  const fs::path path = (base / fs::path(key)).lexically_normal();
+  const fs::path inside = path.lexically_relative(base);
+  if (fs::path(key).is_absolute() || inside.empty() || *inside.begin() == ".." ||
+      *inside.begin() == ".") {
+    return core::fail(core::ErrorCode::kPermissionDenied,
+                      "output " + core::escape_for_terminal(std::string(key)) +
+                          " would be written outside --out; refused");
+  }
+  return path;
+}
+
+core::Status write_output(const Run& run, std::string_view key, std::string_view bytes) {
+  auto path = path_below_out(run.options.out, key);
+  if (!path) return core::fail(path.error());
+  return write_file(*path, bytes);
+}
+
 core::Status write_outputs(Run& run, const Input& input, const std::string& source_bytes,
                            const image::Processed& processed) {
   const function::OutputLayout layout(run.recipe.output.key_template, "", input.key);
@@ -163,7 +185,7 @@ core::Status write_outputs(Run& run, const Input& input, const std::string& sour
     const image::Rendition& r = processed.renditions[i];
     std::string sha256 = core::to_hex(core::sha256(r.bytes));
     std::string key = layout.variant_key(r.variant, recipe::extension(r.format), sha256);
-    if (auto ok = write_file(run.options.out / key, r.bytes); !ok) return ok;
+    if (auto ok = write_output(run, key, r.bytes); !ok) return ok;
     run.bytes_out += r.bytes.size();
     manifest.variants.push_back(
         function::manifest_variant(r, std::move(key), std::move(sha256), run.variant_hashes[i]));
@@ -171,7 +193,7 @@ core::Status write_outputs(Run& run, const Input& input, const std::string& sour
   // The manifest goes last: its presence says every variant is in place.
   const std::string json = function::to_json(manifest);
   run.bytes_out += json.size();
-  return write_file(run.options.out / layout.manifest_key(), json);
+  return write_output(run, layout.manifest_key(), json);
 }
 
 core::Status process_one(Run& run, const Input& input) {

@@ -413,6 +413,16 @@ INSTANTIATE_TEST_SUITE_P(
                   kOk + "output:\n  key_template: \"{dir}/{name}/{variant}.{ext}\"\n",
                   {"imgflow.yaml:3:17: key_template's folder must end in {dir}/{file} (the "
                    "source key)"}},
+        ErrorCase{"TemplateThatClimbsOutOfTheDestination",
+                  kOk + "output:\n  key_template: \"../../{dir}/{file}/{variant}.{ext}\"\n",
+                  {"imgflow.yaml:3:17: key_template's prefix may not hold an empty, '.' or '..' "
+                   "folder"}},
+        ErrorCase{"TemplateWithAClimbInsideItsPrefix",
+                  kOk + "output:\n  key_template: \"v2/../../{dir}/{file}/{variant}.{ext}\"\n",
+                  {"imgflow.yaml:3:17: key_template's prefix may not hold"}},
+        ErrorCase{"TemplateWithAnAbsolutePath",
+                  kOk + "output:\n  key_template: \"/etc/{dir}/{file}/{variant}.{ext}\"\n",
+                  {"imgflow.yaml:3:17: key_template may not start with '/'"}},
         ErrorCase{"TemplateThatPutsEverySourceInOnePlace",
                   kOk + "output:\n  key_template: \"{variant}.{ext}\"\n",
                   {"imgflow.yaml:3:17: key_template's folder must end in {dir}/{file}"}},

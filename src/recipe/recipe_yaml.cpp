@@ -544,6 +544,26 @@ std::string key_template_syntax_problem(std::string_view tpl) {
 // '/') is a fixed prefix and then {dir}/{file}, which renders as the source key itself, and the
 // file part holds {variant} (one key per variant) and {ext} (an image extension, so that no
 // variant is ever named manifest.json), and nothing else of the source's key.
+// The fixed prefix before {dir}/{file} ("" or e.g. "thumbs/"): relative, with no "." or ".."
+// folder, so that `imgflow process` cannot be made to write outside --out (nor a store key to
+// look like a path that climbs).
+std::string key_prefix_problem(std::string_view prefix) {
+  constexpr std::string_view kWhy =
+      ": outputs must stay below the destination (and below imgflow process --out)";
+  if (prefix.starts_with('/')) {
+    return "key_template may not start with '/'" + std::string(kWhy);
+  }
+  while (!prefix.empty()) {
+    const std::size_t slash = prefix.find('/');
+    const std::string_view folder = prefix.substr(0, slash);
+    if (folder.empty() || folder == "." || folder == "..") {
+      return "key_template's prefix may not hold an empty, '.' or '..' folder" + std::string(kWhy);
+    }
+    prefix = slash == std::string_view::npos ? "" : prefix.substr(slash + 1);
+  }
+  return "";
+}
+
 std::string key_template_problem(std::string_view tpl) {
   if (std::string problem = key_template_syntax_problem(tpl); !problem.empty()) return problem;
   const std::size_t slash = tpl.rfind('/');
@@ -558,6 +578,9 @@ std::string key_template_problem(std::string_view tpl) {
     return "key_template's folder must end in {dir}/{file} (the source key), after an optional "
            "fixed prefix such as \"thumbs/\": otherwise two uploads such as photo.jpg and "
            "photo.png would write the same outputs; e.g. \"{dir}/{file}/{variant}.{ext}\"";
+  }
+  if (std::string problem = key_prefix_problem(folder.substr(0, dir_at)); !problem.empty()) {
+    return problem;
   }
   for (std::string_view needed : {"{variant}", "{ext}"}) {
     if (file.find(needed) == std::string_view::npos) {
