@@ -110,6 +110,15 @@ void ensure_quarantine(storage::ObjectStore& store, const recipe::Recipe& recipe
   }
 }
 
+// Why a recipe's quarantine cannot be used with these buckets, or "": infected uploads must not
+// land where they are processed or published.
+std::string quarantine_problem(const recipe::Recipe& recipe, std::string_view source,
+                               std::string_view destination) {
+  const std::string& quarantine = recipe.scan.quarantine_bucket;
+  if (!recipe.scan.enabled || (quarantine != source && quarantine != destination)) return "";
+  return "scan.quarantine_bucket must not be the source or destination bucket (" + quarantine + ")";
+}
+
 // The function role's grants under a recipe: the gateway's, plus what its scan: section needs
 // (deleting an infected upload from the source; putting it into the quarantine).
 gateway::BucketRoles function_roles(gateway::BucketRoles roles, const recipe::Recipe& recipe) {
@@ -273,6 +282,12 @@ void reload_recipe(
     log.error("recipe not reloaded; the running one stays", {{"reason", warnings.error().message}});
     return;
   }
+  if (std::string problem =
+          quarantine_problem(*recipe, base.source_bucket, base.destination_bucket);
+      !problem.empty()) {
+    log.error("recipe not reloaded; the running one stays", {{"reason", problem}});
+    return;
+  }
   for (const std::string& warning : *warnings) log.warn("recipe", {{"warning", warning}});
   const std::string before = live.get()->config().recipe.hash();
   function::HandlerConfig config = base;
@@ -388,11 +403,10 @@ int run_serve(const ServeOptions& options) {
   core::Counter& uploads =
       registry.counter("imgflow_uploads_total", "Objects created in the source bucket.");
   storage::LocalStore& local = **store;
-  const std::string& quarantine = recipe->scan.quarantine_bucket;
-  if (recipe->scan.enabled && (quarantine == gateway_options.roles.source ||
-                               quarantine == gateway_options.roles.destination)) {
-    return usage_error("scan.quarantine_bucket must not be the source or destination bucket (" +
-                       quarantine + ")");
+  if (std::string problem = quarantine_problem(*recipe, gateway_options.roles.source,
+                                               gateway_options.roles.destination);
+      !problem.empty()) {
+    return usage_error(problem);
   }
   // External workers holding the function's keys get the same grants as the one in-process.
   gateway_options.roles = function_roles(gateway_options.roles, *recipe);

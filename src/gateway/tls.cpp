@@ -37,9 +37,9 @@ std::string openssl_reason() {
   return text;
 }
 
-// A file the server can read; a key file also kept from other users. Group access is left to
-// the operator (Debian's ssl-cert group reads /etc/ssl/private). Links are followed, as
-// certificate managers publish their files through them.
+// A file the server can read; a key file also kept from other users, and from its group's
+// writes. Group reads are left to the operator (Debian's ssl-cert group reads /etc/ssl/private).
+// Links are followed, as certificate managers publish their files through them.
 core::Status check_readable(const std::filesystem::path& file, bool secret) {
   struct stat st {};
   if (::stat(file.c_str(), &st) != 0) return core::fail(invalid(file, std::strerror(errno)));
@@ -48,6 +48,10 @@ core::Status check_readable(const std::filesystem::path& file, bool secret) {
     return core::fail(
         core::ErrorCode::kPermissionDenied,
         file.string() + ": a private key that every user may read or write; chmod o-rw it");
+  }
+  if (secret && (st.st_mode & S_IWGRP) != 0) {
+    return core::fail(core::ErrorCode::kPermissionDenied,
+                      file.string() + ": a private key its group may replace; chmod g-w it");
   }
   return {};
 }

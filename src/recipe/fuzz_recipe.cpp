@@ -1,6 +1,6 @@
 // libFuzzer target: parse_recipe must turn any bytes into a Recipe or an Error, never crash,
-// throw or hang. Fuzz (fuzz preset): fuzz_recipe -max_len=4096 new-corpus/ fuzz/corpus/recipe/
-// (ctest replays the corpus through fuzz_replay_main.cpp in every build).
+// throw or hang. Fuzz (fuzz preset): recipe_fuzzer -max_len=4096 new-corpus/ fuzz/corpus/recipe/
+// (ctest replays the corpus through fuzz/replay_main.cpp in every build).
 
 #include <cstddef>
 #include <cstdint>

@@ -165,8 +165,9 @@ struct Scan {
   std::string quarantine_bucket = "quarantine";      // private; a valid S3 bucket name
   int timeout_ms = 30'000;  // whole scan; clamd scans ~80 MB/s, so 100 MiB with room to spare
   // Larger sources are not scanned and fail (never pass). Default: limits.max_input_bytes, so
-  // every source the handler accepts is scanned whole; never below it. clamd's StreamMaxLength
-  // must be at least this (its own default is 25 MiB).
+  // every source the handler accepts is scanned whole; never below it. clamd's StreamMaxLength,
+  // MaxFileSize and MaxScanSize must be at least this (Debian's clamd.conf sets 25M), and
+  // AlertExceedsMax on, or clamd answers OK for what it did not scan whole.
   std::uint64_t max_bytes = 0;
 };
 

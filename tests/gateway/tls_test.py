@@ -280,6 +280,10 @@ class TlsStartTest(unittest.TestCase):
         code, err = self.start("--tls-cert", cert, "--tls-key", key)
         self.assertEqual(code, 2)
         self.assertIn("every user may read", err)
+        os.chmod(key, 0o660)
+        code, err = self.start("--tls-cert", cert, "--tls-key", key)
+        self.assertEqual(code, 2)
+        self.assertIn("its group may replace", err)
 
 
 if __name__ == "__main__":
