@@ -45,7 +45,7 @@ core::Error no_dead_letter(std::int64_t id) {
 }  // namespace
 
 core::Status LocalStore::add_dead_letter(const DeadLetter& letter) {
-  std::lock_guard lock(impl_->mu);
+  std::lock_guard lock(impl_->write_mu);
   auto txn = Transaction::begin(impl_->write_db);
   if (!txn) return core::fail(txn.error());
   auto s = impl_->write_db.prepare(
@@ -74,13 +74,14 @@ core::Status LocalStore::add_dead_letter(const DeadLetter& letter) {
   auto d = impl_->write_db.prepare("DELETE FROM outbox WHERE id = ?1");
   if (!d) return core::fail(d.error());
   if (auto deleted = d->bind_int(1, letter.id).run(); !deleted) return deleted;
-  return txn->commit();
+  return impl_->commit(*txn);
 }
 
 core::Result<std::vector<DeadLetter>> LocalStore::list_dead_letters() {
-  std::lock_guard lock(impl_->mu);
-  auto s = impl_->write_db.prepare("SELECT " + std::string(kDeadLetterColumns) +
-                                   " FROM dead_letters ORDER BY id");
+  auto lease = impl_->read();
+  if (!lease) return core::fail(lease.error());
+  auto s = lease->db().prepare("SELECT " + std::string(kDeadLetterColumns) +
+                               " FROM dead_letters ORDER BY id");
   if (!s) return core::fail(s.error());
   std::vector<DeadLetter> out;
   while (true) {
@@ -93,9 +94,10 @@ core::Result<std::vector<DeadLetter>> LocalStore::list_dead_letters() {
 }
 
 core::Result<DeadLetter> LocalStore::get_dead_letter(std::int64_t id) {
-  std::lock_guard lock(impl_->mu);
-  auto s = impl_->write_db.prepare("SELECT " + std::string(kDeadLetterColumns) +
-                                   " FROM dead_letters WHERE id = ?1");
+  auto lease = impl_->read();
+  if (!lease) return core::fail(lease.error());
+  auto s = lease->db().prepare("SELECT " + std::string(kDeadLetterColumns) +
+                               " FROM dead_letters WHERE id = ?1");
   if (!s) return core::fail(s.error());
   auto row = s->bind_int(1, id).step();
   if (!row) return core::fail(row.error());
@@ -104,15 +106,16 @@ core::Result<DeadLetter> LocalStore::get_dead_letter(std::int64_t id) {
 }
 
 core::Status LocalStore::remove_dead_letter(std::int64_t id) {
-  std::lock_guard lock(impl_->mu);
+  std::lock_guard lock(impl_->write_mu);
   auto s = impl_->write_db.prepare("DELETE FROM dead_letters WHERE id = ?1");
   if (!s) return core::fail(s.error());
   return s->bind_int(1, id).run();
 }
 
 core::Result<std::uint64_t> LocalStore::count_dead_letters() {
-  std::lock_guard lock(impl_->mu);
-  auto s = impl_->write_db.prepare("SELECT count(*) FROM dead_letters");
+  auto lease = impl_->read();
+  if (!lease) return core::fail(lease.error());
+  auto s = lease->db().prepare("SELECT count(*) FROM dead_letters");
   if (!s) return core::fail(s.error());
   auto row = s->step();
   if (!row) return core::fail(row.error());
@@ -120,7 +123,7 @@ core::Result<std::uint64_t> LocalStore::count_dead_letters() {
 }
 
 core::Result<std::int64_t> LocalStore::redrive(std::int64_t id) {
-  std::lock_guard lock(impl_->mu);
+  std::lock_guard lock(impl_->write_mu);
   const std::int64_t now = to_ms(impl_->clock->now());
   auto txn = Transaction::begin(impl_->write_db);
   if (!txn) return core::fail(txn.error());
@@ -138,7 +141,7 @@ core::Result<std::int64_t> LocalStore::redrive(std::int64_t id) {
   auto d = impl_->write_db.prepare("DELETE FROM dead_letters WHERE id = ?1");
   if (!d) return core::fail(d.error());
   if (auto st = d->bind_int(1, id).run(); !st) return core::fail(st.error());
-  if (auto st = txn->commit(); !st) return core::fail(st.error());
+  if (auto st = impl_->commit(*txn); !st) return core::fail(st.error());
   return new_id;
 }
 

@@ -140,6 +140,16 @@ core::Status LocalStore::Impl::remember_completed(std::string_view bucket,
   return trim->bind_int(1, static_cast<std::int64_t>(remembered_completions)).run();
 }
 
+// Whether any upload's time ran out (MultipartOptions::expires), read without the write lock.
+core::Result<bool> LocalStore::Impl::any_expired_uploads(std::int64_t now) {
+  auto lease = read();
+  if (!lease) return core::fail(lease.error());
+  auto s = lease->db().prepare(
+      "SELECT 1 FROM uploads WHERE expires_ms IS NOT NULL AND expires_ms <= ?1 LIMIT 1");
+  if (!s) return core::fail(s.error());
+  return s->bind_int(1, now).step();
+}
+
 // Deletes the uploads whose time ran out (MultipartOptions::expires), parts and all.
 core::Status LocalStore::Impl::expire_uploads() {
   auto s = write_db.prepare(
@@ -169,7 +179,7 @@ core::Status LocalStore::Impl::expire_uploads() {
     }
     if (auto st = delete_upload_rows(upload_id); !st) return st;
   }
-  if (auto st = txn->commit(); !st) return st;
+  if (auto st = commit(*txn); !st) return st;
   for (const auto& [bucket, file] : files) remove_file(bucket, file);
   return {};
 }
@@ -190,7 +200,7 @@ core::Result<std::string> LocalStore::create_multipart_upload(std::string_view b
                                                               std::string_view key,
                                                               const MultipartOptions& options) {
   if (auto st = internal::validate_key(key); !st) return core::fail(st.error());
-  std::lock_guard lock(impl_->mu);  // the count and the insert are one step for every writer
+  std::lock_guard lock(impl_->write_mu);  // the count and the insert are one step for every writer
   if (auto st = impl_->check_bucket(impl_->write_db, bucket); !st) return core::fail(st.error());
   if (auto st = impl_->expire_uploads(); !st) return core::fail(st.error());
   if (options.max_uploads_per_initiator > 0) {
@@ -230,8 +240,10 @@ core::Result<PartInfo> LocalStore::upload_part(std::string_view bucket, std::str
       internal::prepare_body(options.content_md5, options.checksum, options.content_length);
   if (!prepared) return core::fail(prepared.error());
   {
-    std::lock_guard lock(impl_->mu);
-    auto upload = impl_->find_upload(impl_->write_db, bucket, key, upload_id);
+    // A fail-fast read: the commit below checks again with the write lock held.
+    auto lease = impl_->read();
+    if (!lease) return core::fail(lease.error());
+    auto upload = impl_->find_upload(lease->db(), bucket, key, upload_id);
     if (!upload) return core::fail(upload.error());
     if (options.max_upload_bytes && options.content_length) {  // fail before reading the body
       if (auto st = internal::check_upload_budget(
@@ -246,7 +258,7 @@ core::Result<PartInfo> LocalStore::upload_part(std::string_view bucket, std::str
   if (!file_id) return core::fail(file_id.error());
   const PartInfo info{part_number, written.size, core::to_hex(written.md5), impl_->now_ms()};
 
-  std::lock_guard lock(impl_->mu);
+  std::lock_guard lock(impl_->write_mu);
   std::optional<std::string> old_file;
   auto commit = [&]() -> core::Status {
     auto txn = Transaction::begin(impl_->write_db);
@@ -275,7 +287,7 @@ core::Result<PartInfo> LocalStore::upload_part(std::string_view bucket, std::str
                   .bind_int(6, to_ms(info.last_modified))
                   .run();
     if (!st) return st;
-    return txn->commit();
+    return impl_->commit(*txn);
   };
   if (auto st = commit(); !st) {
     impl_->remove_file(bucket, *file_id);
@@ -293,7 +305,7 @@ core::Result<ObjectInfo> LocalStore::complete_multipart_upload(
   std::vector<fs::Fd> part_fds;
   {
     // Open the parts under the lock so that a concurrent abort cannot unlink them first.
-    std::lock_guard lock(impl_->mu);
+    std::lock_guard lock(impl_->write_mu);
     auto found = impl_->find_upload(impl_->write_db, bucket, key, upload_id);
     if (!found && detail_of(found.error()) == ErrorDetail::kNoSuchUpload) {
       auto completed = impl_->find_completed(bucket, key, upload_id);
@@ -348,7 +360,7 @@ core::Result<ObjectInfo> LocalStore::complete_multipart_upload(
       impl_->commit_object(bucket, key, *file_id, std::move(info),
                            {options.if_none_match_star, options.if_match}, options.event, in_txn);
   if (committed) {
-    std::lock_guard lock(impl_->mu);
+    std::lock_guard lock(impl_->write_mu);
     for (const auto& file : files_to_remove) impl_->remove_file(bucket, file);
   }
   return committed;
@@ -356,13 +368,13 @@ core::Result<ObjectInfo> LocalStore::complete_multipart_upload(
 
 core::Status LocalStore::abort_multipart_upload(std::string_view bucket, std::string_view key,
                                                 std::string_view upload_id) {
-  std::lock_guard lock(impl_->mu);
+  std::lock_guard lock(impl_->write_mu);
   auto txn = Transaction::begin(impl_->write_db);
   if (!txn) return core::fail(txn.error());
   auto upload = impl_->find_upload(impl_->write_db, bucket, key, upload_id);
   if (!upload) return core::fail(upload.error());
   if (auto st = impl_->delete_upload_rows(upload_id); !st) return st;
-  if (auto st = txn->commit(); !st) return st;
+  if (auto st = impl_->commit(*txn); !st) return st;
   for (const auto& [number, file] : upload->part_files) impl_->remove_file(bucket, file);
   return {};
 }
@@ -370,8 +382,9 @@ core::Status LocalStore::abort_multipart_upload(std::string_view bucket, std::st
 core::Result<std::vector<PartInfo>> LocalStore::list_parts(std::string_view bucket,
                                                            std::string_view key,
                                                            std::string_view upload_id) {
-  std::lock_guard lock(impl_->mu);
-  auto upload = impl_->find_upload(impl_->write_db, bucket, key, upload_id);
+  auto lease = impl_->read();
+  if (!lease) return core::fail(lease.error());
+  auto upload = impl_->find_upload(lease->db(), bucket, key, upload_id);
   if (!upload) return core::fail(upload.error());
   std::vector<PartInfo> out;
   for (auto& [number, part] : upload->parts) out.push_back(std::move(part));
@@ -380,15 +393,23 @@ core::Result<std::vector<PartInfo>> LocalStore::list_parts(std::string_view buck
 
 core::Result<ListUploadsResult> LocalStore::list_multipart_uploads(
     std::string_view bucket, const ListUploadsOptions& options) {
-  std::lock_guard lock(impl_->mu);
-  if (auto st = impl_->check_bucket(impl_->write_db, bucket); !st) return core::fail(st.error());
-  if (auto st = impl_->expire_uploads(); !st) return core::fail(st.error());
-  // Keys are BLOBs, so ORDER BY compares bytes: the UTF-8 binary order S3 lists in.
-  auto s = impl_->write_db.prepare(
+  const std::int64_t now = to_ms(impl_->clock->now());
+  auto expired = impl_->any_expired_uploads(now);
+  if (!expired) return core::fail(expired.error());
+  if (*expired) {  // the one case that writes, and so waits for the write lock
+    std::lock_guard lock(impl_->write_mu);
+    if (auto st = impl_->expire_uploads(); !st) return core::fail(st.error());
+  }
+  auto lease = impl_->read();
+  if (!lease) return core::fail(lease.error());
+  if (auto st = impl_->check_bucket(lease->db(), bucket); !st) return core::fail(st.error());
+  // Keys are BLOBs, so ORDER BY compares bytes: the UTF-8 binary order S3 lists in. Uploads
+  // whose time ran out since the expiry above are left out as if gone.
+  auto s = lease->db().prepare(
       "SELECT key, upload_id, created_ms, initiator FROM uploads WHERE bucket = ?1 "
-      "ORDER BY key, upload_id");
+      "AND (expires_ms IS NULL OR expires_ms > ?2) ORDER BY key, upload_id");
   if (!s) return core::fail(s.error());
-  s->bind_text(1, bucket);
+  s->bind_text(1, bucket).bind_int(2, now);
   std::vector<UploadInfo> all;
   while (true) {
     auto row = s->step();

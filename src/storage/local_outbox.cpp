@@ -13,7 +13,7 @@ using sqlite::Transaction;
 
 core::Result<std::vector<OutboxEvent>> LocalStore::claim(
     std::size_t max_events, std::chrono::milliseconds visibility_timeout) {
-  std::lock_guard lock(impl_->mu);
+  std::lock_guard lock(impl_->write_mu);
   const std::int64_t now = to_ms(impl_->clock->now());
   auto txn = Transaction::begin(impl_->write_db);
   if (!txn) return core::fail(txn.error());
@@ -42,19 +42,19 @@ core::Result<std::vector<OutboxEvent>> LocalStore::claim(
       return core::fail(st.error());
     }
   }
-  if (auto st = txn->commit(); !st) return core::fail(st.error());
+  if (auto st = impl_->commit(*txn); !st) return core::fail(st.error());
   return out;
 }
 
 core::Status LocalStore::ack(std::int64_t id) {
-  std::lock_guard lock(impl_->mu);
+  std::lock_guard lock(impl_->write_mu);
   auto s = impl_->write_db.prepare("DELETE FROM outbox WHERE id = ?1");
   if (!s) return core::fail(s.error());
   return s->bind_int(1, id).run();
 }
 
 core::Status LocalStore::nack(std::int64_t id, std::chrono::milliseconds retry_after) {
-  std::lock_guard lock(impl_->mu);
+  std::lock_guard lock(impl_->write_mu);
   auto s = impl_->write_db.prepare(
       "UPDATE outbox SET visible_at_ms = ?1, status = 'pending' WHERE id = ?2");
   if (!s) return core::fail(s.error());
@@ -68,8 +68,9 @@ core::Status LocalStore::nack(std::int64_t id, std::chrono::milliseconds retry_a
 }
 
 core::Result<std::uint64_t> LocalStore::count_pending() {
-  std::lock_guard lock(impl_->mu);
-  auto s = impl_->write_db.prepare("SELECT count(*) FROM outbox");
+  auto lease = impl_->read();
+  if (!lease) return core::fail(lease.error());
+  auto s = lease->db().prepare("SELECT count(*) FROM outbox");
   if (!s) return core::fail(s.error());
   auto row = s->step();
   if (!row) return core::fail(row.error());

@@ -22,6 +22,10 @@ namespace {
 using sqlite::Transaction;
 namespace stdfs = std::filesystem;
 
+// Read-only connections beside the writer's: enough that the gateway's requests, the workers
+// and the dispatcher rarely queue for one; each keeps its own page cache, so not one per thread.
+constexpr std::size_t kReadConnections = 4;
+
 constexpr std::string_view kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta(name, value) VALUES('sequencer', 0);
@@ -174,6 +178,11 @@ stdfs::path LocalStore::Impl::object_path(std::string_view bucket, const std::st
   return bucket_dir(bucket) / "objects" / id.substr(0, 2) / id;
 }
 
+core::Status LocalStore::Impl::commit(sqlite::Transaction& txn) {
+  if (before_commit) before_commit();
+  return txn.commit();
+}
+
 void LocalStore::Impl::remove_file(std::string_view bucket, const std::string& id) const {
   ::unlink(object_path(bucket, id).c_str());
 }
@@ -230,14 +239,19 @@ core::Result<std::unique_ptr<LocalStore>> LocalStore::open(const LocalStoreOptio
   if (auto st = db->exec(kSchema); !st) return core::fail(st.error());
   auto impl = std::make_unique<Impl>(root, options.clock, std::move(*lock), std::move(*db));
   impl->remembered_completions = options.remembered_completions;
+  impl->before_commit = options.before_commit_for_testing;
   if (auto st = impl->add_missing_columns(); !st) return core::fail(st.error());
   if (auto st = impl->recover(); !st) return core::fail(st.error());
+  // Opened last: a read-only connection needs the schema, and the WAL files, to exist.
+  auto readers = local::ReadPool::open(root / "imgflow.db", options.busy_timeout, kReadConnections);
+  if (!readers) return core::fail(readers.error());
+  impl->readers = std::move(*readers);
   return std::unique_ptr<LocalStore>(new LocalStore(std::move(impl)));
 }
 
 core::Status LocalStore::create_bucket(std::string_view bucket) {
   if (auto st = internal::validate_new_bucket_name(bucket); !st) return st;
-  std::lock_guard lock(impl_->mu);
+  std::lock_guard lock(impl_->write_mu);
   if (auto st = impl_->check_bucket(impl_->write_db, bucket); st) {
     return core::fail(make_error(ErrorDetail::kBucketAlreadyOwnedByYou,
                                  "The bucket already exists: " + std::string(bucket)));
@@ -251,7 +265,7 @@ core::Status LocalStore::create_bucket(std::string_view bucket) {
 }
 
 core::Status LocalStore::delete_bucket(std::string_view bucket) {
-  std::lock_guard lock(impl_->mu);
+  std::lock_guard lock(impl_->write_mu);
   if (auto st = impl_->check_bucket(impl_->write_db, bucket); !st) return st;
   if (auto st = impl_->expire_uploads(); !st) return st;
   auto txn = Transaction::begin(impl_->write_db);
@@ -276,7 +290,7 @@ core::Status LocalStore::delete_bucket(std::string_view bucket) {
     if (!s) return core::fail(s.error());
     if (auto st = s->bind_text(1, bucket).run(); !st) return st;
   }
-  if (auto st = txn->commit(); !st) return st;
+  if (auto st = impl_->commit(*txn); !st) return st;
   // What is left is empty directories, and in tmp/ the files of writes still in flight, which
   // fail now that the bucket is gone. Best effort: a directory left behind is reused if the
   // bucket is created again.
@@ -287,8 +301,9 @@ core::Status LocalStore::delete_bucket(std::string_view bucket) {
 
 core::Result<BucketInfo> LocalStore::head_bucket(std::string_view bucket) {
   if (auto st = internal::validate_bucket_name(bucket); !st) return core::fail(st.error());
-  std::lock_guard lock(impl_->mu);
-  auto s = impl_->write_db.prepare("SELECT created_ms FROM buckets WHERE name = ?1");
+  auto lease = impl_->read();
+  if (!lease) return core::fail(lease.error());
+  auto s = lease->db().prepare("SELECT created_ms FROM buckets WHERE name = ?1");
   if (!s) return core::fail(s.error());
   auto row = s->bind_text(1, bucket).step();
   if (!row) return core::fail(row.error());
@@ -297,8 +312,9 @@ core::Result<BucketInfo> LocalStore::head_bucket(std::string_view bucket) {
 }
 
 core::Result<std::vector<BucketInfo>> LocalStore::list_buckets() {
-  std::lock_guard lock(impl_->mu);
-  auto s = impl_->write_db.prepare("SELECT name, created_ms FROM buckets ORDER BY name");
+  auto lease = impl_->read();
+  if (!lease) return core::fail(lease.error());
+  auto s = lease->db().prepare("SELECT name, created_ms FROM buckets ORDER BY name");
   if (!s) return core::fail(s.error());
   std::vector<BucketInfo> out;
   while (true) {

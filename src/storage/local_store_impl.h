@@ -7,6 +7,7 @@
 //   local_outbox.cpp        claim, ack, nack, count_pending
 //   local_dead_letters.cpp  the dead-letter store
 //   local_recovery.cpp      what open() cleans up after a crash
+//   local_read_pool.cpp     the read-only connections reads go through (local_read_pool.h)
 // Internal to storage: it includes sqlite.h, which no public header may.
 
 #include <filesystem>
@@ -19,6 +20,7 @@
 
 #include "core/digest.h"
 #include "storage/fs.h"
+#include "storage/local_read_pool.h"
 #include "storage/local_store.h"
 #include "storage/sqlite.h"
 #include "storage/store_util.h"
@@ -75,11 +77,21 @@ struct LocalStore::Impl {
 
   local::stdfs::path root;
   const core::Clock* clock;
-  fs::Fd lock_fd;             // flock()ed: this process alone has the data dir
-  sqlite::Database write_db;  // the one connection: every read and write holds mu
-  std::mutex mu;
+  fs::Fd lock_fd;  // flock()ed: this process alone has the data dir
+  // Writes, and the reads a write decides on, go through write_db with write_mu held: one
+  // writer at a time, as SQLite allows anyway. Everything else reads through `readers`, so it
+  // never waits for write_mu, which is held across each commit and its fsync.
+  sqlite::Database write_db;
+  std::mutex write_mu;
+  std::unique_ptr<local::ReadPool> readers;  // after write_db: closed first, the writer last
   RecoveryReport recovery;
   std::size_t remembered_completions = kRememberedCompletions;
+  std::function<void()> before_commit;  // LocalStoreOptions::before_commit_for_testing
+
+  // A read transaction on a connection of its own (see ReadPool).
+  core::Result<local::ReadPool::Lease> read() { return readers->acquire(); }
+  // Commits a write transaction (write_mu held).
+  core::Status commit(sqlite::Transaction& txn);
 
   // Paths. Files are named by random ids, never by key (see local_store.h).
   local::stdfs::path bucket_dir(std::string_view bucket) const;
@@ -89,7 +101,7 @@ struct LocalStore::Impl {
   void remove_file(std::string_view bucket, const std::string& id) const;
   TimePoint now_ms() const { return local::from_ms(local::to_ms(clock->now())); }
 
-  // Row lookups take the connection to read through; its lock must be held.
+  // Row lookups take the connection to read through: write_db (write_mu held) or a lease's.
   core::Status check_bucket(sqlite::Database& db, std::string_view bucket);
   core::Result<std::optional<local::ObjectRow>> find_object(sqlite::Database& db,
                                                             std::string_view bucket,
@@ -120,6 +132,7 @@ struct LocalStore::Impl {
   core::Status remember_completed(std::string_view bucket, std::string_view upload_id,
                                   const ObjectInfo& info);
   core::Status expire_uploads();
+  core::Result<bool> any_expired_uploads(std::int64_t now);  // on a read connection
   core::Status delete_upload_rows(std::string_view upload_id);
 
   // Schema and recovery, run by open() before anyone else can reach the store.
