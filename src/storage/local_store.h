@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 
 #include "core/clock.h"
@@ -17,6 +18,10 @@ struct LocalStoreOptions {
   std::chrono::milliseconds busy_timeout{5000};  // SQLite lock wait before kUnavailable
   // Completed multipart uploads remembered for retried completions (ObjectStore contract).
   std::size_t remembered_completions = kRememberedCompletions;
+  // Tests only: runs on the writing thread inside every write transaction, just before its
+  // COMMIT (e.g. to hold a commit open and show that reads go on meanwhile). Must not call the
+  // store's write methods.
+  std::function<void()> before_commit_for_testing = nullptr;
 };
 
 // What startup recovery cleaned up after a crash.
@@ -41,8 +46,13 @@ struct RecoveryReport {
 // SQLite transaction (WAL, synchronous=FULL) that points the key at the new file and appends the
 // outbox event → unlink of the superseded file. It returns OK only after all of that, so an
 // acknowledged write and its event survive a crash, and a crash leaves no partial object
-// visible. Readers open the file while holding the store's lock, so they keep reading the
-// version they opened (POSIX unlink semantics) even if it is replaced or deleted.
+// visible. A reader keeps reading the version it opened (POSIX unlink semantics) even if it is
+// replaced or deleted.
+//
+// Writes are serialised; reads (head, open, list, list_parts, head_bucket, list_buckets,
+// count_pending and the dead-letter reads) run on read-only connections of their own and never
+// wait for a write's commit. A read sees every write that returned before it began (read your
+// writes); each read sees one consistent snapshot.
 //
 // Safe to call from any thread. One process at a time: open() fails with kUnavailable while
 // another process holds the data dir.

@@ -5,8 +5,13 @@
 #include <benchmark/benchmark.h>
 #include <stdlib.h>
 
+#include <algorithm>
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "storage/local_store.h"
 
@@ -88,6 +93,52 @@ void BM_LocalStoreGet(benchmark::State& state) {
       benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
+// Reads while one writer puts 100 KB objects back to back (each put ends in a commit and its
+// fsync): head is a metadata lookup, get a lookup, open and copy out, of a key the writer does
+// not touch. What this measures is how long readers wait for the writer's commits; the
+// writer's own rate is reported as puts/s.
+void read_during_puts(benchmark::State& state, bool with_body) {
+  ScratchStore scratch;
+  const std::string body = body_of(static_cast<std::size_t>(state.range(0)));
+  if (!scratch.store().put("bench", "read-me", body)) state.SkipWithError("put failed");
+  std::atomic<bool> stop{false};
+  std::atomic<std::int64_t> puts{0};
+  std::thread writer([&] {
+    for (std::size_t i = 0; !stop.load(); ++i) {
+      if (!scratch.store().put("bench", "key" + std::to_string(i % 8), body)) return;
+      puts.fetch_add(1);
+    }
+  });
+  std::vector<double> micros;  // each read's latency: a wait for a commit shows in the tail
+  micros.reserve(1 << 20);
+  for (auto _ : state) {
+    const auto start = std::chrono::steady_clock::now();
+    if (with_body) {
+      CountingSink sink;
+      if (!scratch.store().get("bench", "read-me", sink)) state.SkipWithError("get failed");
+    } else if (!scratch.store().head("bench", "read-me")) {
+      state.SkipWithError("head failed");
+    }
+    micros.push_back(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start)
+            .count());
+  }
+  stop.store(true);
+  writer.join();
+  std::sort(micros.begin(), micros.end());
+  if (!micros.empty()) {
+    state.counters["p99_us"] = micros[micros.size() * 99 / 100];
+    state.counters["max_us"] = micros.back();
+  }
+  state.counters["objects/s"] =
+      benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
+  state.counters["puts/s"] =
+      benchmark::Counter(static_cast<double>(puts.load()), benchmark::Counter::kIsRate);
+}
+
+void BM_LocalStoreHeadWhileWriting(benchmark::State& state) { read_during_puts(state, false); }
+void BM_LocalStoreGetWhileWriting(benchmark::State& state) { read_during_puts(state, true); }
+
 BENCHMARK(BM_LocalStorePut)
     ->Arg(100'000)
     ->Arg(5'000'000)
@@ -98,6 +149,12 @@ BENCHMARK(BM_LocalStoreGet)
     ->Arg(5'000'000)
     ->UseRealTime()
     ->Unit(benchmark::kMillisecond);
+
+BENCHMARK(BM_LocalStoreHeadWhileWriting)
+    ->Arg(100'000)
+    ->UseRealTime()
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK(BM_LocalStoreGetWhileWriting)->Arg(100'000)->UseRealTime()->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 

@@ -5,11 +5,14 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <atomic>
 #include <fstream>
+#include <future>
 #include <thread>
 
 #include "core/digest.h"
 #include "storage/test_support.h"
+#include "support/concurrency.h"
 
 namespace imgflow::storage {
 namespace {
@@ -334,6 +337,91 @@ TEST(LocalStoreTest, ConcurrentOverwritesLeaveExactlyOneFile) {
   const auto body = store->get_string("bkt", "hot");
   ASSERT_OK(body);
   EXPECT_EQ(store->head("bkt", "hot")->etag, core::to_hex(core::md5(*body)));
+}
+
+// Reads go through connections of their own: while a write is held inside its transaction
+// (as a slow fsync of the commit would hold it), every kind of read completes, and sees the
+// store as it was before that write.
+TEST(LocalStoreTest, ReadsDoNotWaitForACommit) {
+  TempDir dir;
+  test_support::Gate gate;
+  std::atomic<bool> hold{false};
+  LocalStoreOptions options{dir.path()};
+  options.before_commit_for_testing = [&] {
+    if (hold.load()) gate.enter();
+  };
+  auto opened = LocalStore::open(options);
+  ASSERT_OK(opened);
+  LocalStore& store = **opened;
+  ASSERT_OK(store.create_bucket("bkt"));
+  PutOptions with_event;
+  with_event.event = EventToRecord{"ObjectCreated:Put", ""};
+  ASSERT_OK(store.put("bkt", "a", "old", with_event));
+  auto claimed = store.claim(1, 1min);
+  ASSERT_OK(claimed);
+  ASSERT_EQ(claimed->size(), 1U);
+  const OutboxEvent& event = claimed->front();
+  ASSERT_OK(store.add_dead_letter(
+      DeadLetter{event.id, event, "x", "permanent", 1, event.created, event.created}));
+  ASSERT_OK(store.put("bkt", "b", "pending", with_event));
+  auto upload = store.create_multipart_upload("bkt", "mp", {});
+  ASSERT_OK(upload);
+
+  hold = true;
+  auto writer = std::async(std::launch::async, [&] { return store.put("bkt", "a", "new"); });
+  ASSERT_TRUE(gate.wait_entered());
+  std::atomic<bool> reads_done{false};
+  std::thread reader([&] {
+    EXPECT_EQ(store.head("bkt", "a")->size, 3U);  // the version before the held commit
+    EXPECT_EQ(*store.get_string("bkt", "a"), "old");
+    EXPECT_EQ(store.list("bkt", {})->objects.size(), 2U);
+    EXPECT_TRUE(store.head_bucket("bkt"));
+    EXPECT_EQ(store.list_buckets()->size(), 1U);
+    EXPECT_EQ(*store.count_pending(), 1U);
+    EXPECT_TRUE(store.get_dead_letter(event.id));
+    EXPECT_EQ(store.list_dead_letters()->size(), 1U);
+    EXPECT_EQ(*store.count_dead_letters(), 1U);
+    EXPECT_TRUE(store.list_parts("bkt", "mp", *upload));
+    EXPECT_EQ(store.list_multipart_uploads("bkt", {})->uploads.size(), 1U);
+    reads_done = true;
+  });
+  const bool read_during_commit = test_support::wait_until([&] { return reads_done.load(); });
+  gate.release();
+  reader.join();
+  EXPECT_TRUE(read_during_commit) << "reads waited for a commit";
+  ASSERT_OK(writer.get());
+  // A write that returned is seen by the next read (read your writes).
+  EXPECT_EQ(*store.get_string("bkt", "a"), "new");
+}
+
+// A reader of a key that is being rewritten (its old files unlinked as it goes) always gets
+// one whole version: the body its metadata describes.
+TEST(LocalStoreTest, ReadersOfAKeyBeingRewrittenGetWholeVersions) {
+  TempDir dir;
+  auto store = open_store(dir.path());
+  ASSERT_OK(store->create_bucket("bkt"));
+  ASSERT_OK(store->put("bkt", "hot", make_bytes(20'000, 1000)));
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (unsigned i = 0; i < 100; ++i) EXPECT_TRUE(store->put("bkt", "hot", make_bytes(20'000, i)));
+    done = true;
+  });
+  int reads = 0;
+  while (!done.load() || reads == 0) {
+    auto reader = store->open("bkt", "hot", {});
+    ASSERT_OK(reader);
+    std::string body;
+    char buf[8192];
+    while (true) {
+      auto got = (*reader)->read(buf, sizeof buf);
+      ASSERT_OK(got);
+      if (*got == 0) break;
+      body.append(buf, *got);
+    }
+    EXPECT_EQ(core::to_hex(core::md5(body)), (*reader)->info().etag);
+    ++reads;
+  }
+  writer.join();
 }
 
 }  // namespace

@@ -92,6 +92,21 @@ core::Result<Database> Database::open(const std::filesystem::path& path,
   return db;
 }
 
+core::Result<Database> Database::open_readonly(const std::filesystem::path& path,
+                                               std::chrono::milliseconds busy_timeout) {
+  sqlite3* raw = nullptr;
+  const int rc =
+      sqlite3_open_v2(path.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX, nullptr);
+  Database db(raw);  // owns the handle even when open failed
+  if (rc != SQLITE_OK) {
+    return core::fail(sqlite_error(raw, rc, "cannot open " + path.string() + " to read"));
+  }
+  sqlite3_extended_result_codes(raw, 1);
+  // A WAL reader waits only in rare moments (the WAL being reset or recovered), not for commits.
+  sqlite3_busy_timeout(raw, static_cast<int>(busy_timeout.count()));
+  return db;
+}
+
 core::Status Database::exec(std::string_view sql) {
   char* errmsg = nullptr;
   const std::string text(sql);

@@ -48,17 +48,23 @@ class Statement {
   int bind_rc_ = SQLITE_OK;
 };
 
-// One connection. Not thread-safe: LocalStore serialises access with its own mutex.
+// One connection. Not thread-safe: LocalStore lends each to one thread at a time (a mutex for
+// the write connection, a pool for the read-only ones).
 class Database {
  public:
   // Opens or creates the database file, in WAL mode with synchronous=FULL (a commit is durable
   // when it returns) and the given busy timeout.
   static core::Result<Database> open(const std::filesystem::path& path,
                                      std::chrono::milliseconds busy_timeout);
+  // Opens an existing database, already in WAL mode, read-only: a read transaction on it sees
+  // the last commit made before it began and never waits for a writer's commit.
+  static core::Result<Database> open_readonly(const std::filesystem::path& path,
+                                              std::chrono::milliseconds busy_timeout);
 
   core::Status exec(std::string_view sql);
   core::Result<Statement> prepare(std::string_view sql);
   std::int64_t changes() const { return sqlite3_changes64(db_.get()); }
+  bool in_transaction() const { return sqlite3_get_autocommit(db_.get()) == 0; }
 
  private:
   explicit Database(sqlite3* db) : db_(db) {}
