@@ -3,7 +3,8 @@
 
     j1_check.py --out DIR [--reference DIR] SRC...
 
-Expects exactly DIR/<source name>/{large,medium,thumb}.jpg for every source (other files, such as a
+Expects exactly DIR/<source name>/{large,medium,thumb}.jpg for every source (the name with its
+extension, as imgflow writes it, or without, as the peers do) (other files, such as a
 manifest, are allowed but not counted; any other .jpg is a fault). Each variant must be a baseline
 or progressive JPEG, RGB 4:2:0 (or one-channel grey when the picture is all grey), with the IJG quality-80 quantisation tables, the right dimensions
 (fit inside 1600 / 800 with no enlargement, 200x200 cover) and no metadata (no EXIF, XMP, ICC,
@@ -118,9 +119,13 @@ def main():
     for src in args.sources:
         with Image.open(src) as im:
             size = im.size
-        stem = os.path.splitext(os.path.basename(src))[0]
+        # imgflow names the folder after the whole file name (photo.jpg/), the peers after its
+        # stem (photo/).
+        name = os.path.basename(src)
+        if not os.path.isdir(os.path.join(args.out, name)):
+            name = os.path.splitext(name)[0]
         for variant in VARIANTS:
-            expected[os.path.join(args.out, stem, variant + ".jpg")] = (size, variant)
+            expected[os.path.join(args.out, name, variant + ".jpg")] = (size, variant)
 
     found = set()
     for dirpath, _, files in os.walk(args.out):
