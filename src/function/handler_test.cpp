@@ -567,16 +567,6 @@ TEST_F(HandlerTest, OneHandlerServesSeveralThreadsAtOnce) {
 
 // ---- Malware scanning (recipe scan:), against a real clamd. ---------------------------------
 
-// `jpeg` with `comment` in a COM segment after SOI: still a valid JPEG.
-std::string with_comment(const std::string& jpeg, std::string_view comment) {
-  const std::size_t length = comment.size() + 2;  // the length field counts itself
-  std::string segment = "\xff\xfe";
-  segment += static_cast<char>(length >> 8U);
-  segment += static_cast<char>(length & 0xffU);
-  segment += comment;
-  return jpeg.substr(0, 2) + segment + jpeg.substr(2);
-}
-
 std::unique_ptr<test_support::ClamdDaemon> scan_daemon;
 std::string scan_daemon_error;
 
@@ -599,14 +589,17 @@ class HandlerScanTest : public HandlerTest {
     s.timeout_ms = 10'000;
   }
 
-  std::string infected_photo() const { return with_comment(photo_, test_support::kClamdMarker); }
+  std::string infected_photo() const {
+    return test_support::with_jpeg_comment(photo_, test_support::kClamdMarker);
+  }
   std::string signature() const {
     return std::string(test_support::kClamdMarkerSignature) + ".UNOFFICIAL";
   }
 };
 
 TEST_F(HandlerScanTest, ACleanUploadIsProcessedAndTheManifestSaysWhoScannedIt) {
-  const auto source = upload("cat.jpg", with_comment(photo_, "a harmless comment"));
+  const auto source =
+      upload("cat.jpg", test_support::with_jpeg_comment(photo_, "a harmless comment"));
   const InvocationResult result = handle(aws_event(created(source)));
   ASSERT_EQ(result.processed, 1) << result.records.at(0).reason;
   const Manifest m = manifest_at("cat.jpg/manifest.json");

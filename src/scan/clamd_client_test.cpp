@@ -38,12 +38,7 @@ std::string jpeg_with_comment(std::string_view comment) {
   const std::string jpeg =
       read_file(std::filesystem::path(IMGFLOW_SOURCE_DIR) / "samples" / "landscape.jpg");
   EXPECT_EQ(jpeg.substr(0, 2), "\xff\xd8");
-  const std::size_t length = comment.size() + 2;  // the length field counts itself
-  std::string segment = "\xff\xfe";
-  segment += static_cast<char>(length >> 8U);
-  segment += static_cast<char>(length & 0xffU);
-  segment += comment;
-  return jpeg.substr(0, 2) + segment + jpeg.substr(2);
+  return test_support::with_jpeg_comment(jpeg, comment);
 }
 
 // One clamd for the suite (it starts in ~0.1 s, but there are many cases).

@@ -109,6 +109,19 @@ class TlsTest(unittest.TestCase):
                 time.sleep(0.1)
         self.fail(f"no {key} within {timeout} s")
 
+    def sighup_and_wait_for(self, text, timeout=20):
+        """Sends SIGHUP and returns the server's log from then until a line holds `text`."""
+        with open(self.server.log_path) as log:
+            log.seek(0, os.SEEK_END)
+            self.server.proc.send_signal(signal.SIGHUP)
+            deadline = time.monotonic() + timeout
+            seen = ""
+            while text not in seen:
+                self.assertLess(time.monotonic(), deadline, f"no '{text}' logged: {seen}")
+                seen += log.read()
+                time.sleep(0.05)
+        return seen
+
     def test_banner_names_https_and_the_certificate(self):
         self.assertTrue(self.server.endpoint.startswith("https://127.0.0.1:"))
         self.assertIn("CN = imgflow test server", self.server.banner.replace("CN=", "CN = "))
@@ -217,15 +230,7 @@ class TlsTest(unittest.TestCase):
         renewed_cert, renewed_key = self.ca.issue("renewed", "imgflow renewed server")
         shutil.copyfile(renewed_cert, self.cert)
         shutil.copyfile(renewed_key, self.key)
-        with open(self.server.log_path) as log:
-            log.seek(0, os.SEEK_END)
-            self.server.proc.send_signal(signal.SIGHUP)
-            deadline = time.monotonic() + 20
-            seen = ""
-            while "certificate reloaded" not in seen:
-                self.assertLess(time.monotonic(), deadline, "no reload logged: " + seen)
-                seen += log.read()
-                time.sleep(0.05)
+        self.sighup_and_wait_for("certificate reloaded")
         self.assertEqual(served_common_name(self.port, self.context), "imgflow renewed server")
         before.request("GET", "/_imgflow/health")
         self.assertEqual(before.getresponse().read(), b"ok\n")
@@ -234,16 +239,7 @@ class TlsTest(unittest.TestCase):
         # A broken renewal is refused and the renewed identity stays.
         with open(self.cert, "w") as f:
             f.write("-----BEGIN CERTIFICATE-----\nbroken\n-----END CERTIFICATE-----\n")
-        with open(self.server.log_path) as log:
-            log.seek(0, os.SEEK_END)
-            self.server.proc.send_signal(signal.SIGHUP)
-            deadline = time.monotonic() + 20
-            seen = ""
-            while "certificate not reloaded" not in seen:
-                self.assertLess(time.monotonic(), deadline, "no refusal logged: " + seen)
-                seen += log.read()
-                time.sleep(0.05)
-        self.assertIn(self.cert, seen)
+        self.assertIn(self.cert, self.sighup_and_wait_for("certificate not reloaded"))
         self.assertEqual(served_common_name(self.port, self.context), "imgflow renewed server")
         shutil.copyfile(renewed_cert, self.cert)
 

@@ -25,6 +25,7 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 
 namespace imgflow::test_support {
@@ -41,6 +42,17 @@ inline constexpr std::string_view kEicarSignature = "Eicar-Test-Signature";
 inline std::string eicar() {
   return std::string("X5O!P%@AP[4\\PZX54(P^)7CC)7}$") + "EICAR-STANDARD-ANTIVIRUS-" +
          "TEST-FILE!$H+H*";
+}
+
+// `jpeg` with `comment` in a COM segment right after SOI: still a valid JPEG, which is how a
+// payload rides in on an image upload, and only a scanner can tell.
+inline std::string with_jpeg_comment(const std::string& jpeg, std::string_view comment) {
+  const std::size_t length = comment.size() + 2;  // the length field counts itself
+  std::string segment = "\xff\xfe";
+  segment += static_cast<char>(length >> 8U);
+  segment += static_cast<char>(length & 0xffU);
+  segment += comment;
+  return jpeg.substr(0, 2) + segment + jpeg.substr(2);
 }
 
 struct ClamdConfig {
