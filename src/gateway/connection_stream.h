@@ -33,7 +33,6 @@ class ConnectionStream {
     tls_.emplace(socket_, *context_);
   }
 
-  bool is_tls() const { return tls_.has_value(); }
   executor_type get_executor() { return socket_.get_executor(); }
   Socket& socket() { return socket_; }
 
