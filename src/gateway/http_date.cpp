@@ -2,6 +2,8 @@
 
 #include <ctime>
 
+#include "core/civil_time.h"
+
 namespace imgflow::gateway {
 namespace {
 
@@ -26,7 +28,9 @@ std::optional<TimePoint> parse_http_date(std::string_view text) {
   std::tm tm{};
   const char* end = strptime(copy.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
   if (end == nullptr || *end != '\0') return std::nullopt;
-  return std::chrono::system_clock::from_time_t(timegm(&tm));
+  // Not timegm and from_time_t: a client's year 99999 would overflow the nanoseconds.
+  return core::utc_time(tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                        tm.tm_sec);
 }
 
 std::string format_iso8601(TimePoint time) {

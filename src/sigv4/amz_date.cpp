@@ -3,6 +3,8 @@
 #include <chrono>
 #include <cstdio>
 
+#include "core/civil_time.h"
+
 namespace imgflow::sigv4 {
 namespace {
 
@@ -20,18 +22,10 @@ struct Fields {
   int year, month, day, hour, minute, second;
 };
 
+// 60 would be a leap second; AWS never emits one, so core::utc_time refusing it is simpler than
+// modelling it. A digit that is not one (-1) is refused there too.
 std::optional<TimePoint> to_time(const Fields& f) {
-  if (f.year < 0 || f.month < 0 || f.day < 0 || f.hour < 0 || f.minute < 0 || f.second < 0) {
-    return std::nullopt;
-  }
-  const std::chrono::year_month_day ymd{std::chrono::year(f.year),
-                                        std::chrono::month(static_cast<unsigned>(f.month)),
-                                        std::chrono::day(static_cast<unsigned>(f.day))};
-  // 60 would be a leap second; AWS never emits one, so refusing it is simpler than modelling it.
-  if (!ymd.ok() || f.hour > 23 || f.minute > 59 || f.second > 59) return std::nullopt;
-  return std::chrono::time_point_cast<TimePoint::duration>(
-      std::chrono::sys_days(ymd) + std::chrono::hours(f.hour) + std::chrono::minutes(f.minute) +
-      std::chrono::seconds(f.second));
+  return core::utc_time(f.year, f.month, f.day, f.hour, f.minute, f.second);
 }
 
 }  // namespace

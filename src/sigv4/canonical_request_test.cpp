@@ -53,6 +53,12 @@ TEST(AmzDateTest, ParsesAndFormats) {
   }
   EXPECT_FALSE(parse_iso8601("2015-08-30T12:36:00.Z"));
   EXPECT_FALSE(parse_iso8601("2015-08-30 12:36:00Z"));
+  // Years no TimePoint holds (nanoseconds since 1970): refused, not overflowed. A fuzzer found
+  // the overflow through an S3 listing's LastModified; X-Amz-Date reaches the same code.
+  EXPECT_FALSE(parse_amz_date("07640101T000000Z"));
+  EXPECT_FALSE(parse_amz_date("99991231T235959Z"));
+  EXPECT_FALSE(parse_iso8601("0764-01-01T00:00:00.000Z"));
+  EXPECT_TRUE(parse_amz_date("22611231T235959Z"));
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <chrono>
 
+#include "core/civil_time.h"
 #include "core/codec.h"
 #include "sigv4/amz_date.h"
 #include "storage/store_util.h"
@@ -63,15 +64,9 @@ std::optional<core::Clock::TimePoint> parse_http_date(std::string_view text) {
   for (unsigned i = 0; i < kMonths.size(); ++i) {
     if (text.substr(8, 3) == kMonths[i]) month = i + 1;
   }
-  if (!day || !year || !hour || !minute || !second || month == 0 || *hour > 23 || *minute > 59 ||
-      *second > 60) {
-    return std::nullopt;
-  }
-  using namespace std::chrono;
-  const year_month_day ymd{std::chrono::year(*year), std::chrono::month(month),
-                           std::chrono::day(static_cast<unsigned>(*day))};
-  if (!ymd.ok()) return std::nullopt;
-  return sys_days(ymd) + hours(*hour) + minutes(*minute) + seconds(*second);
+  if (!day || !year || !hour || !minute || !second || month == 0) return std::nullopt;
+  // A leap second (60) or a year outside what a TimePoint holds is no Last-Modified S3 sends.
+  return core::utc_time(*year, static_cast<int>(month), *day, *hour, *minute, *second);
 }
 
 std::optional<core::Clock::TimePoint> parse_xml_time(std::string_view text) {
