@@ -71,8 +71,19 @@ core::Result<ClamdAddress> parse_tcp(std::string_view rest) {
     }
   }
   if (host.empty()) return invalid("tcp:// needs a host" + std::string(kForm));
-  if (host.find_first_of("/?#@") != std::string_view::npos) {
-    return invalid("tcp:// takes HOST:PORT only (no user, path or query)");
+  // Only what a host name or an address is made of, so the address reads back as written
+  // (to_string brackets exactly the hosts with a ':'); a user, path or query is not a host.
+  const bool ipv6 = rest.starts_with('[');
+  const std::string_view allowed = ipv6 ? "0123456789abcdefABCDEF:."
+                                        : "0123456789abcdefghijklmnopqrstuvwxyz"
+                                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ.-_";
+  if (host.find_first_not_of(allowed) != std::string_view::npos ||
+      (ipv6 && host.find(':') == std::string_view::npos)) {
+    return invalid(ipv6 ? "the host in brackets must be an IPv6 address, got \"" +
+                              std::string(host) + "\""
+                        : "tcp:// takes HOST:PORT only (a host name or IPv4 address; no user, "
+                          "path or query), got \"" +
+                              std::string(host) + "\"");
   }
   auto number = parse_port(port);
   if (!number) return core::fail(number.error());

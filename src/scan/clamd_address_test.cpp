@@ -64,7 +64,12 @@ INSTANTIATE_TEST_SUITE_P(
                       Refused{"tcp://::1:3310", "must be in brackets"},
                       Refused{"tcp://[::1]3310", "[ADDRESS]:PORT"},
                       Refused{"tcp://user@host:3310", "HOST:PORT only"},
-                      Refused{"tcp://host/x:3310", "HOST:PORT only"}));
+                      Refused{"tcp://host/x:3310", "HOST:PORT only"},
+                      // A fuzzer's find: "[" read as a host, written back without brackets.
+                      Refused{"tcp://[[]:39", "must be an IPv6 address"},
+                      Refused{"tcp://[clamd]:3310", "must be an IPv6 address"},
+                      Refused{"tcp://[::1%eth0]:3310", "must be an IPv6 address"},
+                      Refused{"tcp://cl[amd:3310", "HOST:PORT only"}));
 
 TEST(ClamdAddress, RefusesASocketPathLongerThanSockaddrHolds) {
   auto a = parse_clamd_address("unix:/" + std::string(200, 'a'));
