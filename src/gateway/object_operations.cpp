@@ -93,15 +93,17 @@ OpResult get_or_head_object(const Call& call, bool head) {
   Response response;
   add_object_headers(response, info);
   // Presigned GETs may override response headers (S3's response-* parameters).
-  constexpr std::pair<std::string_view, std::string_view> kOverrides[] = {
-      {"response-content-type", "Content-Type"},
-      {"response-content-disposition", "Content-Disposition"},
-      {"response-cache-control", "Cache-Control"},
-      {"response-content-encoding", "Content-Encoding"}};
-  for (const auto& [param, header] : kOverrides) {
-    if (auto value = r.param(param)) {
-      std::erase_if(response.headers, [&](const auto& h) { return h.first == header; });
-      response.set(std::string(header), std::string(*value));
+  struct Override {
+    std::string_view param, header;
+  };
+  constexpr Override kOverrides[] = {{"response-content-type", "Content-Type"},
+                                     {"response-content-disposition", "Content-Disposition"},
+                                     {"response-cache-control", "Cache-Control"},
+                                     {"response-content-encoding", "Content-Encoding"}};
+  for (const Override& o : kOverrides) {
+    if (auto value = r.param(o.param)) {
+      std::erase_if(response.headers, [&](const auto& h) { return h.first == o.header; });
+      response.set(std::string(o.header), std::string(*value));
     }
   }
   if ((*reader)->partial()) {

@@ -73,9 +73,11 @@ void OperationErrors::mark_deadline_passed() {
 
 namespace {
 
-// "domain: message\n", as libvips formats its buffer.
-void append_formatted(const char* domain, const char* format, va_list ap,
-                      const char* system_error = nullptr) {
+// "domain: message\n", as libvips formats its buffer. The format attribute lets the compiler
+// check the callers' formats, which come from libvips' own printf-style error functions.
+__attribute__((format(printf, 2, 0))) void append_formatted(const char* domain, const char* format,
+                                                            va_list ap,
+                                                            const char* system_error = nullptr) {
   std::string line;
   if (domain != nullptr) line.append(domain).append(": ");
   char* message = g_strdup_vprintf(format, ap);
@@ -149,6 +151,16 @@ using imgflow::image::detail::append_formatted;
 using imgflow::image::detail::ErrorBuffer;
 
 extern "C" {
+
+// libvips declares its va_list entry points without a format attribute; redeclared with one,
+// the compiler knows `fmt` is a printf format passed on, as for vips_error(). Not redundant:
+// the attribute is the point.
+// NOLINTNEXTLINE(readability-redundant-declaration)
+__attribute__((format(printf, 2, 0))) void vips_verror(const char* domain, const char* fmt,
+                                                       va_list ap);
+// NOLINTNEXTLINE(readability-redundant-declaration)
+__attribute__((format(printf, 3, 0))) void vips_verror_system(int err, const char* domain,
+                                                              const char* fmt, va_list ap);
 
 const char* vips_error_buffer() { return ErrorBuffer::snapshot(); }
 

@@ -39,7 +39,6 @@ class OperationErrors {
   friend struct ErrorBuffer;  // vips_errors.cpp: appends and clears
   mutable std::mutex mu_;
   std::string text_;
-  int frozen_ = 0;  // vips_error_freeze depth: errors raised while frozen are dropped
   std::atomic<bool> deadline_passed_{false};
   OperationErrors* previous_;  // the one this thread had before: restored on destruction
 };

@@ -100,18 +100,18 @@ struct Host::Call {
   static std::shared_ptr<Call> start(const Invoke& invoke, const Invocation& invocation) {
     auto call = std::make_shared<Call>();
     std::thread([call, invoke, event = invocation.event, id = invocation.request_id] {
-      Reply reply;
+      Reply outcome;
       try {
-        reply = invoke(event, id);
+        outcome = invoke(event, id);
       } catch (const std::exception& e) {
-        reply.error = failure_of(core::Error{core::ErrorCode::kInternal,
-                                             std::string("unhandled exception: ") + e.what()});
+        outcome.error = failure_of(core::Error{core::ErrorCode::kInternal,
+                                               std::string("unhandled exception: ") + e.what()});
       } catch (...) {
-        reply.error = failure_of(
+        outcome.error = failure_of(
             core::Error{core::ErrorCode::kInternal, "unhandled exception of unknown type"});
       }
       const std::lock_guard lock(call->mu);
-      call->reply = std::move(reply);
+      call->reply = std::move(outcome);
       call->done = true;
       call->cv.notify_all();
     }).detach();  // a call past the deadline is abandoned with the process, never joined
