@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "admin_access.h"
 #include "core/clock.h"
 #include "core/digest.h"
 #include "core/text.h"
@@ -16,6 +17,7 @@
 #include "http/curl_http_client.h"
 #include "http/request_head.h"
 #include "runtime/dead_letter_api.h"
+#include "runtime/quarantine_listing.h"
 #include "sigv4/signer.h"
 #include "storage/local_store.h"
 
@@ -32,29 +34,6 @@ using ApiCall =
 int usage_error(const std::string& message) {
   std::fprintf(stderr, "imgflow dlq: %s\n", message.c_str());
   return 2;
-}
-
-// The admin pair: from the environment, else from the data dir's credentials file.
-core::Result<gateway::KeyPair> admin_credentials(const fs::path& data_dir) {
-  auto from_env = gateway::admin_from_environment();
-  if (!from_env) return core::fail(from_env.error());
-  if (*from_env) return **from_env;
-  const fs::path file = data_dir / "credentials";
-  auto stored = gateway::read_credentials(file);
-  if (!stored) return core::fail(stored.error());
-  if (!*stored) {
-    return core::fail(core::ErrorCode::kNotFound,
-                      "no admin credentials: set IMGFLOW_ACCESS_KEY_ID and "
-                      "IMGFLOW_SECRET_ACCESS_KEY, or point --data-dir at the server's data dir (" +
-                          file.string() + " does not exist)");
-  }
-  if (!(*stored)->admin) {
-    return core::fail(core::ErrorCode::kNotFound,
-                      "the server's admin comes from IMGFLOW_ACCESS_KEY_ID and "
-                      "IMGFLOW_SECRET_ACCESS_KEY (" +
-                          file.string() + " holds no admin pair): set them here too");
-  }
-  return *(*stored)->admin;
 }
 
 // The error an admin endpoint answered with: its {"error":...} message, its status read back
@@ -120,32 +99,15 @@ ApiCall remote_api(std::string endpoint, const gateway::KeyPair& admin) {
 }
 
 // Opens the data dir itself: only possible while no server holds it.
-ApiCall local_api(const std::shared_ptr<storage::LocalStore>& store) {
+ApiCall local_api(const std::shared_ptr<storage::LocalStore>& store,
+                  const std::string& quarantine_bucket) {
   auto api = std::make_shared<runtime::DeadLetterApi>(
-      *store, [store](std::int64_t id) { return store->redrive(id); });
+      *store, [store](std::int64_t id) { return store->redrive(id); },
+      [store, quarantine_bucket] { return runtime::list_quarantine(*store, quarantine_bucket); });
   return [store, api](const std::string& method,
                       const std::string& path) -> core::Result<std::string> {
     return api->handle(method, path);
   };
-}
-
-// The address `imgflow serve` wrote. Admin credentials are sent to it, so a file that someone
-// else could have written (a symlink, another owner, group- or world-writable) is refused.
-core::Result<std::optional<std::string>> read_endpoint_file(const fs::path& path) {
-  std::error_code ec;
-  if (!fs::exists(fs::symlink_status(path, ec))) return std::optional<std::string>();
-  auto text = gateway::read_private_file(path, 4096);
-  if (!text) return core::fail(text.error());
-  std::string line = text->substr(0, text->find('\n'));
-  if (line.empty()) return std::optional<std::string>();
-  return std::optional<std::string>(line);
-}
-
-bool is_http_url(std::string_view url) {
-  for (std::string_view scheme : {"http://", "https://"}) {
-    if (url.starts_with(scheme) && url.size() > scheme.size()) return true;
-  }
-  return false;
 }
 
 // --endpoint; else the data dir directly; else the server that holds it.
@@ -167,7 +129,10 @@ core::Result<ApiCall> connect(const DlqOptions& options) {
                           " (pass the server's --data-dir, or --endpoint)");
   }
   auto store = storage::LocalStore::open({.data_dir = options.data_dir});
-  if (store) return local_api(std::shared_ptr<storage::LocalStore>(std::move(*store)));
+  if (store) {
+    return local_api(std::shared_ptr<storage::LocalStore>(std::move(*store)),
+                     options.quarantine_bucket);
+  }
   if (store.error().code != core::ErrorCode::kUnavailable) return core::fail(store.error());
   // In use: a server runs on it and says where.
   auto found = read_endpoint_file(options.data_dir / "endpoint");
@@ -262,6 +227,41 @@ int show(const ApiCall& api, const std::string& id) {
   return 0;
 }
 
+void print_quarantine(const json& body) {
+  const json held = body.value("quarantined", json::array());
+  const std::string bucket = core::escape_for_terminal(body.value("bucket", ""));
+  if (held.empty()) {
+    std::printf("The quarantine (bucket %s) is empty.\n", bucket.c_str());
+    return;
+  }
+  std::printf("%-24s %-10s %-32s %-32s %s\n", "QUARANTINED AT", "SIZE", "SIGNATURE", "UPLOADED AS",
+              "KEY");
+  for (const json& upload : held) {
+    // Keys are the uploader's bytes: escaped, as in the dead-letter table.
+    std::printf("%-24s %-10s %-32s %-32s %s\n", text_of(upload["quarantined_at"]).c_str(),
+                text_of(upload["size"]).c_str(),
+                core::escape_for_terminal(text_of(upload["signature"])).c_str(),
+                core::escape_for_terminal(text_of(upload["source_key"])).c_str(),
+                core::escape_for_terminal(text_of(upload["key"])).c_str());
+  }
+  std::printf(
+      "%zu infected upload%s in bucket %s%s. Read one as the admin: aws s3 cp "
+      "s3://%s/KEY ./\n",
+      held.size(), held.size() == 1 ? "" : "s", bucket.c_str(),
+      body.value("truncated", false) ? " (the first ones only)" : "", bucket.c_str());
+}
+
+int show_quarantine(const ApiCall& api, bool as_json) {
+  auto body = call_json(api, "GET", "quarantine");
+  if (!body) return usage_error(body.error().message);
+  if (as_json) {
+    std::printf("%s\n", json_for_terminal(*body).c_str());
+  } else {
+    print_quarantine(*body);
+  }
+  return 0;
+}
+
 // Redrives or deletes each id; a failed id is reported and the rest still run.
 int for_each_id(const ApiCall& api, const std::vector<std::string>& ids, bool redrive) {
   int failed = 0;
@@ -305,6 +305,7 @@ int run_dlq(const DlqOptions& options) {
   auto api = connect(options);
   if (!api) return usage_error(api.error().message);
   if (options.action == "list") return list(*api, options.json);
+  if (options.action == "quarantine") return show_quarantine(*api, options.json);
   if (options.action == "show") return show(*api, options.ids.front());
   std::vector<std::string> ids = options.ids;
   if (options.all) {

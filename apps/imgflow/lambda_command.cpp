@@ -134,6 +134,9 @@ int run_lambda() {
   }
   auto recipe = load_recipe(config->recipe);
   if (!recipe) return fail_start(&api, log, "Imgflow.Recipe", recipe.error().message);
+  if (auto scanning = lambda::apply_scan_settings(*config, *recipe); !scanning) {
+    return fail_start(&api, log, "Imgflow.Config", scanning.error().message);
+  }
   // One invocation at a time: the image may use every core Lambda gives the function.
   image::set_threads_per_image(core::machine_resources().cores);
 

@@ -11,6 +11,7 @@
 #include "dlq_command.h"
 #include "image/image.h"
 #include "lambda_command.h"
+#include "presign_command.h"
 #include "process_command.h"
 #include "serve_command.h"
 
@@ -158,7 +159,8 @@ void add_serve(CLI::App& app, imgflow::cli::ServeOptions& options) {
       "Exit status: 0 clean shutdown, 2 bad usage or configuration.");
 }
 
-// `imgflow dlq list|show|redrive|delete`: the actions share --data-dir and --endpoint.
+// `imgflow dlq list|show|redrive|delete|quarantine`: the actions share --data-dir and
+// --endpoint.
 void add_dlq(CLI::App& app, imgflow::cli::DlqOptions& options) {
   CLI::App* dlq = app.add_subcommand(
       "dlq",
@@ -189,9 +191,56 @@ void add_dlq(CLI::App& app, imgflow::cli::DlqOptions& options) {
   redrive->add_flag("--all", options.all, "Every dead letter");
   CLI::App* remove = dlq->add_subcommand("delete", "Forget dead letters for good");
   remove->add_option("ids", options.ids, "Dead letter IDs (from list)")->required();
-  for (CLI::App* action : {list, show, redrive, remove}) {
+  CLI::App* quarantine = dlq->add_subcommand(
+      "quarantine",
+      "The infected uploads the scanner stopped (recipe scan:), one line each: when, what it "
+      "found, where it was uploaded, and its key in the quarantine bucket");
+  quarantine->add_flag("--json", options.json, "Print the full JSON instead of a table");
+  quarantine
+      ->add_option("--bucket", options.quarantine_bucket,
+                   "The quarantine bucket, when no server runs (a running server answers for "
+                   "its recipe)")
+      ->capture_default_str();
+  for (CLI::App* action : {list, show, redrive, remove, quarantine}) {
     action->callback([&options, action] { options.action = action->get_name(); });
   }
+}
+
+// `imgflow presign get|put|post s3://BUCKET/KEY`.
+void add_presign(CLI::App& app, imgflow::cli::PresignOptions& options) {
+  CLI::App* cmd = app.add_subcommand(
+      "presign",
+      "Print a presigned URL (get, put) or a signed browser POST form as JSON (post) for one "
+      "object, for applications and scripts: whoever holds it may do that one thing until it "
+      "expires, without credentials. Nothing is sent.");
+  cmd->add_option("method", options.method, "get, put or post")
+      ->required()
+      ->check(CLI::IsMember({"get", "put", "post"}));
+  cmd->add_option("target", options.target, "The object, as s3://BUCKET/KEY")->required();
+  cmd->add_option("--expires", options.expires, "How long it works: 90, 30s, 15m, 2h, up to 7d")
+      ->capture_default_str();
+  cmd->add_option("--content-type", options.content_type,
+                  "put: signed, so the upload must send exactly this Content-Type; post: the "
+                  "form's Content-Type field, required by its policy");
+  cmd->add_option("--max-size", options.max_size,
+                  "post: the largest file in bytes the form accepts (0 = no limit)");
+  cmd->add_flag("--json", options.json,
+                "get, put: print {method, url, headers, expires_in} instead of the URL alone");
+  cmd->add_option("-e,--endpoint", options.endpoint,
+                  "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL; else, "
+                  "without AWS credentials, the imgflow serve holding --data-dir; else AWS S3)");
+  cmd->add_option("--region", options.region,
+                  "Signing region (default: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1)");
+  cmd->add_option("-d,--data-dir", options.data_dir,
+                  "The data dir of imgflow serve: its address and admin credentials")
+      ->envname("IMGFLOW_DATA_DIR")
+      ->capture_default_str();
+  cmd->footer(
+      "Credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN) when set; "
+      "else imgflow's admin (IMGFLOW_ACCESS_KEY_ID and IMGFLOW_SECRET_ACCESS_KEY, else the pair "
+      "in DATA_DIR/credentials). A URL stops working when it expires, or earlier when the "
+      "credentials that signed it do (temporary ones).\n"
+      "Exit status: 0 printed, 2 bad usage, no credentials or no server.");
 }
 
 void add_lambda(CLI::App& app) {
@@ -259,6 +308,8 @@ int main(int argc, char** argv) {
   add_serve(app, serve);
   imgflow::cli::DlqOptions dlq;
   add_dlq(app, dlq);
+  imgflow::cli::PresignOptions presign;
+  add_presign(app, presign);
   CLI::App* version = app.add_subcommand("version", "Print the imgflow and libvips versions");
   add_lambda(app);
 
@@ -272,6 +323,7 @@ int main(int argc, char** argv) {
   if (version->parsed()) return run_version();
   if (app.got_subcommand("serve")) return imgflow::cli::run_serve(serve);
   if (app.got_subcommand("dlq")) return imgflow::cli::run_dlq(dlq);
+  if (app.got_subcommand("presign")) return imgflow::cli::run_presign(presign);
   if (app.got_subcommand("lambda")) return imgflow::cli::run_lambda();
   return imgflow::cli::run_process(process);
 }

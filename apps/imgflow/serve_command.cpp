@@ -454,7 +454,16 @@ int run_serve(const ServeOptions& options) {
   image::set_threads_per_image(
       std::max<int>(1, machine.cores / static_cast<int>(dispatcher.workers())));
   const runtime::DeadLetterApi dead_letter_api(
-      local, [&dispatcher](std::int64_t id) { return dispatcher.redrive(id); });
+      local, [&dispatcher](std::int64_t id) { return dispatcher.redrive(id); },
+      [&live, &local]() -> core::Result<runtime::Quarantine> {
+        const recipe::Scan& scan = live.get()->config().recipe.scan;  // the recipe now running
+        if (!scan.enabled || scan.on_infected != recipe::OnInfected::kQuarantine) {
+          return core::fail(core::ErrorCode::kNotFound,
+                            "nothing is quarantined: the recipe has no scan: section, or it "
+                            "deletes infected uploads (on_infected: delete)");
+        }
+        return runtime::list_quarantine(local, scan.quarantine_bucket);
+      });
   std::atomic<bool> accepting{false};
   const gateway::HandlerContext context{
       .store = local,

@@ -463,7 +463,7 @@ class Handler::Run {
     std::string reason = "infected: " + signature;
     if (policy.on_infected == recipe::OnInfected::kQuarantine) {
       if (auto ok = quarantine(source, bytes, signature); !ok) return ok.error();
-      reason += "; quarantined in " + policy.quarantine_bucket;
+      reason += "; quarantined as " + policy.quarantine_bucket + "/" + quarantine_key(source);
     }
     // A newer upload under the same key is not this one: it gets its own event and scan.
     if (auto ok = check_still_current(source); !ok) return ok.error();
@@ -484,9 +484,17 @@ class Handler::Run {
     options.user_metadata.emplace(kStampScan, "infected");
     options.user_metadata.emplace(kStampSignature, signature);
     const std::string& bucket = h_.config_.recipe.scan.quarantine_bucket;
-    auto stored = h_.source_.put(bucket, record_.key, bytes, options);
-    if (!stored) return fail_storage("put " + bucket + "/" + record_.key, stored.error());
+    const std::string key = quarantine_key(source);
+    auto stored = h_.source_.put(bucket, key, bytes, options);
+    if (!stored) return fail_storage("put " + bucket + "/" + key, stored.error());
     return {};
+  }
+
+  // "<source key>@<ETag>": each infected upload keeps its own copy (a second one under the same
+  // key must not replace the first one's evidence), and a retry of the same upload rewrites
+  // the same copy. Listing the source key as a prefix finds every copy.
+  std::string quarantine_key(const ObjectInfo& source) const {
+    return record_.key + "@" + std::string(unquoted(source.etag));
   }
 
   void count_scan(Instruments::ScanVerdict verdict) const {

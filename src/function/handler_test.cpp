@@ -595,6 +595,12 @@ class HandlerScanTest : public HandlerTest {
   std::string signature() const {
     return std::string(test_support::kClamdMarkerSignature) + ".UNOFFICIAL";
   }
+  // The ETag as the quarantine key carries it: without S3's quotes.
+  static std::string unquoted_etag(const storage::ObjectInfo& source) {
+    std::string etag = source.etag;
+    std::erase(etag, '"');
+    return etag;
+  }
 };
 
 TEST_F(HandlerScanTest, ACleanUploadIsProcessedAndTheManifestSaysWhoScannedIt) {
@@ -623,12 +629,16 @@ TEST_F(HandlerScanTest, AnInfectedUploadIsQuarantinedDeletedAndNeverPublished) {
 
   EXPECT_TRUE(destination_objects().empty());
   EXPECT_EQ(source_mem_.head("uploads", "photos/cat.jpg").error().code, core::ErrorCode::kNotFound);
-  auto held = source_mem_.head("quarantine", "photos/cat.jpg");
+  const std::string held_key = "photos/cat.jpg@" + unquoted_etag(source);
+  auto held = source_mem_.head("quarantine", held_key);
   ASSERT_TRUE(held) << held.error().to_string();
   EXPECT_EQ(held->user_metadata.at("imgflow-scan"), "infected");
   EXPECT_EQ(held->user_metadata.at("imgflow-signature"), signature());
   EXPECT_EQ(held->user_metadata.at("imgflow-source-etag"), source.etag);
-  EXPECT_EQ(source_mem_.get_string("quarantine", "photos/cat.jpg").value(), bytes);
+  EXPECT_EQ(source_mem_.get_string("quarantine", held_key).value(), bytes);
+  EXPECT_NE(result.records[0].reason.find("quarantined as quarantine/" + held_key),
+            std::string::npos)
+      << result.records[0].reason;
 
   const std::string metrics = metrics_.render();
   EXPECT_NE(metrics.find("imgflow_scans_total{verdict=\"infected\"} 1\n"), std::string::npos);
@@ -636,6 +646,18 @@ TEST_F(HandlerScanTest, AnInfectedUploadIsQuarantinedDeletedAndNeverPublished) {
   EXPECT_NE(log_text().find("\"outcome\":\"infected\""), std::string::npos);
   // Redelivered: the source is gone, nothing else happens.
   EXPECT_EQ(handle(aws_event(created(source))).skipped_stale, 1);
+}
+
+TEST_F(HandlerScanTest, ASecondInfectedUploadUnderTheSameKeyKeepsTheFirstOnesEvidence) {
+  const auto first = upload("cat.jpg", infected_photo());
+  ASSERT_EQ(handle(aws_event(created(first))).infected, 1);
+  const auto second = upload("cat.jpg", test_support::eicar());
+  ASSERT_NE(first.etag, second.etag);
+  ASSERT_EQ(handle(aws_event(created(second))).infected, 1);
+  EXPECT_EQ(source_mem_.get_string("quarantine", "cat.jpg@" + unquoted_etag(first)).value(),
+            infected_photo());
+  EXPECT_EQ(source_mem_.get_string("quarantine", "cat.jpg@" + unquoted_etag(second)).value(),
+            test_support::eicar());
 }
 
 TEST_F(HandlerScanTest, OnInfectedDeleteOnlyDeletes) {

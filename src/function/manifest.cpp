@@ -1,7 +1,9 @@
 #include "function/manifest.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "core/codec.h"
 #include "core/digest.h"
 
 namespace imgflow::function {
@@ -39,7 +41,63 @@ ordered_json variant_json(const ManifestVariant& v) {
   return j;
 }
 
+// Lower ranks come first in a <picture>: the smallest files a browser may accept.
+int format_rank(std::string_view format) {
+  if (format == "avif") return 0;
+  if (format == "webp") return 1;
+  return 2;
+}
+
+ordered_json formats_json(const std::vector<ManifestVariant>& variants) {
+  ordered_json out = ordered_json::array();
+  for (const ManifestFormat& f : formats_of(variants)) {
+    out.push_back({{"format", f.format},
+                   {"content_type", f.content_type},
+                   {"srcset", f.srcset},
+                   {"variants", f.variants}});
+  }
+  return out;
+}
+
 }  // namespace
+
+std::vector<ManifestFormat> formats_of(const std::vector<ManifestVariant>& variants) {
+  std::vector<ManifestFormat> formats;
+  std::vector<std::vector<const ManifestVariant*>> members;
+  for (const ManifestVariant& v : variants) {
+    auto found = std::find_if(formats.begin(), formats.end(),
+                              [&](const ManifestFormat& f) { return f.format == v.format; });
+    if (found == formats.end()) {
+      formats.push_back({v.format, v.content_type, "", {}});
+      members.emplace_back();
+      found = formats.end() - 1;
+    }
+    members[static_cast<std::size_t>(found - formats.begin())].push_back(&v);
+  }
+  for (std::size_t i = 0; i < formats.size(); ++i) {
+    std::vector<const ManifestVariant*>& group = members[i];
+    std::stable_sort(group.begin(), group.end(),
+                     [](const auto* a, const auto* b) { return a->width < b->width; });
+    int last_width = -1;
+    for (const ManifestVariant* v : group) {
+      formats[i].variants.push_back(v->name);
+      if (v->width == last_width) continue;  // a srcset may not repeat a width
+      last_width = v->width;
+      if (!formats[i].srcset.empty()) formats[i].srcset += ", ";
+      formats[i].srcset += core::uri_encode(v->key, true) + " " + std::to_string(v->width) + "w";
+    }
+  }
+  // Best first; the recipe's order among equals (stable), so its last fallback stays last.
+  std::vector<std::size_t> order(formats.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+    return format_rank(formats[a].format) < format_rank(formats[b].format);
+  });
+  std::vector<ManifestFormat> sorted;
+  sorted.reserve(formats.size());
+  for (const std::size_t i : order) sorted.push_back(std::move(formats[i]));
+  return sorted;
+}
 
 std::string default_generator() {
   return std::string("imgflow ") + IMGFLOW_VERSION + " (libvips " + image::libvips_version() + ")";
@@ -59,6 +117,7 @@ Manifest manifest_for(const image::Processed& processed, std::string_view source
               processed.source.frames};
   m.recipe_hash = std::string(recipe_hash);
   m.placeholder = processed.placeholder;
+  m.dominant_color = processed.dominant_color;
   m.generator = std::string(generator);
   return m;
 }
@@ -88,6 +147,8 @@ std::string to_json(const Manifest& m) {
   j["variants"] = ordered_json::array();
   for (const ManifestVariant& v : m.variants) j["variants"].push_back(variant_json(v));
   j["placeholder"] = m.placeholder;
+  if (!m.dominant_color.empty()) j["dominant_color"] = m.dominant_color;
+  j["formats"] = formats_json(m.variants);
   j["generator"] = m.generator;
   if (m.scan) {
     j["scan"] = {{"scanned_by", m.scan->scanned_by},
@@ -132,6 +193,7 @@ core::Result<Manifest> parse_manifest(std::string_view json) {
       m.variants.push_back(std::move(out));
     }
     m.placeholder = j.value("placeholder", "");
+    m.dominant_color = j.value("dominant_color", "");
     m.generator = j.value("generator", "");
     if (const auto scan = j.find("scan"); scan != j.end()) {
       m.scan = ManifestScan{scan->at("scanned_by").get<std::string>(), scan->value("engine", ""),

@@ -50,7 +50,8 @@ struct Manifest {
   static constexpr int kVersion = 1;
   ManifestSource source;
   std::string recipe_hash;
-  std::string placeholder;  // data: URI of a tiny blurred preview
+  std::string placeholder;     // data: URI of a tiny blurred preview
+  std::string dominant_color;  // "#rrggbb": a background to show while the image loads
   std::vector<ManifestVariant> variants;
   std::string generator;  // "imgflow 0.1.0 (libvips 8.14.1)"
   std::optional<ManifestScan> scan;
@@ -71,7 +72,23 @@ Manifest manifest_for(const image::Processed& processed, std::string_view source
 ManifestVariant manifest_variant(const image::Rendition& rendition, std::string key,
                                  std::string sha256, std::string_view recipe_hash);
 
+// The variants of one format, as a <picture> element's <source> (or its <img>) takes them.
+struct ManifestFormat {
+  std::string format;        // "avif", "webp", "jpeg", ...
+  std::string content_type;  // the <source type>
+  // "<key> <width>w, ..." by width, keys percent-encoded (a space or comma would split the list)
+  // and relative: prefix each with the base URL the outputs are served from. One entry per width.
+  std::string srcset;
+  std::vector<std::string> variants;  // their names, by width
+};
+
+// The variants grouped by format, best first: AVIF, WebP, then the others (JPEG, PNG, GIF...)
+// in the order the recipe names them. The last group is the <img> fallback; every browser
+// decodes it when the recipe ends with a JPEG, PNG or GIF variant. Derived from `variants`.
+std::vector<ManifestFormat> formats_of(const std::vector<ManifestVariant>& variants);
+
 // Pretty-printed JSON with a stable field order (so identical work yields identical bytes).
+// "formats" (formats_of) is written for front-ends and not read back: it follows the variants.
 std::string to_json(const Manifest& manifest);
 
 // Parses a manifest written by to_json. kCorrupt with the reason if it is not one.

@@ -1,8 +1,11 @@
 // The pipeline: one decode per source, every variant derived from it.
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -31,6 +34,9 @@ constexpr const char* kAllowedLoaders[] = {"VipsForeignLoadJpeg", "VipsForeignLo
                                            "VipsForeignLoadTiff", "VipsForeignLoadHeif"};
 
 constexpr int kPlaceholderWidth = 16;
+// The dominant colour is found in a thumbnail this wide: enough pixels for a histogram, few
+// enough to count in microseconds.
+constexpr int kDominantColorWidth = 64;
 
 std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -389,6 +395,43 @@ std::string placeholder_for(const FullFrames& frames_made) {
   return "data:image/webp;base64," + core::base64_encode(bytes);
 }
 
+// "#rrggbb": the mean of the fullest bin of a 16x16x16 histogram of the thumbnail's opaque
+// pixels (as sharp's stats().dominant), so a photo of a red car on grey asphalt is grey, where
+// the plain mean would be a muddy brown. Fully transparent images are "#000000".
+std::string dominant_color_for(const FullFrames& frames_made) {
+  const VImage& source = frames_made.source_for({kDominantColorWidth, 1});
+  VImage small = detail::first_frame(source)
+                     .thumbnail_image(kDominantColorWidth)
+                     .colourspace(VIPS_INTERPRETATION_sRGB)
+                     .cast(VIPS_FORMAT_UCHAR);
+  const int bands = small.bands();  // 3, or 4 with alpha
+  std::size_t size = 0;
+  auto* pixels = static_cast<unsigned char*>(small.write_to_memory(&size));
+  struct Bin {
+    std::uint64_t count = 0, r = 0, g = 0, b = 0;
+  };
+  constexpr std::size_t kBins = 16 * 16 * 16;
+  std::vector<Bin> bins(kBins);
+  for (std::size_t i = 0; i + static_cast<std::size_t>(bands) <= size;
+       i += static_cast<std::size_t>(bands)) {
+    if (bands >= 4 && pixels[i + 3] < 128) continue;  // mostly transparent: not seen
+    const unsigned r = pixels[i], g = pixels[i + 1], b = pixels[i + 2];
+    Bin& bin = bins[((r >> 4U) << 8U) | ((g >> 4U) << 4U) | (b >> 4U)];
+    ++bin.count;
+    bin.r += r;
+    bin.g += g;
+    bin.b += b;
+  }
+  g_free(pixels);
+  const Bin& top = *std::max_element(bins.begin(), bins.end(),
+                                     [](const Bin& a, const Bin& b) { return a.count < b.count; });
+  if (top.count == 0) return "#000000";
+  std::array<char, 8> hex{};
+  std::snprintf(hex.data(), hex.size(), "#%02x%02x%02x", static_cast<unsigned>(top.r / top.count),
+                static_cast<unsigned>(top.g / top.count), static_cast<unsigned>(top.b / top.count));
+  return hex.data();
+}
+
 }  // namespace
 
 core::Status init() {
@@ -481,6 +524,7 @@ core::Result<Processed> process(std::string_view bytes, const recipe::Recipe& re
           render(resized, recipe.variants[i], plans[i], recipe, mark ? &*mark : nullptr));
     }
     out.placeholder = placeholder_for(frames_made);
+    out.dominant_color = dominant_color_for(frames_made);
   } catch (const vips::VError& error) {
     return core::fail(detail::to_error(error, "encoding", core::ErrorCode::kInternal));
   }

@@ -799,5 +799,26 @@ TEST_F(Engine, PlaceholderIsATinyWebpDataUri) {
   EXPECT_LT(out.placeholder.size(), 600U);
 }
 
+TEST_F(Engine, TheDominantColourIsTheMostCommonOneNotTheMean) {
+  // Three quarters grey, one quarter pure red: the mean would be a reddish grey.
+  const VImage grey = solid(300, 400, {128, 128, 128});
+  const VImage red = solid(100, 400, {255, 0, 0});
+  const Processed out = process_ok(to_png(grey.join(red, VIPS_DIRECTION_HORIZONTAL)),
+                                   one_variant(100, 100, Fit::kInside, Format::kJpeg));
+  EXPECT_EQ(out.dominant_color, "#808080");
+
+  // Transparent pixels are not seen: a red dot on a transparent canvas is red.
+  const VImage clear = solid(200, 200, {0, 0, 255}).bandjoin(VImage::black(200, 200));
+  const VImage dot = solid(60, 60, {255, 0, 0}).bandjoin_const({255});
+  const Processed dotted = process_ok(to_png(clear.insert(dot, 70, 70)),
+                                      one_variant(100, 100, Fit::kInside, Format::kPng));
+  // The dot's edges blend into its bin when the thumbnail resamples: red within a level or two.
+  ASSERT_EQ(dotted.dominant_color.size(), 7U);
+  const unsigned long rgb = std::stoul(dotted.dominant_color.substr(1), nullptr, 16);
+  EXPECT_GE(rgb >> 16U, 0xf0U) << dotted.dominant_color;
+  EXPECT_LE((rgb >> 8U) & 0xffU, 0x10U) << dotted.dominant_color;
+  EXPECT_LE(rgb & 0xffU, 0x10U) << dotted.dominant_color;
+}
+
 }  // namespace
 }  // namespace imgflow::image

@@ -71,6 +71,7 @@ struct Processed {
   SourceInfo source;
   std::vector<Rendition> renditions;  // in recipe order
   std::string placeholder;            // data: URI of a ~16 px blurred preview (WebP)
+  std::string dominant_color;         // "#rrggbb", the most common colour (a background to show)
   int decoded_width = 0;              // the one decode's size, after shrink-on-load and the
   int decoded_height = 0;             // resize to the largest variant (display orientation)
   std::uint64_t memory_estimate = 0;  // bytes, from the header, checked against max_memory

@@ -89,6 +89,15 @@ core::Result<LambdaConfig> read_config(const Environment& env) {
                           c.source_prefix.substr(0, 64) + "'");
   }
   c.recipe = value_or_empty(env, "IMGFLOW_CONFIG");
+  if (auto clamd = env("IMGFLOW_CLAMD")) {
+    auto address = scan::parse_clamd_address(*clamd);
+    if (!address) {
+      return core::fail(core::ErrorCode::kInvalidArgument,
+                        "IMGFLOW_CLAMD: " + address.error().message);
+    }
+    c.clamd = std::move(*address);
+  }
+  c.quarantine_bucket = value_or_empty(env, "IMGFLOW_QUARANTINE_BUCKET");
   c.function_name = env("AWS_LAMBDA_FUNCTION_NAME").value_or("imgflow");
   if (auto margin = env("IMGFLOW_DEADLINE_MARGIN_MS")) {
     int ms = 0;
@@ -101,6 +110,32 @@ core::Result<LambdaConfig> read_config(const Environment& env) {
     c.deadline_margin = std::chrono::milliseconds(ms);
   }
   return c;
+}
+
+core::Result<void> apply_scan_settings(const LambdaConfig& config, recipe::Recipe& recipe) {
+  recipe::Scan& scan = recipe.scan;
+  if (config.clamd) {
+    if (!scan.enabled) scan.max_bytes = recipe.limits.max_input_bytes;  // as a scan: section's
+    scan.enabled = true;
+    scan.clamd = *config.clamd;
+  }
+  if (config.quarantine_bucket.empty()) return {};
+  if (!scan.enabled) {
+    return core::fail(core::ErrorCode::kInvalidArgument,
+                      "IMGFLOW_QUARANTINE_BUCKET is set but nothing is scanned: set IMGFLOW_CLAMD "
+                      "or give the recipe a scan: section");
+  }
+  // The stack always names its quarantine bucket; a recipe that deletes infected uploads has
+  // no use for it.
+  if (scan.on_infected != recipe::OnInfected::kQuarantine) return {};
+  if (config.quarantine_bucket == config.source_bucket ||
+      config.quarantine_bucket == config.destination_bucket) {
+    return core::fail(core::ErrorCode::kInvalidArgument,
+                      "IMGFLOW_QUARANTINE_BUCKET must not be the source or destination bucket (" +
+                          config.quarantine_bucket + ")");
+  }
+  scan.quarantine_bucket = config.quarantine_bucket;
+  return {};
 }
 
 std::string find_ca_file(const Environment& env, const std::filesystem::path& bundled) {

@@ -8,6 +8,8 @@
 #include <string_view>
 
 #include "core/result.h"
+#include "recipe/recipe.h"
+#include "scan/clamd_address.h"
 
 namespace imgflow::lambda {
 
@@ -33,7 +35,13 @@ struct LambdaConfig {
   // ending with '/', of the characters the stack allows (its PREFIX_PATTERN); "" = the root.
   std::string source_prefix;
   std::filesystem::path recipe;  // IMGFLOW_CONFIG; "" = the built-in recipe
-  std::string function_name;     // AWS_LAMBDA_FUNCTION_NAME: the metrics' dimension
+  // IMGFLOW_CLAMD ("tcp://HOST:PORT", "unix:/path"): scan every source with this clamd, with the
+  // recipe's scan: settings, or their defaults when the recipe has no scan: section.
+  std::optional<scan::ClamdAddress> clamd;
+  // IMGFLOW_QUARANTINE_BUCKET: where infected sources go, in place of the recipe's
+  // scan.quarantine_bucket (whose default, "quarantine", is a global S3 name no stack owns).
+  std::string quarantine_bucket;
+  std::string function_name;  // AWS_LAMBDA_FUNCTION_NAME: the metrics' dimension
   // IMGFLOW_DEADLINE_MARGIN_MS: an invocation still running this long before Lambda's deadline
   // is stopped and reported as an error, rather than cut off without a word.
   std::chrono::milliseconds deadline_margin{1000};
@@ -48,6 +56,12 @@ Environment process_environment();
 // Reads the configuration. kInvalidArgument names the variable that is missing or wrong: an
 // IMGFLOW_MODE other than events or presign, or what the mode needs.
 core::Result<LambdaConfig> read_config(const Environment& env);
+
+// Applies IMGFLOW_CLAMD and IMGFLOW_QUARANTINE_BUCKET to the recipe the event function runs: the
+// stack knows clamd's address and its quarantine bucket's name, the bundled recipe cannot.
+// The quarantine bucket is unused when the recipe deletes infected uploads. kInvalidArgument
+// for a quarantine bucket named without scanning, or that is the source or destination bucket.
+core::Result<void> apply_scan_settings(const LambdaConfig& config, recipe::Recipe& recipe);
 
 // The CA certificates to verify AWS with: SSL_CERT_FILE when set, else the first that exists of
 // Debian's /etc/ssl/certs/ca-certificates.crt, Amazon Linux's /etc/pki/tls/certs/ca-bundle.crt

@@ -89,6 +89,53 @@ TEST(LambdaConfig, ModesAndWhatEachNeeds) {
   }
 }
 
+TEST(LambdaConfig, TheStackTurnsScanningOnWithItsClamdAndQuarantine) {
+  auto env = kMinimal;
+  env["IMGFLOW_SOURCE_BUCKET"] = "in";
+  env["IMGFLOW_CLAMD"] = "tcp://10.0.1.5:3310";
+  env["IMGFLOW_QUARANTINE_BUCKET"] = "held";
+  auto c = read_config(from(env));
+  ASSERT_TRUE(c) << c.error().message;
+  recipe::Recipe recipe = recipe::default_recipe();
+  ASSERT_FALSE(recipe.scan.enabled);
+  ASSERT_TRUE(apply_scan_settings(*c, recipe));
+  EXPECT_TRUE(recipe.scan.enabled);
+  EXPECT_EQ(recipe.scan.clamd.to_string(), "tcp://10.0.1.5:3310");
+  EXPECT_EQ(recipe.scan.quarantine_bucket, "held");
+  EXPECT_EQ(recipe.scan.on_infected, recipe::OnInfected::kQuarantine);
+  // As a scan: section without max_bytes: every source the handler accepts is scanned whole.
+  EXPECT_EQ(recipe.scan.max_bytes, recipe.limits.max_input_bytes);
+
+  env["IMGFLOW_CLAMD"] = "clamd.internal:3310";
+  auto bad = read_config(from(env));
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("IMGFLOW_CLAMD"), std::string::npos);
+}
+
+TEST(LambdaConfig, AQuarantineBucketNeedsScanningAndItsOwnBucket) {
+  auto env = kMinimal;
+  env["IMGFLOW_SOURCE_BUCKET"] = "in";
+  env["IMGFLOW_QUARANTINE_BUCKET"] = "held";
+  recipe::Recipe recipe = recipe::default_recipe();
+  auto unscanned = apply_scan_settings(*read_config(from(env)), recipe);
+  ASSERT_FALSE(unscanned);
+  EXPECT_NE(unscanned.error().message.find("nothing is scanned"), std::string::npos);
+
+  env["IMGFLOW_CLAMD"] = "unix:/run/clamd.ctl";
+  recipe.scan.on_infected = recipe::OnInfected::kDelete;  // the stack's bucket goes unused
+  ASSERT_TRUE(apply_scan_settings(*read_config(from(env)), recipe));
+  EXPECT_EQ(recipe.scan.quarantine_bucket, "quarantine");
+
+  recipe.scan.on_infected = recipe::OnInfected::kQuarantine;
+  for (const char* published : {"in", "out"}) {
+    env["IMGFLOW_QUARANTINE_BUCKET"] = published;
+    auto same = apply_scan_settings(*read_config(from(env)), recipe);
+    ASSERT_FALSE(same) << published;
+    EXPECT_NE(same.error().message.find("must not be the source or destination"),
+              std::string::npos);
+  }
+}
+
 TEST(LambdaConfig, TheCaFileIsFoundWhereverTheSystemKeepsIt) {
   EXPECT_EQ(find_ca_file(from({{"SSL_CERT_FILE", "/x/ca.pem"}}), ""), "/x/ca.pem");
   // This machine is Debian: its bundle is first in line.

@@ -9,6 +9,7 @@
 #include "core/image_types.h"
 #include "http/request_head.h"
 #include "sigv4/amz_date.h"
+#include "storage/s3/s3_address.h"
 
 namespace imgflow::lambda {
 namespace {
@@ -102,31 +103,6 @@ tl::expected<std::optional<std::string>, RequestError> extension_from(
                            std::string(content_type) + "'");
   }
   return lower(extension);
-}
-
-// "http://127.0.0.1:9000/base" → scheme, host and port, path without a trailing '/'.
-struct Endpoint {
-  std::string scheme;
-  std::string authority;
-  std::string path;
-};
-
-std::optional<Endpoint> parse_endpoint(std::string_view url) {
-  Endpoint e;
-  const std::size_t colon = url.find("://");
-  if (colon == std::string_view::npos) return std::nullopt;
-  e.scheme = lower(url.substr(0, colon));
-  if (e.scheme != "http" && e.scheme != "https") return std::nullopt;
-  std::string_view rest = url.substr(colon + 3);
-  const std::size_t slash = rest.find('/');
-  e.authority = std::string(rest.substr(0, slash));
-  if (slash != std::string_view::npos) e.path = std::string(rest.substr(slash));
-  while (!e.path.empty() && e.path.back() == '/') e.path.pop_back();
-  if (e.authority.empty() || e.authority.find_first_of("?#@ ") != std::string::npos ||
-      e.path.find_first_of("?# ") != std::string::npos) {
-    return std::nullopt;
-  }
-  return e;
 }
 
 }  // namespace
@@ -224,20 +200,14 @@ core::Result<UploadGrant> grant_upload(const UploadRequest& request, std::string
                                        const PresignOptions& options,
                                        const sigv4::Credentials& credentials,
                                        sigv4::TimePoint now) {
-  std::string scheme = "https";
-  std::string host = options.bucket + ".s3." + options.region + ".amazonaws.com";
-  std::string bucket_path;  // before the key: "" virtual-hosted, "<base>/<bucket>" path-style
-  if (!options.endpoint.empty()) {
-    auto endpoint = parse_endpoint(options.endpoint);
-    if (!endpoint) {
-      return core::fail(
-          core::ErrorCode::kInvalidArgument,
-          "the S3 endpoint must be http(s)://host[:port][/path], not '" + options.endpoint + "'");
-    }
-    scheme = endpoint->scheme;
-    host = endpoint->authority;
-    bucket_path = endpoint->path + "/" + core::uri_encode(options.bucket, false);
-  }
+  // AWS: virtual-hosted; a custom endpoint (MinIO, the gateway, tests): path-style under it.
+  auto endpoint = storage::s3::parse_s3_endpoint(options.endpoint, options.region);
+  if (!endpoint) return core::fail(endpoint.error());
+  const bool path_style = !options.endpoint.empty();
+  const storage::s3::S3Target object =
+      storage::s3::s3_target(*endpoint, path_style, options.bucket, key);
+  const storage::s3::S3Target bucket =
+      storage::s3::s3_target(*endpoint, path_style, options.bucket, "");
 
   sigv4::SigningParams params;
   params.credentials = credentials;
@@ -247,8 +217,8 @@ core::Result<UploadGrant> grant_upload(const UploadRequest& request, std::string
 
   http::RequestHead put;
   put.method = "PUT";
-  put.path = bucket_path + "/" + core::uri_encode(key, true);
-  put.headers = {{"host", host}, {"content-type", request.content_type}};
+  put.path = object.path;
+  put.headers = {{"host", object.host}, {"content-type", request.content_type}};
   if (auto signed_put = sigv4::presign(put, params, options.expires); !signed_put) {
     return core::fail(signed_put.error());
   }
@@ -267,8 +237,8 @@ core::Result<UploadGrant> grant_upload(const UploadRequest& request, std::string
   grant.content_type = request.content_type;
   grant.size = request.size;
   grant.expires_in = options.expires;
-  grant.put_url = scheme + "://" + host + put.path + "?" + put.query;
-  grant.post_url = scheme + "://" + host + (bucket_path.empty() ? "/" : bucket_path);
+  grant.put_url = storage::s3::s3_url(*endpoint, object, put.query);
+  grant.post_url = storage::s3::s3_url(*endpoint, bucket, "");
   grant.post_fields = std::move(*fields);
   return grant;
 }

@@ -51,12 +51,17 @@ std::optional<std::int64_t> parse_id(std::string_view text) {
 
 }  // namespace
 
-DeadLetterApi::DeadLetterApi(storage::DeadLetters& letters, Redrive redrive)
-    : letters_(letters), redrive_(std::move(redrive)) {}
+DeadLetterApi::DeadLetterApi(storage::DeadLetters& letters, Redrive redrive,
+                             ListQuarantine quarantine)
+    : letters_(letters), redrive_(std::move(redrive)), quarantine_(std::move(quarantine)) {}
 
 core::Result<std::string> DeadLetterApi::handle(std::string_view method,
                                                 std::string_view path) const {
   constexpr std::string_view kRoot = "dlq";
+  if (path == "quarantine" || path == "quarantine/") {
+    if (method != "GET") return core::fail(bad_method("use GET on quarantine"));
+    return quarantine();
+  }
   if (path == kRoot || path == "dlq/") {
     if (method != "GET") return core::fail(bad_method("use GET on dlq"));
     return list();
@@ -110,6 +115,27 @@ core::Result<std::string> DeadLetterApi::remove(std::int64_t id) const {
   if (auto letter = letters_.get_dead_letter(id); !letter) return core::fail(letter.error());
   if (auto ok = letters_.remove_dead_letter(id); !ok) return core::fail(ok.error());
   return json{{"id", id}, {"deleted", true}}.dump();
+}
+
+core::Result<std::string> DeadLetterApi::quarantine() const {
+  if (!quarantine_) {
+    return core::fail(
+        not_found("nothing is quarantined here: the recipe has no scan: section "
+                  "that quarantines infected uploads"));
+  }
+  auto held = quarantine_();
+  if (!held) return core::fail(held.error());
+  json items = json::array();
+  for (const QuarantinedUpload& upload : held->uploads) {
+    items.push_back({{"key", upload.key},
+                     {"source_key", upload.source_key},
+                     {"signature", upload.signature},
+                     {"size", upload.size},
+                     {"quarantined_at", events::format_event_time(upload.quarantined_at)}});
+  }
+  return json{
+      {"bucket", held->bucket}, {"truncated", held->truncated}, {"quarantined", std::move(items)}}
+      .dump();
 }
 
 }  // namespace imgflow::runtime

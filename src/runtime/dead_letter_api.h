@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "core/result.h"
+#include "runtime/quarantine_listing.h"
 #include "storage/dead_letters.h"
 
 namespace imgflow::runtime {
@@ -19,7 +20,10 @@ namespace imgflow::runtime {
 //   GET    dlq/ID            LETTER
 //   POST   dlq/ID/redrive    {"id":ID,"event_id":NEW}: back into the outbox as event NEW
 //   DELETE dlq/ID            {"id":ID,"deleted":true}: forgotten for good
+//   GET    quarantine        {"bucket":B,"truncated":BOOL,"quarantined":[UPLOAD...]}
 //
+// UPLOAD = {"key","source_key","signature","size","quarantined_at"}: the infected uploads the
+// quarantine bucket holds (runtime/quarantine_listing.h); kNotFound when nothing is scanned.
 // LETTER = {"id","failure","error","attempts","first_seen","last_failed",
 //           "event":{"name","bucket","key","size","etag","sequencer","created","payload"}}
 // with times as "2026-11-26T12:34:56.789Z". A failure is a core::Error, not an HTTP status
@@ -31,8 +35,10 @@ class DeadLetterApi {
   // How a redrive is carried out: a running Dispatcher's redrive() (which also wakes it), or
   // the store's own when nothing runs.
   using Redrive = std::function<core::Result<std::int64_t>(std::int64_t id)>;
+  // The quarantine as it is now; kNotFound when the recipe does not quarantine.
+  using ListQuarantine = std::function<core::Result<Quarantine>()>;
 
-  DeadLetterApi(storage::DeadLetters& letters, Redrive redrive);
+  DeadLetterApi(storage::DeadLetters& letters, Redrive redrive, ListQuarantine quarantine = {});
 
   // The JSON answer. `path` is below the mount point, e.g. "dlq/17/redrive".
   core::Result<std::string> handle(std::string_view method, std::string_view path) const;
@@ -42,9 +48,11 @@ class DeadLetterApi {
   core::Result<std::string> show(std::int64_t id) const;
   core::Result<std::string> redrive(std::int64_t id) const;
   core::Result<std::string> remove(std::int64_t id) const;
+  core::Result<std::string> quarantine() const;
 
   storage::DeadLetters& letters_;
   Redrive redrive_;
+  ListQuarantine quarantine_;
 };
 
 }  // namespace imgflow::runtime

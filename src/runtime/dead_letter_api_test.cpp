@@ -131,5 +131,55 @@ TEST_F(DeadLetterApiTest, RefusesBadPathsIdsAndMethodsWithAReason) {
   }
 }
 
+TEST_F(DeadLetterApiTest, ListsTheQuarantineWithWhatTheScannerFound) {
+  ASSERT_TRUE(store_.create_bucket("quarantine"));
+  storage::PutOptions held;
+  held.user_metadata = {{"imgflow-scan", "infected"},
+                        {"imgflow-signature", "Eicar-Test-Signature.UNOFFICIAL"}};
+  ASSERT_TRUE(store_.put("quarantine", "photos/a@b.jpg@0123abcd", "X5O!P%@AP", held));
+  const DeadLetterApi api(store_, {}, [this] { return list_quarantine(store_, "quarantine"); });
+
+  auto answer = api.handle("GET", "quarantine");
+  ASSERT_TRUE(answer) << answer.error().to_string();
+  const json body = json::parse(*answer);
+  EXPECT_EQ(body["bucket"], "quarantine");
+  EXPECT_EQ(body["truncated"], false);
+  ASSERT_EQ(body["quarantined"].size(), 1U);
+  const json& upload = body["quarantined"][0];
+  EXPECT_EQ(upload["key"], "photos/a@b.jpg@0123abcd");
+  EXPECT_EQ(upload["source_key"], "photos/a@b.jpg");  // only the last '@' starts the ETag
+  EXPECT_EQ(upload["signature"], "Eicar-Test-Signature.UNOFFICIAL");
+  EXPECT_EQ(upload["size"], 9);
+  EXPECT_EQ(upload["quarantined_at"], "2026-05-28T20:26:40.000Z");
+  EXPECT_EQ(api.handle("DELETE", "quarantine").error().code, core::ErrorCode::kUnsupported);
+}
+
+TEST_F(DeadLetterApiTest, AQuarantineNotYetCreatedIsEmptyAndNoneAtAllIsNotFound) {
+  auto empty = list_quarantine(store_, "quarantine");
+  ASSERT_TRUE(empty) << empty.error().to_string();
+  EXPECT_TRUE(empty->uploads.empty());
+  // api_ has no quarantine: the recipe scans nothing.
+  auto none = api_.handle("GET", "quarantine");
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, core::ErrorCode::kNotFound);
+  EXPECT_NE(none.error().message.find("scan:"), std::string::npos);
+}
+
+TEST_F(DeadLetterApiTest, ALongQuarantineIsCutAtTheMaximumAndSaysSo) {
+  ASSERT_TRUE(store_.create_bucket("quarantine"));
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(store_.put("quarantine", "k" + std::to_string(i) + "@e", "x", {}));
+  }
+  auto first = list_quarantine(store_, "quarantine", 3);
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->uploads.size(), 3U);
+  EXPECT_TRUE(first->truncated);
+  EXPECT_EQ(first->uploads[0].signature, "");  // no verdict in its metadata: shown as such
+  auto all = list_quarantine(store_, "quarantine", 5);
+  ASSERT_TRUE(all);
+  EXPECT_EQ(all->uploads.size(), 5U);
+  EXPECT_FALSE(all->truncated);
+}
+
 }  // namespace
 }  // namespace imgflow::runtime

@@ -10,6 +10,7 @@ import sys
 import time
 import unittest
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import boto3
@@ -80,6 +81,20 @@ class PipelineTest(unittest.TestCase):
         self.check_variants(manifest, "albums/summer trip/landscape.jpg")
         self.assertEqual(manifest["variants"][0]["width"], 1600)
         self.assertTrue(manifest["placeholder"].startswith("data:image/webp;base64,"))
+        self.assertRegex(manifest["dominant_color"], r"^#[0-9a-f]{6}$")
+        # For a <picture>: each format's srcset names its variants by width, keys percent-encoded
+        # (the space in "summer trip"), and every key in it is a stored object.
+        formats = manifest["formats"]
+        self.assertEqual(sorted(f["format"] for f in formats),
+                         sorted({v["format"] for v in manifest["variants"]}))
+        for group in formats:
+            for entry in group["srcset"].split(", "):
+                key, width = entry.split(" ")
+                self.assertIn("summer%20trip", key)
+                stored = self.admin.head_object(Bucket="processed",
+                                                Key=urllib.parse.unquote(key))
+                self.assertEqual(stored["ContentType"], group["content_type"])
+                self.assertTrue(width.endswith("w"))
 
     def test_anonymous_awscli_upload_is_processed(self):
         subprocess.run(

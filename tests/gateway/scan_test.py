@@ -77,7 +77,9 @@ class ScanTest(unittest.TestCase):
         assert code == 0, f"imgflow serve exited with {code}"
 
     def upload(self, key, body):
-        self.s3.put_object(Bucket="uploads", Key=key, Body=body, ContentType="image/jpeg")
+        """Uploads into the source bucket; returns the ETag without its quotes."""
+        put = self.s3.put_object(Bucket="uploads", Key=key, Body=body, ContentType="image/jpeg")
+        return put["ETag"].strip('"')
 
     def exists(self, bucket, key):
         try:
@@ -122,11 +124,13 @@ class ScanTest(unittest.TestCase):
         before = self.scans("infected")
         cases = {"scan/marked.jpg": (with_comment(self.small, MARKER), MARKER_SIGNATURE),
                  "scan/eicar.jpg": (eicar(), EICAR_SIGNATURE)}
-        for key, (body, _) in cases.items():
-            self.upload(key, body)
+        etags = {key: self.upload(key, body) for key, (body, _) in cases.items()}
         for key, (body, signature) in cases.items():
-            self.wait_until(lambda k=key: self.exists("quarantine", k), f"{key} not quarantined")
-            held = self.s3.get_object(Bucket="quarantine", Key=key)
+            # Each infected upload keeps its own copy: <key>@<ETag>.
+            held_key = f"{key}@{etags[key]}"
+            self.wait_until(lambda k=held_key: self.exists("quarantine", k),
+                            f"{key} not quarantined")
+            held = self.s3.get_object(Bucket="quarantine", Key=held_key)
             self.assertEqual(held["Body"].read(), body)
             self.assertEqual(held["Metadata"]["imgflow-scan"], "infected")
             self.assertEqual(held["Metadata"]["imgflow-signature"], signature + ".UNOFFICIAL")
@@ -144,7 +148,21 @@ class ScanTest(unittest.TestCase):
                                 config=Config(s3={"addressing_style": "path"},
                                               retries={"max_attempts": 1}))
         with self.assertRaises(function.exceptions.ClientError):
-            function.get_object(Bucket="quarantine", Key="scan/eicar.jpg")
+            function.get_object(Bucket="quarantine",
+                                Key="scan/eicar.jpg@" + etags["scan/eicar.jpg"])
+        # The admin sees them with what was found: imgflow dlq quarantine, through the server.
+        listed = subprocess.run([BINARY, "dlq", "quarantine", "--json", "--data-dir",
+                                 self.server.data_dir], check=True, capture_output=True,
+                                text=True, timeout=60)
+        held = {u["source_key"]: u for u in json.loads(listed.stdout)["quarantined"]}
+        for key, (body, signature) in cases.items():
+            self.assertEqual(held[key]["signature"], signature + ".UNOFFICIAL")
+            self.assertEqual(held[key]["key"], f"{key}@{etags[key]}")
+            self.assertEqual(held[key]["size"], len(body))
+        table = subprocess.run([BINARY, "dlq", "quarantine", "--data-dir", self.server.data_dir],
+                               check=True, capture_output=True, text=True, timeout=60).stdout
+        self.assertIn(MARKER_SIGNATURE + ".UNOFFICIAL", table)
+        self.assertIn("scan/marked.jpg", table)
 
     def test_while_clamd_is_down_nothing_is_processed_and_a_redrive_processes_it(self):
         retries_before = self.server.metric("imgflow_retries_total") or 0

@@ -19,12 +19,15 @@ import {
   Fn,
   ICfnConditionExpression,
   ICfnRuleConditionExpression,
+  IResolvable,
+  Lazy,
   RemovalPolicy,
   Stack,
   StackProps,
   Token,
   Validations,
 } from 'aws-cdk-lib';
+import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
@@ -43,12 +46,18 @@ export const Env = {
   DESTINATION_PREFIX: 'IMGFLOW_DESTINATION_PREFIX', // set only when not empty
   CONFIG: 'IMGFLOW_CONFIG', // set only when a recipe is bundled; else the built-in recipe
   MODE: 'IMGFLOW_MODE', // "presign" on the upload endpoint; unset on the event function
+  CLAMD: 'IMGFLOW_CLAMD', // set only with ClamdAddress: scan every source with this clamd
+  QUARANTINE_BUCKET: 'IMGFLOW_QUARANTINE_BUCKET', // set only with ClamdAddress
 } as const;
 export const PRESIGN_MODE = 'presign';
 
 // Object keys, as IAM resources: no IAM wildcard characters, and each segment ends with "/", so a
 // prefix "uploads/" never also covers "uploads-old/…". Empty means the whole bucket.
 const PREFIX_PATTERN = "^([0-9A-Za-z!_.'()-]+/)*$";
+
+// ScanSubnetIds and ScanSecurityGroupIds when scanning is off (see there).
+const NO_SUBNET = 'subnet-00000000';
+const NO_SECURITY_GROUP = 'sg-00000000';
 
 // The values CloudWatch Logs accepts for RetentionInDays.
 const LOG_RETENTION_DAYS = [
@@ -235,6 +244,44 @@ export class ImgflowStack extends Stack {
         '(CORS), e.g. https://example.com; * = any',
     });
 
+    const cdn = param('Cdn', {
+      type: 'String',
+      default: 'false',
+      allowedValues: ['true', 'false'],
+      description:
+        'Serve the destination bucket through a CloudFront distribution (the bucket stays ' +
+        'private; only the distribution may read it, under DestinationPrefix). Every output ' +
+        'is then public to anyone with its URL',
+    });
+    const clamdAddress = param('ClamdAddress', {
+      type: 'String',
+      default: '',
+      allowedPattern: '^$|^tcp://([0-9A-Za-z.-]+|\\[[0-9A-Fa-f:.]+\\]):[0-9]{1,5}$',
+      constraintDescription: 'empty, or tcp://HOST:PORT',
+      description:
+        'Scan every upload with the clamd at tcp://HOST:PORT before it is decoded; infected ' +
+        'uploads move to the quarantine bucket. Empty = no scanning. Needs ScanSubnetIds and ' +
+        'ScanSecurityGroupIds (deploy/aws/README.md: Malware scanning)',
+    });
+    // Their defaults are placeholders in the form of ids: the template check at synth puts a
+    // parameter's default into the function's VpcConfig even where the condition leaves it out,
+    // and refuses an empty id (CloudFormation itself would not see it). The rule below refuses
+    // the placeholders with ClamdAddress.
+    const scanSubnets = param('ScanSubnetIds', {
+      type: 'CommaDelimitedList',
+      default: NO_SUBNET,
+      description:
+        'With ClamdAddress: private subnets for the event function, with a route to clamd and ' +
+        `an S3 gateway endpoint (or a NAT gateway). ${NO_SUBNET} = none`,
+    });
+    const scanSecurityGroups = param('ScanSecurityGroupIds', {
+      type: 'CommaDelimitedList',
+      default: NO_SECURITY_GROUP,
+      description:
+        "With ClamdAddress: the event function's security groups; clamd's must accept TCP from " +
+        `them on its port. ${NO_SECURITY_GROUP} = none`,
+    });
+
     // ---- Conditions -------------------------------------------------------------------------
     const condition = (name: string, expression: ICfnConditionExpression) =>
       new CfnCondition(this, name, { expression });
@@ -285,6 +332,29 @@ export class ImgflowStack extends Stack {
           assertDescription:
             'UploadAuthType NONE needs UploadReservedConcurrency > 0: it caps what anonymous ' +
             'callers can spend',
+        },
+      ],
+    });
+
+    const withScanning = condition('WithScanning', notEmpty(clamdAddress));
+    const withCdn = condition('WithCdn', Fn.conditionEquals(cdn.valueAsString, 'true'));
+
+    // clamd listens in a private network: without subnets and security groups the function
+    // could not reach it, and every upload would be dead-lettered.
+    const isUnset = (p: CfnParameter, placeholder: string) =>
+      Fn.conditionEachMemberEquals(p.valueAsList, placeholder) as ICfnRuleConditionExpression;
+    new CfnRule(this, 'ScanningNeedsANetwork', {
+      ruleCondition: Fn.conditionNot(
+        Fn.conditionEquals(clamdAddress.valueAsString, ''),
+      ) as ICfnRuleConditionExpression,
+      assertions: [
+        {
+          assert: Fn.conditionNot(isUnset(scanSubnets, NO_SUBNET)) as ICfnRuleConditionExpression,
+          assertDescription: 'ClamdAddress needs ScanSubnetIds: the subnets clamd is reached from',
+        },
+        {
+          assert: Fn.conditionNot(isUnset(scanSecurityGroups, NO_SECURITY_GROUP)) as ICfnRuleConditionExpression,
+          assertDescription: "ClamdAddress needs ScanSecurityGroupIds: the function's groups",
         },
       ],
     });
@@ -360,6 +430,132 @@ export class ImgflowStack extends Stack {
     const sourceObjects = `${sourceBucketArn}/${sourcePrefix.valueAsString}*`;
     const destinationObjects = `${destinationBucket.bucketArn}/${destinationPrefix.valueAsString}*`;
 
+    // Infected uploads (only with ClamdAddress), private like the others and readable only by
+    // the account's admins. Named from the stack id like the source bucket, so that its ARN in
+    // the role and in the access-log bucket's policy is text, not a reference to a resource that
+    // exists only under a condition.
+    const quarantineBucketName = Fn.join('-', ['imgflow-quarantine', stackIdSuffix]);
+    const quarantineBucketArn = `arn:${Aws.PARTITION}:s3:::${quarantineBucketName}`;
+    const quarantine = new Construct(this, 'Quarantine');
+    new s3.Bucket(quarantine, 'Bucket', {
+      ...privateBucket,
+      bucketName: quarantineBucketName,
+      lifecycleRules: [{ abortIncompleteMultipartUploadAfter: Duration.days(1) }],
+    }).node.addDependency(accessLogs);
+    cfn<s3.CfnBucket>(quarantine.node.findChild('Bucket')).loggingConfiguration = {
+      destinationBucketName: accessLogs.bucketName,
+      logFilePrefix: 'quarantine/',
+    };
+    forAllResources(quarantine, (r) => (r.cfnOptions.condition = withScanning));
+    accessLogs.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'QuarantineAccessLogs',
+        principals: [new iam.ServicePrincipal('logging.s3.amazonaws.com')],
+        actions: ['s3:PutObject'],
+        resources: [accessLogs.arnForObjects('quarantine/*')],
+        conditions: {
+          ArnLike: { 'aws:SourceArn': quarantineBucketArn },
+          StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID },
+        },
+      }),
+    );
+
+    // ---- CDN (optional: Cdn=true) -----------------------------------------------------------
+    // CloudFront reads the private destination bucket through Origin Access Control: it signs
+    // its requests, and the bucket policy lets exactly this distribution read the outputs under
+    // DestinationPrefix. Written as L1 resources: the L2 origin adds its bucket policy statement
+    // unconditionally, and this one exists only with Cdn=true.
+    const delivery = new Construct(this, 'CloudFront');
+    const cdnName = Fn.join('-', ['imgflow', stackIdSuffix]); // unique per account, as required
+    const originAccess = new cloudfront.CfnOriginAccessControl(delivery, 'OriginAccess', {
+      originAccessControlConfig: {
+        name: cdnName,
+        description: 'imgflow: the CDN reads the destination bucket',
+        originAccessControlOriginType: 's3',
+        signingBehavior: 'always',
+        signingProtocol: 'sigv4',
+      },
+    });
+    // The objects' own Cache-Control decides (min TTL 0: a "no-cache" manifest or variant is
+    // revalidated, an immutable one kept a year); a day for anything without one. Neither
+    // query strings, headers nor cookies are part of the key: the outputs do not vary by them.
+    const cachePolicy = new cloudfront.CfnCachePolicy(delivery, 'CachePolicy', {
+      cachePolicyConfig: {
+        name: cdnName,
+        comment: 'imgflow outputs: their Cache-Control decides',
+        minTtl: 0,
+        defaultTtl: 86_400,
+        maxTtl: 31_536_000,
+        parametersInCacheKeyAndForwardedToOrigin: {
+          enableAcceptEncodingGzip: true,
+          enableAcceptEncodingBrotli: true,
+          cookiesConfig: { cookieBehavior: 'none' },
+          headersConfig: { headerBehavior: 'none' },
+          queryStringsConfig: { queryStringBehavior: 'none' },
+        },
+      },
+    });
+    const distribution = new cloudfront.CfnDistribution(delivery, 'Distribution', {
+      distributionConfig: {
+        enabled: true,
+        comment: 'imgflow: variants and manifests of the destination bucket',
+        httpVersion: 'http2and3',
+        ipv6Enabled: true,
+        origins: [
+          {
+            id: 'destination',
+            domainName: destinationBucket.bucketRegionalDomainName,
+            originAccessControlId: originAccess.attrId,
+            s3OriginConfig: { originAccessIdentity: '' }, // OAC, not the legacy identity
+          },
+        ],
+        defaultCacheBehavior: {
+          targetOriginId: 'destination',
+          viewerProtocolPolicy: 'redirect-to-https',
+          allowedMethods: ['GET', 'HEAD'],
+          cachedMethods: ['GET', 'HEAD'],
+          compress: true,
+          cachePolicyId: cachePolicy.attrId,
+        },
+      },
+    });
+    forAllResources(delivery, (r) => (r.cfnOptions.condition = withCdn));
+    Validations.of(distribution).acknowledge(
+      {
+        id: 'AwsSolutions-CFR1',
+        reason: 'Who may view the images is the application owner\'s choice; no country is refused.',
+      },
+      {
+        id: 'AwsSolutions-CFR2',
+        reason:
+          'Read-only, cached, public images of GET and HEAD only; a WAF web ACL can be attached ' +
+          'to the distribution where rate rules are wanted.',
+      },
+      {
+        id: 'AwsSolutions-CFR3',
+        reason:
+          'CloudFront standard logs need a bucket with ACLs, which every bucket here refuses ' +
+          '(BucketOwnerEnforced); the destination bucket logs every origin fetch.',
+      },
+      {
+        id: 'AwsSolutions-CFR4',
+        reason:
+          'The distribution uses its own *.cloudfront.net certificate, whose minimum protocol ' +
+          'CloudFront fixes; a custom domain with an ACM certificate sets TLSv1.2_2021.',
+      },
+    );
+    const distributionArn = `arn:${Aws.PARTITION}:cloudfront::${Aws.ACCOUNT_ID}:distribution/${distribution.ref}`;
+    const destinationPolicy = cfn<s3.CfnBucketPolicy>(destinationBucket.policy!);
+    destinationPolicy.policyDocument = appendStatementsIf(delivery, destinationPolicy.policyDocument, withCdn, [
+      new iam.PolicyStatement({
+        sid: 'CdnReadsOutputs',
+        principals: [new iam.ServicePrincipal('cloudfront.amazonaws.com')],
+        actions: ['s3:GetObject'],
+        resources: [destinationObjects],
+        conditions: { StringEquals: { 'AWS:SourceArn': distributionArn } },
+      }),
+    ]);
+
     // ---- Dead-letter queue ------------------------------------------------------------------
     // Lambda's on-failure destination: each message is the failed event with the error and the
     // number of attempts (requestContext.condition, responsePayload), kept 14 days for redrive.
@@ -417,6 +613,26 @@ export class ImgflowStack extends Stack {
       },
     });
     acknowledgeObjectWildcards(functionRole, [sourceObjects, destinationObjects]);
+    // Only with ClamdAddress: an infected upload is copied to the quarantine and deleted from
+    // the source, and the function joins the subnets clamd is reached from, which Lambda does
+    // with the function's role. Network interfaces cannot be named before they exist, so those
+    // actions name the account and region; DescribeNetworkInterfaces and DescribeSubnets take
+    // no resource at all.
+    addStatementsIf(functionRole, withScanning, [
+      statement('QuarantineInfected', ['s3:PutObject'], [`${quarantineBucketArn}/*`]),
+      statement('DeleteInfectedSources', ['s3:DeleteObject'], [sourceObjects]),
+      statement(
+        'JoinScanSubnets',
+        [
+          'ec2:CreateNetworkInterface',
+          'ec2:DeleteNetworkInterface',
+          'ec2:AssignPrivateIpAddresses',
+          'ec2:UnassignPrivateIpAddresses',
+        ],
+        [`arn:${Aws.PARTITION}:ec2:${Aws.REGION}:${Aws.ACCOUNT_ID}:*`],
+      ),
+      statement('DescribeScanSubnets', ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'], ['*']),
+    ]);
 
     const imgflowFunction = new lambda.Function(this, 'Function', {
       description: 'imgflow: renders each uploaded image into its variants and manifest.json',
@@ -435,9 +651,15 @@ export class ImgflowStack extends Stack {
         [Env.DESTINATION_BUCKET]: destinationBucket.bucketName,
         [Env.DESTINATION_PREFIX]: ifThen(hasDestinationPrefix, destinationPrefix.valueAsString).toString(),
         [Env.CONFIG]: ifThen(hasRecipe, recipeFile.valueAsString).toString(),
+        [Env.CLAMD]: ifThen(withScanning, clamdAddress.valueAsString).toString(),
+        [Env.QUARANTINE_BUCKET]: ifThen(withScanning, quarantineBucketName).toString(),
       },
     });
     const cfnFunction = cfn<lambda.CfnFunction>(imgflowFunction);
+    cfnFunction.vpcConfig = ifThen(withScanning, {
+      SubnetIds: scanSubnets.valueAsList,
+      SecurityGroupIds: scanSecurityGroups.valueAsList,
+    });
     cfnFunction.addPropertyOverride('LoggingConfig.ApplicationLogLevel', logLevel.valueAsString);
     cfnFunction.reservedConcurrentExecutions = Token.asNumber(
       ifThen(hasReservedConcurrency, reservedConcurrency.valueAsNumber),
@@ -690,6 +912,14 @@ export class ImgflowStack extends Stack {
       `https://console.aws.amazon.com/cloudwatch/home?region=${Aws.REGION}#dashboards:name=${dashboard.dashboardName}`,
       'Invocations, errors, duration, dead letters',
     );
+    output('CdnDomainName', distribution.attrDomainName, 'https://<this>/<output key>', withCdn);
+    output('CdnDistributionId', distribution.ref, 'For invalidations', withCdn);
+    output(
+      'QuarantineBucketName',
+      quarantineBucketName,
+      'Infected uploads, with their signature in the imgflow-signature metadata',
+      withScanning,
+    );
     output('UploadEndpointUrl', uploadUrl.attrFunctionUrl, 'Ask here for a presigned upload URL', withUploads);
     output('UploadFunctionName', uploadFunction.functionName, 'The upload endpoint function', withUploads);
     output('UploadLogGroup', uploadLogs.logGroupName, "The upload endpoint's logs", withUploads);
@@ -726,6 +956,41 @@ function logGroup(scope: Construct, id: string, retention: CfnParameter): logs.L
   const group = new logs.LogGroup(scope, id, { removalPolicy: RemovalPolicy.RETAIN });
   cfn<logs.CfnLogGroup>(group).retentionInDays = retention.valueAsNumber;
   return group;
+}
+
+// Statements granted only under a condition, each wrapped in Fn::If: CloudFormation leaves it
+// out (AWS::NoValue) when the condition is false, so a policy grants exactly what the deployed
+// features use. Appended to the role's one inline policy.
+function addStatementsIf(role: iam.Role, c: CfnCondition, statements: iam.PolicyStatement[]) {
+  const cfnRole = cfn<iam.CfnRole>(role);
+  const inline = Stack.of(role).resolve(cfnRole.policies) as { policyName: string; policyDocument: unknown }[];
+  if (inline.length !== 1) throw new Error(`${role.node.path}: expected one inline policy`);
+  const [{ policyName, policyDocument }] = inline;
+  cfnRole.policies = [
+    { policyName, policyDocument: appendStatementsIf(role, policyDocument, c, statements) },
+  ];
+}
+
+// A policy document with the conditional statements after its own, resolved at synthesis (so
+// statements added to the document before then are kept).
+function appendStatementsIf(
+  scope: IConstruct,
+  document: unknown,
+  c: CfnCondition,
+  statements: iam.PolicyStatement[],
+): IResolvable {
+  return Lazy.any({
+    produce: () => {
+      const resolved = Stack.of(scope).resolve(document) as { Statement: unknown[] };
+      return {
+        ...resolved,
+        Statement: [
+          ...resolved.Statement,
+          ...statements.map((st) => Fn.conditionIf(c.logicalId, st.toStatementJson(), Aws.NO_VALUE)),
+        ],
+      };
+    },
+  });
 }
 
 // Writing to its own log group: the group exists, so no logs:CreateLogGroup. The group's Arn

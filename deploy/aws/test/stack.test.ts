@@ -4,7 +4,7 @@ import { strict as assert } from 'node:assert';
 import { describe, test } from 'node:test';
 import { Match } from 'aws-cdk-lib/assertions';
 import { Env, PRESIGN_MODE } from '../lib/imgflow-stack';
-import { allStatements, asArray, resourcesOfType, synth, theResource } from './support';
+import { allStatements, asArray, resourcesOfType, synth, theResource, unlessConditional } from './support';
 
 const { template, json } = synth();
 
@@ -38,17 +38,20 @@ const jsonLogsTo = (group: string) => ({
   LogGroup: ref(group),
 });
 
-// The role's statements, with each action list sorted, in the order written.
-function statementsOf(role: { Properties?: Record<string, any> }) {
+// The role's statements granted under `condition` (undefined: always), with each action list
+// sorted, in the order written.
+function statementsOf(role: { Properties?: Record<string, any> }, condition?: string) {
   const policies = role.Properties!.Policies as { PolicyDocument: { Statement: any[] } }[];
   assert.equal(policies.length, 1, 'one inline policy');
-  return policies[0].PolicyDocument.Statement.map((s) => ({
-    Sid: s.Sid,
-    Effect: s.Effect,
-    Action: asArray(s.Action).slice().sort(),
-    Resource: s.Resource,
-    ...(s.Condition ? { Condition: s.Condition } : {}),
-  }));
+  return policies[0].PolicyDocument.Statement.map(unlessConditional)
+    .filter(([c]) => c === condition)
+    .map(([, s]) => ({
+      Sid: s.Sid,
+      Effect: s.Effect,
+      Action: asArray(s.Action).slice().sort(),
+      Resource: s.Resource,
+      ...(s.Condition ? { Condition: s.Condition } : {}),
+    }));
 }
 
 describe('least privilege', () => {
@@ -76,6 +79,42 @@ describe('least privilege', () => {
       { Sid: 'DeadLetter', Effect: 'Allow', Action: ['sqs:SendMessage'], Resource: arnOf(dlqId) },
     ]);
     assert.equal(functionRole.Properties!.ManagedPolicyArns, undefined, 'no managed policies');
+  });
+
+  test('with ClamdAddress the function may also quarantine, delete infected sources, join subnets', () => {
+    const quarantineName = { 'Fn::Join': ['-', ['imgflow-quarantine', sourceName['Fn::Join'][1][1]]] };
+    const quarantineObjects = {
+      'Fn::Join': ['', ['arn:', ref('AWS::Partition'), ':s3:::', quarantineName, '/*']],
+    };
+    const accountEc2 = {
+      'Fn::Join': ['', ['arn:', ref('AWS::Partition'), ':ec2:', ref('AWS::Region'), ':', ref('AWS::AccountId'), ':*']],
+    };
+    assert.deepEqual(statementsOf(functionRole, 'WithScanning'), [
+      { Sid: 'QuarantineInfected', Effect: 'Allow', Action: ['s3:PutObject'], Resource: quarantineObjects },
+      { Sid: 'DeleteInfectedSources', Effect: 'Allow', Action: ['s3:DeleteObject'], Resource: sourceObjects },
+      {
+        Sid: 'JoinScanSubnets',
+        Effect: 'Allow',
+        Action: [
+          'ec2:AssignPrivateIpAddresses',
+          'ec2:CreateNetworkInterface',
+          'ec2:DeleteNetworkInterface',
+          'ec2:UnassignPrivateIpAddresses',
+        ],
+        Resource: accountEc2,
+      },
+      {
+        Sid: 'DescribeScanSubnets',
+        Effect: 'Allow',
+        Action: ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'],
+        Resource: '*',
+      },
+    ]);
+    // Nothing else is conditional: every other grant is the same with or without scanning.
+    const conditions = new Set(
+      functionRole.Properties!.Policies[0].PolicyDocument.Statement.map((s: any) => unlessConditional(s)[0]),
+    );
+    assert.deepEqual([...conditions], [undefined, 'WithScanning']);
   });
 
   test('the upload endpoint role may only put objects under the source prefix, and log', () => {
@@ -121,7 +160,8 @@ describe('least privilege', () => {
     // The buckets themselves only for listing names (S3 then answers a missing key with 404).
     const buckets = [sourceBucketArn, arnOf(destinationId)];
     for (const [id, role] of [[functionRoleId, functionRole], [uploadRoleId, uploadRole]] as const) {
-      for (const s of role.Properties!.Policies[0].PolicyDocument.Statement) {
+      for (const [condition, s] of role.Properties!.Policies[0].PolicyDocument.Statement.map(unlessConditional)) {
+        if (condition === 'WithScanning') continue; // exactly as the test above says
         assert.equal(s.NotResource, undefined, `${id}: NotResource`);
         const listing = JSON.stringify(asArray(s.Action)) === JSON.stringify(['s3:ListBucket']);
         for (const resource of asArray(s.Resource)) {
@@ -162,11 +202,31 @@ describe('least privilege', () => {
   });
 });
 
+// The statements of a bucket's policy, each with the condition it is granted under.
+function bucketPolicyStatements(bucketId: string) {
+  const policies = resourcesOfType(json, 'AWS::S3::BucketPolicy').filter(
+    ([, p]) => JSON.stringify(p.Properties!.Bucket) === JSON.stringify(ref(bucketId)),
+  );
+  assert.equal(policies.length, 1, bucketId);
+  return asArray(policies[0][1].Properties!.PolicyDocument.Statement).map(unlessConditional);
+}
+
 describe('buckets', () => {
   const buckets = resourcesOfType(json, 'AWS::S3::Bucket');
 
-  test('three buckets: source, destination, access logs', () => {
-    assert.equal(buckets.length, 3);
+  test('four buckets: source, destination, access logs, and the quarantine with scanning only', () => {
+    assert.equal(buckets.length, 4);
+    const [quarantineId, quarantine] = theResource(json, 'AWS::S3::Bucket', 'QuarantineBucket');
+    assert.equal(quarantine.Condition, 'WithScanning');
+    for (const [id, r] of Object.entries(json.Resources)) {
+      if (id.startsWith('Quarantine')) assert.equal(r.Condition, 'WithScanning', id);
+    }
+    assert.equal(json.Outputs.QuarantineBucketName.Condition, 'WithScanning');
+    assert.deepEqual(quarantine.Properties!.BucketName, {
+      'Fn::Join': ['-', ['imgflow-quarantine', sourceName['Fn::Join'][1][1]]],
+    });
+    assert.deepEqual(quarantine.Properties!.LoggingConfiguration.LogFilePrefix, 'quarantine/');
+    assert.ok(quarantineId);
   });
 
   test('every bucket blocks public access, is encrypted, has no ACLs and is kept on delete', () => {
@@ -209,13 +269,15 @@ describe('buckets', () => {
 
   test('the source and destination policies let nobody in: reading takes IAM permissions', () => {
     for (const id of [sourceId, destinationId]) {
-      const policies = resourcesOfType(json, 'AWS::S3::BucketPolicy').filter(
-        ([, p]) => JSON.stringify(p.Properties!.Bucket) === JSON.stringify(ref(id)),
-      );
-      assert.equal(policies.length, 1, id);
-      const statements = asArray(policies[0][1].Properties!.PolicyDocument.Statement);
-      assert.deepEqual(statements.map((s: any) => s.Effect), ['Deny'], `${id}: only the TLS deny`);
+      const statements = bucketPolicyStatements(id).filter(([condition]) => condition === undefined);
+      assert.deepEqual(statements.map(([, s]) => s.Effect), ['Deny'], `${id}: only the TLS deny`);
     }
+    // With Cdn=true, the distribution alone may read the outputs (below); nothing else is
+    // conditional.
+    assert.deepEqual(
+      bucketPolicyStatements(sourceId).map(([condition]) => condition),
+      [undefined],
+    );
   });
 
   test('source and destination log their requests to the access-log bucket', () => {
@@ -246,6 +308,37 @@ describe('buckets', () => {
         },
       });
     }
+  });
+
+  test('the quarantine logs to the access-log bucket too, named by its ARN (it may not exist)', () => {
+    const [logBucketId] = theResource(json, 'AWS::S3::Bucket', 'AccessLogBucket');
+    const [, quarantine] = theResource(json, 'AWS::S3::Bucket', 'QuarantineBucket');
+    assert.deepEqual(quarantine.Properties!.LoggingConfiguration, {
+      DestinationBucketName: ref(logBucketId),
+      LogFilePrefix: 'quarantine/',
+    });
+    template.hasResourceProperties('AWS::S3::BucketPolicy', {
+      Bucket: ref(logBucketId),
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          {
+            Sid: 'QuarantineAccessLogs',
+            Action: 's3:PutObject',
+            Effect: 'Allow',
+            Principal: { Service: 'logging.s3.amazonaws.com' },
+            Resource: { 'Fn::Join': ['', [arnOf(logBucketId), '/quarantine/*']] },
+            Condition: {
+              ArnLike: {
+                'aws:SourceArn': {
+                  'Fn::Join': ['', ['arn:', ref('AWS::Partition'), ':s3:::', quarantine.Properties!.BucketName]],
+                },
+              },
+              StringEquals: { 'aws:SourceAccount': ref('AWS::AccountId') },
+            },
+          },
+        ]),
+      },
+    });
   });
 
   test('destination versioning follows its parameter, off by default', () => {
@@ -343,8 +436,45 @@ describe('the function', () => {
       [Env.DESTINATION_BUCKET]: ref(destinationId),
       [Env.DESTINATION_PREFIX]: { 'Fn::If': ['HasDestinationPrefix', ref('DestinationPrefix'), ref('AWS::NoValue')] },
       [Env.CONFIG]: { 'Fn::If': ['HasRecipe', ref('RecipeFile'), ref('AWS::NoValue')] },
+      [Env.CLAMD]: { 'Fn::If': ['WithScanning', ref('ClamdAddress'), ref('AWS::NoValue')] },
+      [Env.QUARANTINE_BUCKET]: {
+        'Fn::If': ['WithScanning', { 'Fn::Join': ['-', ['imgflow-quarantine', sourceName['Fn::Join'][1][1]]] }, ref('AWS::NoValue')],
+      },
     });
     assert.equal(json.Parameters.RecipeFile.Default, '', 'the built-in recipe by default');
+  });
+
+  test('scans only with ClamdAddress, from the subnets and security groups given with it', () => {
+    assert.equal(json.Parameters.ClamdAddress.Default, '');
+    assert.deepEqual(json.Conditions.WithScanning, { 'Fn::Not': [{ 'Fn::Equals': [ref('ClamdAddress'), ''] }] });
+    assert.deepEqual(fn.Properties!.VpcConfig, {
+      'Fn::If': [
+        'WithScanning',
+        { SubnetIds: ref('ScanSubnetIds'), SecurityGroupIds: ref('ScanSecurityGroupIds') },
+        ref('AWS::NoValue'),
+      ],
+    });
+    const pattern = new RegExp(json.Parameters.ClamdAddress.AllowedPattern);
+    for (const ok of ['', 'tcp://10.0.1.5:3310', 'tcp://clamd.internal:3310', 'tcp://[fd00::5]:3310']) {
+      assert.ok(pattern.test(ok), ok);
+    }
+    for (const bad of ['10.0.1.5:3310', 'unix:/run/clamd.ctl', 'tcp://host', 'tcp://a b:1']) {
+      assert.ok(!pattern.test(bad), bad);
+    }
+    // The placeholders stand for "none"; with ClamdAddress the rule refuses them.
+    const rule = json.Rules!.ScanningNeedsANetwork;
+    assert.deepEqual(rule.RuleCondition, { 'Fn::Not': [{ 'Fn::Equals': [ref('ClamdAddress'), ''] }] });
+    assert.deepEqual(
+      rule.Assertions.map((a: any) => a.Assert),
+      [
+        { 'Fn::Not': [{ 'Fn::EachMemberEquals': [ref('ScanSubnetIds'), json.Parameters.ScanSubnetIds.Default] }] },
+        {
+          'Fn::Not': [
+            { 'Fn::EachMemberEquals': [ref('ScanSecurityGroupIds'), json.Parameters.ScanSecurityGroupIds.Default] },
+          ],
+        },
+      ],
+    );
   });
 
   test('logs to its own log group, kept for LogRetentionDays (30 by default)', () => {
@@ -405,6 +535,86 @@ describe('the upload endpoint', () => {
     assert.deepEqual(uploadFn.Properties!.ReservedConcurrentExecutions, {
       'Fn::If': ['UploadHasReservedConcurrency', ref('UploadReservedConcurrency'), ref('AWS::NoValue')],
     });
+  });
+});
+
+describe('the CDN', () => {
+  const [distributionId, distribution] = theResource(json, 'AWS::CloudFront::Distribution', 'CloudFrontDistribution');
+  const [oacId] = theResource(json, 'AWS::CloudFront::OriginAccessControl', 'CloudFrontOriginAccess');
+  const [cachePolicyId, cachePolicy] = theResource(json, 'AWS::CloudFront::CachePolicy', 'CloudFrontCachePolicy');
+  const config = distribution.Properties!.DistributionConfig;
+
+  test('is off by default, and every part of it follows the switch', () => {
+    assert.equal(json.Parameters.Cdn.Default, 'false');
+    assert.deepEqual(json.Conditions.WithCdn, { 'Fn::Equals': [ref('Cdn'), 'true'] });
+    for (const [id, r] of Object.entries(json.Resources)) {
+      if (id.startsWith('CloudFront')) assert.equal(r.Condition, 'WithCdn', id);
+    }
+    for (const name of ['CdnDomainName', 'CdnDistributionId']) {
+      assert.equal(json.Outputs[name].Condition, 'WithCdn', name);
+    }
+  });
+
+  test('reads the private destination bucket through Origin Access Control, signed', () => {
+    assert.deepEqual(config.Origins, [
+      {
+        Id: 'destination',
+        DomainName: { 'Fn::GetAtt': [destinationId, 'RegionalDomainName'] },
+        OriginAccessControlId: { 'Fn::GetAtt': [oacId, 'Id'] },
+        S3OriginConfig: { OriginAccessIdentity: '' },
+      },
+    ]);
+    template.hasResourceProperties('AWS::CloudFront::OriginAccessControl', {
+      OriginAccessControlConfig: Match.objectLike({
+        OriginAccessControlOriginType: 's3',
+        SigningBehavior: 'always',
+        SigningProtocol: 'sigv4',
+      }),
+    });
+    // The bucket policy lets exactly this distribution read the outputs, and only with Cdn=true.
+    const cdnStatements = bucketPolicyStatements(destinationId).filter(([c]) => c === 'WithCdn');
+    assert.deepEqual(
+      cdnStatements.map(([, s]) => s),
+      [
+        {
+          Sid: 'CdnReadsOutputs',
+          Effect: 'Allow',
+          Principal: { Service: 'cloudfront.amazonaws.com' },
+          Action: 's3:GetObject',
+          Resource: destinationObjects,
+          Condition: {
+            StringEquals: {
+              'AWS:SourceArn': {
+                'Fn::Join': [
+                  '',
+                  ['arn:', ref('AWS::Partition'), ':cloudfront::', ref('AWS::AccountId'), ':distribution/', ref(distributionId)],
+                ],
+              },
+            },
+          },
+        },
+      ],
+    );
+  });
+
+  test('serves GET and HEAD over HTTPS, HTTP/2 and 3, compressed, cached as the objects say', () => {
+    assert.equal(config.Enabled, true);
+    assert.equal(config.HttpVersion, 'http2and3');
+    const behavior = config.DefaultCacheBehavior;
+    assert.equal(behavior.ViewerProtocolPolicy, 'redirect-to-https');
+    assert.deepEqual(behavior.AllowedMethods, ['GET', 'HEAD']);
+    assert.equal(behavior.Compress, true);
+    assert.deepEqual(behavior.CachePolicyId, { 'Fn::GetAtt': [cachePolicyId, 'Id'] });
+    const c = cachePolicy.Properties!.CachePolicyConfig;
+    // Min TTL 0: a "no-cache" object is revalidated every time; max a year for immutable ones.
+    assert.equal(c.MinTTL, 0);
+    assert.equal(c.MaxTTL, 31_536_000);
+    const key = c.ParametersInCacheKeyAndForwardedToOrigin;
+    assert.equal(key.EnableAcceptEncodingGzip, true);
+    assert.equal(key.EnableAcceptEncodingBrotli, true);
+    assert.deepEqual(key.QueryStringsConfig, { QueryStringBehavior: 'none' });
+    assert.deepEqual(key.HeadersConfig, { HeaderBehavior: 'none' });
+    assert.deepEqual(key.CookiesConfig, { CookieBehavior: 'none' });
   });
 });
 

@@ -64,8 +64,22 @@ export function allStatements(t: CfnTemplate): Located[] {
       docs.push([id, p.PolicyDocument]);
     }
     for (const [where, doc] of docs) {
-      for (const statement of asArray(doc.Statement)) out.push({ where, statement });
+      for (const s of asArray(doc.Statement)) {
+        const [condition, statement] = unlessConditional(s);
+        out.push({ where: condition ? `${where} (if ${condition})` : where, statement });
+      }
     }
   }
   return out;
+}
+
+// A statement granted only under a condition is written {"Fn::If": [condition, statement,
+// {"Ref": "AWS::NoValue"}]}: its condition and the statement, or [undefined, s] for a plain one.
+export function unlessConditional(s: any): [string | undefined, Record<string, any>] {
+  const branches = s['Fn::If'];
+  if (!branches) return [undefined, s];
+  if (JSON.stringify(branches[2]) !== JSON.stringify({ Ref: 'AWS::NoValue' })) {
+    throw new Error(`a conditional statement must grant nothing otherwise: ${JSON.stringify(s)}`);
+  }
+  return [branches[0], branches[1]];
 }

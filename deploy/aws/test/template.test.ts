@@ -37,7 +37,8 @@ test('the template has no CDK metadata, bootstrap version check or asset', () =>
   assert.ok(!committed.includes('cdk-hnb659fds'), 'no reference to the CDK bootstrap stack');
 });
 
-test('the template fits in an inline CloudFormation request (51,200 bytes)', () => {
-  // Larger, `aws cloudformation deploy` needs an S3 bucket for the template itself.
-  assert.ok(Buffer.byteLength(committed) <= 51_200, `${Buffer.byteLength(committed)} bytes`);
+test('the template fits in CloudFormation from S3 (1 MB), as `aws cloudformation deploy --s3-bucket`', () => {
+  // Over 51,200 bytes, CloudFormation takes a template only from S3: the README's deploy
+  // command passes --s3-bucket (the bucket that already holds the code).
+  assert.ok(Buffer.byteLength(committed) <= 1_000_000, `${Buffer.byteLength(committed)} bytes`);
 });

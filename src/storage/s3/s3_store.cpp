@@ -95,20 +95,14 @@ core::Result<sigv4::Credentials> credentials_from_environment() {
 
 core::Result<std::unique_ptr<S3Store>> S3Store::create(S3Config config, http::HttpClient& client,
                                                        const core::Clock& clock, Sleep sleep) {
-  if (config.endpoint.empty()) config.endpoint = "https://s3." + config.region + ".amazonaws.com";
-  Endpoint endpoint;
-  const auto sep = config.endpoint.find("://");
-  if (sep != std::string::npos) {
-    endpoint.scheme = config.endpoint.substr(0, sep);
-    endpoint.host = config.endpoint.substr(sep + 3);
-  }
-  while (endpoint.host.ends_with('/')) endpoint.host.pop_back();
-  if ((endpoint.scheme != "http" && endpoint.scheme != "https") || endpoint.host.empty() ||
-      endpoint.host.find_first_of("/?#@ ") != std::string::npos) {
-    return core::fail(ErrorCode::kInvalidArgument,
-                      "S3 endpoint must be http(s)://host[:port], got \"" + config.endpoint + "\"");
-  }
   if (config.region.empty()) return core::fail(ErrorCode::kInvalidArgument, "S3 region is empty");
+  auto endpoint = parse_s3_endpoint(config.endpoint, config.region);
+  if (!endpoint) return core::fail(endpoint.error());
+  if (!endpoint->base_path.empty()) {
+    return core::fail(ErrorCode::kInvalidArgument,
+                      "S3 endpoint must be http(s)://host[:port], without a path, got \"" +
+                          config.endpoint + "\"");
+  }
   sigv4::Credentials credentials;
   if (config.credentials) {
     credentials = *config.credentials;
@@ -121,12 +115,12 @@ core::Result<std::unique_ptr<S3Store>> S3Store::create(S3Config config, http::Ht
     return core::fail(ErrorCode::kInvalidArgument, "S3 credentials need an access key pair");
   }
   if (!sleep) sleep = [](std::chrono::milliseconds d) { std::this_thread::sleep_for(d); };
-  return std::unique_ptr<S3Store>(new S3Store(std::move(config), std::move(endpoint),
+  return std::unique_ptr<S3Store>(new S3Store(std::move(config), std::move(*endpoint),
                                               std::move(credentials), client, clock,
                                               std::move(sleep)));
 }
 
-S3Store::S3Store(S3Config config, Endpoint endpoint, sigv4::Credentials credentials,
+S3Store::S3Store(S3Config config, S3Endpoint endpoint, sigv4::Credentials credentials,
                  http::HttpClient& client, const core::Clock& clock, Sleep sleep)
     : config_(std::move(config)),
       endpoint_(std::move(endpoint)),
@@ -139,16 +133,7 @@ S3Store::S3Store(S3Config config, Endpoint endpoint, sigv4::Credentials credenti
 // ---- Request machinery -----------------------------------------------------------------------
 
 core::Result<http::Request> S3Store::build(const Call& call, std::string_view payload_hash) const {
-  // Virtual-hosted style unless asked otherwise; a dotted bucket would break TLS wildcard certs.
-  const bool virtual_host =
-      !config_.path_style && !call.bucket.empty() && call.bucket.find('.') == std::string::npos;
-  const std::string host = virtual_host ? call.bucket + "." + endpoint_.host : endpoint_.host;
-  std::string path = "/";
-  if (!call.bucket.empty() && !virtual_host) path += call.bucket;
-  if (!call.key.empty()) {
-    if (!virtual_host) path += '/';
-    path += core::uri_encode(call.key, true);
-  }
+  const S3Target target = s3_target(endpoint_, config_.path_style, call.bucket, call.key);
   std::string query;
   for (const auto& [name, value] : call.query) {
     if (!query.empty()) query += '&';
@@ -156,7 +141,7 @@ core::Result<http::Request> S3Store::build(const Call& call, std::string_view pa
     if (!value.empty()) query += "=" + core::uri_encode(value, false);
   }
 
-  http::RequestHead signed_request{call.method, path, query, {{"Host", host}}};
+  http::RequestHead signed_request{call.method, target.path, query, {{"Host", target.host}}};
   signed_request.headers.insert(signed_request.headers.end(), call.headers.begin(),
                                 call.headers.end());
   sigv4::SigningParams params;
@@ -169,7 +154,7 @@ core::Result<http::Request> S3Store::build(const Call& call, std::string_view pa
 
   http::Request request;
   request.method = call.method;
-  request.url = endpoint_.scheme + "://" + host + path + (query.empty() ? "" : "?" + query);
+  request.url = s3_url(endpoint_, target, query);
   request.headers = std::move(signed_request.headers);
   // Unsigned, as the AWS SDKs send it: X-Ray's trace header.
   if (config_.trace_id) {

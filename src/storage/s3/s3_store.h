@@ -15,6 +15,7 @@
 #include "http/http_client.h"
 #include "sigv4/signer.h"
 #include "storage/object_store.h"
+#include "storage/s3/s3_address.h"
 
 namespace imgflow::core {
 struct XmlElement;
@@ -134,12 +135,7 @@ class S3Store final : public ObjectStore {
 
  private:
   struct Call;  // one S3 operation, before signing (s3_store.cpp)
-  struct Endpoint {
-    std::string scheme;
-    std::string host;  // host[:port] as it goes in the Host header
-  };
-
-  S3Store(S3Config config, Endpoint endpoint, sigv4::Credentials credentials,
+  S3Store(S3Config config, S3Endpoint endpoint, sigv4::Credentials credentials,
           http::HttpClient& client, const core::Clock& clock, Sleep sleep);
 
   // Signs and sends `call`, retrying per policy; the response body lands in `body`.
@@ -176,7 +172,7 @@ class S3Store final : public ObjectStore {
                            std::string& buffer);
 
   S3Config config_;
-  Endpoint endpoint_;
+  S3Endpoint endpoint_;
   sigv4::Credentials credentials_;
   http::HttpClient& client_;
   const core::Clock& clock_;
