@@ -11,6 +11,7 @@
 #include <atomic>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -28,10 +29,12 @@
 #include "gateway/metrics.h"
 #include "gateway/scoped_store.h"
 #include "gateway/server.h"
+#include "http/curl_http_client.h"
 #include "image/image.h"
 #include "recipe/recipe.h"
 #include "runtime/dead_letter_api.h"
 #include "runtime/dispatcher.h"
+#include "runtime/event_feed.h"
 #include "runtime/invoker.h"
 #include "storage/local_store.h"
 
@@ -250,12 +253,14 @@ class LiveHandler {
 // finish. /ready answers 503 from the signal on, so a balancer stops sending new work first.
 // SIGHUP calls `reload` and goes on serving.
 void serve_until_signal(gateway::Server& server, const sigset_t& signals, core::Logger& log,
-                        std::atomic<bool>& accepting, const std::function<void()>& reload) {
+                        std::atomic<bool>& accepting, runtime::EventFeed& feed,
+                        const std::function<void()>& reload) {
   std::thread server_thread([&server] { server.run(); });
   int signal = 0;
   while ((signal = wait_for_signal(signals)) == SIGHUP) reload();
   accepting = false;
   log.info("shutting down", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  feed.close();  // open event streams would otherwise hold their connections
   server.stop();
   server_thread.join();
   log.info("stopped", {});
@@ -368,6 +373,12 @@ int run_serve(const ServeOptions& options) {
   if (!recipe) return usage_error(recipe.error().message);
   auto env_admin = gateway::admin_from_environment();
   if (!env_admin) return usage_error(env_admin.error().message);
+  auto webhooks = runtime::webhook_targets(
+      recipe->notify, [](std::string_view name) -> std::optional<std::string> {
+        const char* value = std::getenv(std::string(name).c_str());
+        return value == nullptr ? std::nullopt : std::optional<std::string>(value);
+      });
+  if (!webhooks) return usage_error(webhooks.error().message);
   auto tls = load_tls(options.tls);
   if (!tls) return usage_error(tls.error().message);
 
@@ -421,7 +432,15 @@ int run_serve(const ServeOptions& options) {
   handler_config.destination_bucket = gateway_options.roles.destination;
   handler_config.destination_prefix = gateway_options.roles.destination_prefix;
   handler_config.recipe = *recipe;
+  // Every outcome goes to /_imgflow/events; the webhooks get those they subscribe to. The
+  // notify: section is read at start (its secrets come from the environment): a reloaded recipe
+  // keeps these webhooks.
+  handler_config.notify = {recipe::NotifyEvent::kProcessed, recipe::NotifyEvent::kQuarantined};
+  runtime::EventFeed feed;
   const core::Clock& clock = core::SystemClock::instance();
+  http::CurlHttpClient webhook_client;
+  const runtime::Notifier notifier(std::move(*webhooks), webhook_client, clock,
+                                   std::chrono::milliseconds(recipe->notify.timeout_ms));
   const auto make_handler = [&](const function::HandlerConfig& config) {
     ensure_quarantine(local, config.recipe, log);
     auto scoped = std::make_shared<ScopedHandler>(
@@ -440,6 +459,9 @@ int run_serve(const ServeOptions& options) {
   // The engine refuses, from the header, an image that would take more than this.
   dispatch_options.invoker.memory_limit_mb =
       static_cast<int>((recipe->limits.max_memory + (1U << 20U) - 1) >> 20U);
+  if (recipe->notify.enabled()) dispatch_options.notifier = &notifier;
+  dispatch_options.feed = &feed;
+  dispatch_options.notify_max_attempts = recipe->notify.max_attempts;
   runtime::Dispatcher dispatcher(local, local, function, log, clock, dispatch_options);
   // Read at each scrape, not at the dispatcher's last poll (and with no workers at all): the
   // gauges live in the registry, which outlives the dispatcher.
@@ -477,6 +499,7 @@ int run_serve(const ServeOptions& options) {
           [&dead_letter_api](const gateway::AdminRequest& request) {
             return dead_letter_api.handle(request.method, request.path);
           },
+      .event_stream = [&feed] { return feed.subscribe(); },
   };
   gateway::ServerOptions server_options;
   server_options.host = listen->first;
@@ -519,7 +542,7 @@ int run_serve(const ServeOptions& options) {
   // Events recorded before a crash or restart are still in the outbox: they are claimed first.
   if (options.workers != 0) dispatcher.start();
   accepting = true;
-  serve_until_signal(**server, signals, log, accepting, [&] {
+  serve_until_signal(**server, signals, log, accepting, feed, [&] {
     reload_recipe(options, handler_config, make_handler, live, log);
     reload_tls(tls->get(), log);
   });

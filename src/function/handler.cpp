@@ -1,5 +1,6 @@
 #include "function/handler.h"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <map>
@@ -234,7 +235,11 @@ class Handler::Run {
     // Idempotency before reading a byte: redelivery must cost a head and a small get.
     auto previous = read_manifest();
     if (!previous) return previous.error();
-    if (auto ok = check_not_done(*previous, *source); !ok) return ok.error();
+    if (auto ok = check_not_done(*previous, *source); !ok) {
+      RecordOutcome done = ok.error();
+      if (done.kind == OutcomeKind::kAlreadyDone) attach_processed(done, *source, **previous);
+      return done;
+    }
     lap(Instruments::kCheck);
     auto bytes = fetch(*source);  // refuses an oversized source before reading it
     if (!bytes) return bytes.error();
@@ -259,7 +264,9 @@ class Handler::Run {
     lap(Instruments::kStore);
     observe(Instruments::kTotal, record_start_);
     prune(*previous, *manifest);  // after the commit: keys only the old recipe made
-    return finish(OutcomeKind::kProcessed, keys_of(*manifest));
+    RecordOutcome done = finish(OutcomeKind::kProcessed, keys_of(*manifest));
+    attach_processed(done, *source, *manifest);
+    return done;
   }
 
   RecordOutcome removed() {
@@ -472,7 +479,15 @@ class Handler::Run {
     }
     reason += "; deleted from " + record_.bucket;
     note(core::LogLevel::kWarn, "infected", "", bytes.size(), reason);
-    return outcome(OutcomeKind::kInfected, Failure::kNone, std::move(reason), {});
+    RecordOutcome contained =
+        outcome(OutcomeKind::kInfected, Failure::kNone, std::move(reason), {});
+    if (notifies(recipe::NotifyEvent::kQuarantined)) {
+      const bool kept = policy.on_infected == recipe::OnInfected::kQuarantine;
+      contained.notification = quarantined_notification(
+          source_ref(source), signature, kept ? policy.quarantine_bucket : "",
+          kept ? quarantine_key(source) : "", h_.clock_.now());
+    }
+    return contained;
   }
 
   Step<void> quarantine(const ObjectInfo& source, const std::string& bytes,
@@ -600,6 +615,22 @@ class Handler::Run {
     return {{std::string(kStampSourceKey), events::form_url_encode(record_.key)},
             {std::string(kStampSourceEtag), std::string(unquoted(source_etag))},
             {std::string(kStampRecipeHash), recipe_hash}};
+  }
+
+  bool notifies(recipe::NotifyEvent type) const {
+    const auto& wanted = h_.config_.notify;
+    return std::find(wanted.begin(), wanted.end(), type) != wanted.end();
+  }
+
+  SourceRef source_ref(const ObjectInfo& source) const {
+    return {record_.bucket, record_.key, std::string(unquoted(source.etag)), source.size};
+  }
+
+  void attach_processed(RecordOutcome& done, const ObjectInfo& source,
+                        const Manifest& manifest) const {
+    if (!notifies(recipe::NotifyEvent::kProcessed)) return;
+    done.notification = processed_notification(source_ref(source), h_.config_.destination_bucket,
+                                               manifest_key(), manifest, h_.clock_.now());
   }
 
   static std::vector<std::string> keys_of(const Manifest& manifest) {

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -11,6 +12,7 @@
 #include "core/metrics.h"
 #include "core/result.h"
 #include "events/event_record.h"
+#include "function/notification.h"
 #include "recipe/recipe.h"
 #include "scan/scanner.h"
 #include "storage/object_store.h"
@@ -45,6 +47,10 @@ struct HandlerConfig {
   // With recipe.scan on: what scans each source. null = a ClamdClient for recipe.scan.clamd
   // (tests and other hosts may pass another scanner).
   std::shared_ptr<const scan::Scanner> scanner;
+  // The outcomes the host delivers notifications for (the recipe's notify: in embedded mode, an
+  // SNS topic on AWS): the handler puts a notification in those outcomes, and the host records
+  // or publishes it once the event is settled. Empty = none is built.
+  std::vector<recipe::NotifyEvent> notify;
 };
 
 // Why a record was not processed successfully, for the host to decide what to do with it.
@@ -75,6 +81,10 @@ struct RecordOutcome {
   std::string key;
   std::string reason;                // why it was skipped, ignored or failed; "" if processed
   std::vector<std::string> outputs;  // destination keys written (processed) or deleted (removed)
+  // For a type in HandlerConfig::notify: "processed" when processed or already done (a
+  // redelivery after a crash must not lose it; its id is the same), "quarantined" when infected.
+  // Failures are the host's to report: only it knows when retrying has ended.
+  std::optional<Notification> notification{};
 };
 
 // What one invocation did, record by record and in total.

@@ -232,6 +232,38 @@ TEST_F(HandlerTest, RedeliveryIsANoOp) {
   }
 }
 
+TEST_F(HandlerTest, NotificationsOnlyWhenTheHostDeliversThem) {
+  const std::string event = aws_event(created(upload("cat.jpg", photo_)));
+  const InvocationResult plain = handle(event);
+  ASSERT_EQ(plain.processed, 1);
+  EXPECT_FALSE(plain.records[0].notification.has_value());
+}
+
+TEST_F(HandlerTest, ProcessedAndAlreadyDoneCarryTheSameNotification) {
+  config_.notify = {recipe::NotifyEvent::kProcessed};
+  const auto source = upload("a b/cat.jpg", photo_);
+  const std::string event = aws_event(created(source));
+  const InvocationResult first = handle(event);
+  ASSERT_EQ(first.processed, 1);
+  ASSERT_TRUE(first.records[0].notification.has_value());
+  const Notification& n = *first.records[0].notification;
+  EXPECT_EQ(n.type, recipe::NotifyEvent::kProcessed);
+  const Manifest m = manifest_at("a b/cat.jpg/manifest.json");
+  const auto body = nlohmann::json::parse(n.body);
+  EXPECT_EQ(body["source"]["key"], "a b/cat.jpg");
+  EXPECT_EQ(body["source"]["etag"], m.source.etag);
+  EXPECT_EQ(body["manifest"]["key"], "a b/cat.jpg/manifest.json");
+  ASSERT_EQ(body["variants"].size(), m.variants.size());
+  EXPECT_EQ(body["variants"][0]["key"], m.variants[0].key);
+  EXPECT_EQ(body["placeholder"], m.placeholder);
+
+  // A redelivery (after a crash before the host recorded it) must not lose it: same id.
+  const InvocationResult again = handle(event);
+  ASSERT_EQ(again.already_done, 1);
+  ASSERT_TRUE(again.records[0].notification.has_value());
+  EXPECT_EQ(again.records[0].notification->id, n.id);
+}
+
 TEST_F(HandlerTest, MeasuresEachStageTheBytesAndTheOutcomes) {
   const std::string event = aws_event(created(upload("cat.jpg", photo_)));
   ASSERT_EQ(handle(event).processed, 1);
@@ -646,6 +678,18 @@ TEST_F(HandlerScanTest, AnInfectedUploadIsQuarantinedDeletedAndNeverPublished) {
   EXPECT_NE(log_text().find("\"outcome\":\"infected\""), std::string::npos);
   // Redelivered: the source is gone, nothing else happens.
   EXPECT_EQ(handle(aws_event(created(source))).skipped_stale, 1);
+}
+
+TEST_F(HandlerScanTest, AnInfectedUploadCarriesAQuarantinedNotification) {
+  config_.notify = {recipe::NotifyEvent::kQuarantined};
+  const auto source = upload("photos/cat.jpg", infected_photo());
+  const InvocationResult result = handle(aws_event(created(source)));
+  ASSERT_EQ(result.infected, 1);
+  ASSERT_TRUE(result.records[0].notification.has_value());
+  const auto body = nlohmann::json::parse(result.records[0].notification->body);
+  EXPECT_EQ(body["type"], "quarantined");
+  EXPECT_EQ(body["signature"], signature());
+  EXPECT_EQ(body["quarantine"]["key"], "photos/cat.jpg@" + unquoted_etag(source));
 }
 
 TEST_F(HandlerScanTest, ASecondInfectedUploadUnderTheSameKeyKeepsTheFirstOnesEvidence) {

@@ -87,7 +87,32 @@ int admin_status(core::ErrorCode code) {
   }
 }
 
+// text/event-stream for a dashboard: the response holds the connection until either side ends.
+OpResult event_stream(const Call& call) {
+  Response r;
+  if (call.s3.method != "GET") {
+    r.status = 405;
+    r.set("Allow", "GET");
+    r.set("Content-Type", "application/json");
+    r.body = R"({"error":"events is a stream: GET it"})";
+    return r;
+  }
+  r.stream = call.ctx.event_stream();
+  if (!r.stream) {
+    r.status = 503;
+    r.set("Content-Type", "application/json");
+    r.set("Retry-After", "5");
+    r.body = R"({"error":"too many event streams are open, or the server is stopping"})";
+    return r;
+  }
+  r.set("Content-Type", "text/event-stream");
+  r.set("Cache-Control", "no-store");
+  r.set("X-Accel-Buffering", "no");  // a reverse proxy must pass each event on at once
+  return r;
+}
+
 OpResult admin_action(const Call& call) {
+  if (call.s3.key == "events" && call.ctx.event_stream) return event_stream(call);
   if (!call.ctx.admin) return err("NoSuchKey", "No such operational endpoint");
   auto answer = call.ctx.admin(AdminRequest{call.s3.method, call.s3.key});
   Response r;

@@ -32,6 +32,10 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
   std::unique_ptr<storage::ObjectReader> object;
+  // A body of unknown length (server-sent events): sent as it is read, with no Content-Length,
+  // until read() returns 0, the client goes away or the server stops; the connection then
+  // closes.
+  std::unique_ptr<storage::ByteSource> stream;
   std::optional<std::uint64_t> content_length;  // overrides the computed length (HEAD)
   // For the access log and metrics only.
   std::string operation;
@@ -79,6 +83,9 @@ struct HandlerContext {
   std::function<std::string()> metrics_text;  // Prometheus text for /_imgflow/metrics
   std::function<bool()> ready;                // /_imgflow/ready: 200 when true, else 503
   AdminAction admin;                          // unset: no admin paths (404)
+  // GET /_imgflow/events (the admin's): a live stream (Response::stream); it returns nullptr when
+  // no more streams may open (503). Unset: 404.
+  std::function<std::unique_ptr<storage::ByteSource>()> event_stream{};
 };
 
 // The protocol: authenticates, authorises, runs the S3 operation against the store and returns

@@ -342,6 +342,8 @@ struct Server::Impl {
                      Connection& conn, const Admission::Slot& slot, const HttpRequest& request);
   bool write_response(ConnectionStream& stream, Connection& conn, const HttpRequest& request,
                       Response& response, bool keep_alive, std::uint64_t& bytes_out);
+  bool write_stream(ConnectionStream& stream, Connection& conn, storage::ByteSource& source,
+                    std::uint64_t& bytes_out);
   void reject(ConnectionStream& stream, const Refusal& refusal);
   void refuse_and_close(ConnectionStream& stream, Connection& conn, const Refusal& refusal);
   void linger_and_close(tcp::socket& socket, Connection& conn);
@@ -661,13 +663,14 @@ bool Server::Impl::write_response(ConnectionStream& stream, Connection& conn,
   head.set("x-amz-id-2", request.request_id);
   head.set(http::field::server, "imgflow");
   head.set(http::field::date, format_http_date(std::chrono::system_clock::now()));
+  if (response.stream) keep_alive = false;  // the stream ends only with the connection
   head.keep_alive(keep_alive);
   const std::uint64_t length =
       response.content_length
           ? *response.content_length
           : (response.object ? response.object->length() : response.body.size());
   const bool bodiless = response.status == 204 || response.status == 304;
-  if (!bodiless) head.content_length(length);
+  if (!bodiless && !response.stream) head.content_length(length);
 
   beast::error_code ec;
   conn.enter(Phase::kResponse, options.io_timeout);
@@ -675,6 +678,7 @@ bool Server::Impl::write_response(ConnectionStream& stream, Connection& conn,
   http::write_header(stream, serializer, ec);
   if (ec) return false;
   if (bodiless || request.wire.method == "HEAD") return true;
+  if (response.stream) return write_stream(stream, conn, *response.stream, bytes_out);
   if (!response.object) {
     asio::write(stream, asio::buffer(response.body), ec);
     bytes_out = ec ? 0 : response.body.size();
@@ -696,6 +700,25 @@ bool Server::Impl::write_response(ConnectionStream& stream, Connection& conn,
     if (ec) return false;
     bytes_out += *got;
   }
+}
+
+// A body of unknown length, until the source ends, the client leaves or the server stops. The
+// wait for the next piece has no deadline (kHandling); each write has io_timeout, so a client
+// that stops reading is cut off.
+bool Server::Impl::write_stream(ConnectionStream& stream, Connection& conn,
+                                storage::ByteSource& source, std::uint64_t& bytes_out) {
+  std::string chunk(kStreamChunk, '\0');
+  beast::error_code ec;
+  while (!stopping) {
+    conn.phase = Phase::kHandling;
+    auto got = source.read(chunk.data(), chunk.size());
+    if (!got || *got == 0 || stopping) break;
+    conn.enter(Phase::kResponse, options.io_timeout);
+    asio::write(stream, asio::buffer(chunk.data(), *got), ec);
+    if (ec) break;
+    bytes_out += *got;
+  }
+  return false;  // the connection closes: the end of the stream is the end of the body
 }
 
 // Writes a refusal the server makes itself and marks the connection closed. Not access-logged:

@@ -68,6 +68,12 @@ inline constexpr auto kPositionNames = std::to_array<Name<Position>>({
     {Position::kBottomRight, "bottom-right"},
 });
 
+inline constexpr auto kNotifyEventNames = std::to_array<Name<NotifyEvent>>({
+    {NotifyEvent::kProcessed, "processed"},
+    {NotifyEvent::kFailed, "failed"},
+    {NotifyEvent::kQuarantined, "quarantined"},
+});
+
 inline constexpr auto kOnInfectedNames = std::to_array<Name<OnInfected>>({
     {OnInfected::kQuarantine, "quarantine"},
     {OnInfected::kDelete, "delete"},

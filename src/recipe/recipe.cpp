@@ -221,6 +221,19 @@ std::string_view to_string(OnInfected on_infected) {
   return internal::name_of<OnInfected>(internal::kOnInfectedNames, on_infected);
 }
 
+std::string_view to_string(NotifyEvent event) {
+  return internal::name_of<NotifyEvent>(internal::kNotifyEventNames, event);
+}
+
+bool Webhook::wants(NotifyEvent event) const {
+  return std::find(events.begin(), events.end(), event) != events.end();
+}
+
+bool Notify::wants(NotifyEvent event) const {
+  return std::any_of(webhooks.begin(), webhooks.end(),
+                     [event](const Webhook& w) { return w.wants(event); });
+}
+
 bool Output::immutable_keys() const { return key_template.find("{hash}") != std::string::npos; }
 
 std::string Output::variant_cache_control() const {

@@ -171,6 +171,36 @@ struct Scan {
   std::uint64_t max_bytes = 0;
 };
 
+// What a notification reports: one per source, never per variant.
+enum class NotifyEvent {
+  kProcessed,    // every variant and then the manifest are stored
+  kFailed,       // dead-lettered: a permanent failure, or retries ran out
+  kQuarantined,  // the scanner found it infected (on_infected: quarantine or delete)
+};
+
+// An HTTP endpoint that receives notifications, signed with HMAC-SHA256 (X-Imgflow-Signature).
+struct Webhook {
+  std::string url;  // http:// or https://
+  // The environment variable that holds the signing secret: a secret has no place in a file
+  // that is committed and hashed. The process that delivers refuses to start without it.
+  std::string secret_env;
+  std::vector<NotifyEvent> events;  // at least one; default every event
+  bool wants(NotifyEvent event) const;
+};
+
+// The `notify:` section (absent = no notifications). Delivery is at least once, from a durable
+// queue, in order per source; not part of the recipe hash (it changes no output byte).
+struct Notify {
+  std::vector<Webhook> webhooks;
+  // Per notification and endpoint set: 1 s before the second attempt, doubling up to 10 min
+  // between attempts, so 16 attempts span about 80 minutes before the notification is
+  // dead-lettered (`imgflow dlq` shows it, `redrive` sends it again).
+  int max_attempts = 16;
+  int timeout_ms = 10'000;  // one delivery: connect, send, and the receiver's answer
+  bool enabled() const { return !webhooks.empty(); }
+  bool wants(NotifyEvent event) const;  // some webhook subscribes to `event`
+};
+
 struct Recipe {
   std::vector<Variant> variants;  // at least one; names unique
   Watermark watermark;
@@ -178,6 +208,7 @@ struct Recipe {
   Metadata metadata;
   Output output;
   Scan scan;
+  Notify notify;
 
   // The variant whose box demands the most source pixels: it sets the shrink-on-load factor.
   // Boxes are ordered by their longest edge, then by area (a 0 side is unbounded, so 1600x0
@@ -224,5 +255,6 @@ std::string_view to_string(Gravity gravity);
 std::string_view to_string(Format format);
 std::string_view to_string(Position position);
 std::string_view to_string(OnInfected on_infected);
+std::string_view to_string(NotifyEvent event);
 
 }  // namespace imgflow::recipe

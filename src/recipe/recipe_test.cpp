@@ -766,5 +766,94 @@ INSTANTIATE_TEST_SUITE_P(
                   {"imgflow.yaml:2:1: scan.max_bytes (1048576) is below limits.max_input_bytes "
                    "(52428800)"}}));
 
+TEST(RecipeNotify, ReadsWebhooksWithDefaults) {
+  const Recipe recipe = parse_ok(kOk +
+                                 "notify:\n  webhooks:\n"
+                                 "    - url: https://app.example/hooks/imgflow?x=1\n"
+                                 "      secret_env: APP_HOOK_SECRET\n"
+                                 "    - url: http://127.0.0.1:8080/failures\n"
+                                 "      secret_env: OPS_SECRET\n"
+                                 "      events: [failed, quarantined, failed]\n"
+                                 "  max_attempts: 5\n  timeout_ms: 2000\n");
+  const Notify& n = recipe.notify;
+  ASSERT_EQ(n.webhooks.size(), 2U);
+  EXPECT_TRUE(n.enabled());
+  EXPECT_EQ(n.webhooks[0].url, "https://app.example/hooks/imgflow?x=1");
+  EXPECT_EQ(n.webhooks[0].secret_env, "APP_HOOK_SECRET");
+  EXPECT_EQ(n.webhooks[0].events.size(), 3U);  // every event by default
+  EXPECT_EQ(n.webhooks[1].events,
+            (std::vector<NotifyEvent>{NotifyEvent::kFailed, NotifyEvent::kQuarantined}));
+  EXPECT_FALSE(n.webhooks[1].wants(NotifyEvent::kProcessed));
+  EXPECT_TRUE(n.wants(NotifyEvent::kProcessed));
+  EXPECT_EQ(n.max_attempts, 5);
+  EXPECT_EQ(n.timeout_ms, 2000);
+  EXPECT_EQ(to_string(NotifyEvent::kQuarantined), "quarantined");
+}
+
+TEST(RecipeNotify, TheExampleSectionUncommentedStatesTheDefaults) {
+  std::ifstream in(kExamplePath);
+  std::string line;
+  std::string section;
+  bool inside = false;
+  while (std::getline(in, line)) {
+    inside = inside || line == "# notify:";
+    if (inside && line.starts_with("# ")) section += line.substr(2) + "\n";
+  }
+  ASSERT_FALSE(section.empty()) << "imgflow.example.yaml has no commented notify: section";
+  const Recipe recipe = parse_ok(kOk + section);
+  const Notify defaults;
+  ASSERT_EQ(recipe.notify.webhooks.size(), 1U);
+  EXPECT_EQ(recipe.notify.webhooks[0].events.size(), 3U);
+  EXPECT_EQ(recipe.notify.max_attempts, defaults.max_attempts);
+  EXPECT_EQ(recipe.notify.timeout_ms, defaults.timeout_ms);
+}
+
+TEST(RecipeNotify, AbsentMeansNoNotificationsAndNoHashChange) {
+  const Recipe plain = parse_ok(kOk);
+  EXPECT_FALSE(plain.notify.enabled());
+  EXPECT_FALSE(plain.notify.wants(NotifyEvent::kFailed));
+  const Recipe notifying = parse_ok(kOk +
+                                    "notify:\n  webhooks:\n    - url: http://h/\n"
+                                    "      secret_env: S\n");
+  EXPECT_EQ(plain.hash(), notifying.hash());
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Notify, RecipeErrorTest,
+    ::testing::Values(
+        ErrorCase{"NotifyWithoutWebhooks",
+                  kOk + "notify:\n  max_attempts: 3\n",
+                  {"imgflow.yaml:2:1: notify needs webhooks"}},
+        ErrorCase{"WebhooksEmpty",
+                  kOk + "notify:\n  webhooks: []\n",
+                  {"webhooks: expected a list of 1..8 webhooks, got 0 entries"}},
+        ErrorCase{"WebhookWithoutSecret",
+                  kOk + "notify:\n  webhooks:\n    - url: https://h/x\n",
+                  {"imgflow.yaml:4:7: webhook #1 has no secret_env"}},
+        ErrorCase{"WebhookNotHttp",
+                  kOk + "notify:\n  webhooks:\n    - url: ftp://h/x\n      secret_env: S\n",
+                  {"imgflow.yaml:4:12: url 'ftp://h/x' is not an http:// or https:// URL"}},
+        ErrorCase{"WebhookWithCredentials",
+                  kOk + "notify:\n  webhooks:\n    - url: https://u:p@h/x\n      secret_env: S\n",
+                  {"carries credentials"}},
+        ErrorCase{"WebhookWithoutHost",
+                  kOk + "notify:\n  webhooks:\n    - url: http:///x\n      secret_env: S\n",
+                  {"has no host"}},
+        ErrorCase{"WebhookSecretIsNotAName",
+                  kOk + "notify:\n  webhooks:\n    - url: http://h/\n      secret_env: s3cr3t!\n",
+                  {"secret_env 's3cr3t!' is not an environment variable name"}},
+        ErrorCase{"UnknownNotifyEvent",
+                  kOk + "notify:\n  webhooks:\n    - url: http://h/\n      secret_env: S\n"
+                        "      events: [processed, deleted]\n",
+                  {"imgflow.yaml:6:27: unknown event 'deleted'; allowed: processed, failed, "
+                   "quarantined"}},
+        ErrorCase{"UnknownWebhookKey",
+                  kOk + "notify:\n  webhooks:\n    - url: http://h/\n      secret: x\n",
+                  {"unknown key 'secret' in webhook #1; allowed: url, secret_env, events"}},
+        ErrorCase{"NotifyAttemptsOutOfRange",
+                  kOk + "notify:\n  webhooks:\n    - url: http://h/\n      secret_env: S\n"
+                        "  max_attempts: 0\n",
+                  {"max_attempts 0 out of range; allowed: 1..100"}}));
+
 }  // namespace
 }  // namespace imgflow::recipe

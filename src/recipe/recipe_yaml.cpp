@@ -692,6 +692,125 @@ constexpr auto kScanFields = std::to_array<Field<Scan>>({
      [](Reader& r, const Entry& e, Scan& s) { r.byte_size(e, 1, 1ULL << 40U, s.max_bytes); }},
 });
 
+// ---- notify: webhooks. -----------------------------------------------------------------------
+
+// http:// or https://, a host, no credentials (they would be logged and sent to every redirect),
+// no whitespace or control characters; the rest is left to the HTTP client.
+std::string webhook_url_problem(std::string_view url) {
+  const auto scheme_end = url.find("://");
+  const std::string_view scheme = url.substr(0, scheme_end);
+  if (scheme_end == std::string_view::npos || (scheme != "http" && scheme != "https")) {
+    return "url " + quote(url) + " is not an http:// or https:// URL";
+  }
+  if (std::any_of(url.begin(), url.end(),
+                  [](char c) { return is_control(c) || c == ' ' || c < 0; })) {
+    return "url " + quote(url) + " contains a space, control or non-ASCII character";
+  }
+  const std::string_view rest = url.substr(scheme_end + 3);
+  const std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  if (authority.empty() || authority.front() == ':') {
+    return "url " + quote(url) + " has no host";
+  }
+  if (authority.find('@') != std::string_view::npos) {
+    return "url " + quote(url) + " carries credentials; the signature authenticates instead";
+  }
+  return "";
+}
+
+bool is_environment_name(std::string_view name) {
+  const auto upper = [](char c) { return (c >= 'A' && c <= 'Z') || c == '_'; };
+  return !name.empty() && name.size() <= 128 && upper(name.front()) &&
+         std::all_of(name.begin(), name.end(),
+                     [&](char c) { return upper(c) || (c >= '0' && c <= '9'); });
+}
+
+void read_webhook_events(Reader& r, const Entry& e, Webhook& w) {
+  if (!e.value.IsSequence() || e.value.size() == 0) {
+    r.error(e, "events: expected a list of at least one event, got " +
+                   (e.value.IsSequence() ? "an empty list" : describe(e.value)) +
+                   "; allowed: " + join_names<NotifyEvent>(internal::kNotifyEventNames));
+    return;
+  }
+  w.events.clear();
+  for (const YAML::Node& node : e.value) {
+    NotifyEvent event = NotifyEvent::kProcessed;
+    r.choice<NotifyEvent>(Entry{"event", e.key_node, node}, internal::kNotifyEventNames, event);
+    if (!w.wants(event)) w.events.push_back(event);
+  }
+}
+
+constexpr auto kWebhookFields = std::to_array<Field<Webhook>>({
+    {"url",
+     [](Reader& r, const Entry& e, Webhook& w) {
+       std::string url;
+       r.string(e, 2048, url);
+       if (std::string problem = webhook_url_problem(url); !problem.empty()) {
+         r.error(e, problem + "; allowed: http://HOST[:PORT]/PATH or https://...");
+       } else {
+         w.url = std::move(url);
+       }
+     }},
+    {"secret_env",
+     [](Reader& r, const Entry& e, Webhook& w) {
+       std::string name;
+       r.string(e, 256, name);
+       if (!is_environment_name(name)) {
+         r.error(e, "secret_env " + quote(name) +
+                        " is not an environment variable name; allowed: A-Z 0-9 _, not "
+                        "starting with a digit (the variable holds the secret, not the file)");
+       } else {
+         w.secret_env = std::move(name);
+       }
+     }},
+    {"events", read_webhook_events},
+});
+
+constexpr std::size_t kMaxWebhooks = 8;
+
+void read_webhooks(Reader& r, const Entry& e, Notify& n) {
+  if (!e.value.IsSequence() || e.value.size() == 0 || e.value.size() > kMaxWebhooks) {
+    r.error(e, "webhooks: expected a list of 1.." + std::to_string(kMaxWebhooks) +
+                   " webhooks, got " +
+                   (e.value.IsSequence() ? std::to_string(e.value.size()) + " entries"
+                                         : describe(e.value)) +
+                   "; allowed: - url: ... entries");
+    return;
+  }
+  std::size_t index = 0;
+  for (const YAML::Node& node : e.value) {
+    const std::string label = "webhook #" + std::to_string(++index);
+    Webhook w;
+    w.events.assign({NotifyEvent::kProcessed, NotifyEvent::kFailed, NotifyEvent::kQuarantined});
+    const std::vector<Entry> seen =
+        read_mapping<Webhook>(r, node, node.Mark(), kWebhookFields, "in " + label, w);
+    for (std::string_view required : {"url", "secret_env"}) {
+      if (node.IsMap() && find_entry(seen, required) == nullptr) {
+        r.error(node.Mark(), label + " has no " + std::string(required) +
+                                 "; allowed keys: " + join_keys<Webhook>(kWebhookFields));
+      }
+    }
+    n.webhooks.push_back(std::move(w));
+  }
+}
+
+constexpr auto kNotifyFields = std::to_array<Field<Notify>>({
+    {"webhooks", read_webhooks},
+    {"max_attempts",
+     [](Reader& r, const Entry& e, Notify& n) { r.integer(e, 1, 100, n.max_attempts); }},
+    {"timeout_ms",
+     [](Reader& r, const Entry& e, Notify& n) { r.integer(e, 100, 120'000, n.timeout_ms); }},
+});
+
+void read_notify(Reader& r, const Entry& e, Recipe& recipe) {
+  const std::vector<Entry> seen = read_mapping<Notify>(r, e.value, e.key_node.Mark(), kNotifyFields,
+                                                       "in notify", recipe.notify);
+  if (find_entry(seen, "webhooks") == nullptr) {
+    r.error(e.key_node.Mark(),
+            "notify needs webhooks; allowed: webhooks: - url: https://... secret_env: NAME (or "
+            "remove the section to notify no one)");
+  }
+}
+
 // ---- Sections with cross-field rules. --------------------------------------------------------
 
 // The variant's name if it has a readable one, for messages about its other keys.
@@ -842,6 +961,7 @@ constexpr auto kRecipeFields = std::to_array<Field<Recipe>>({
        check_cache_control(r, seen, out.output);
      }},
     {"scan", read_scan},
+    {"notify", read_notify},
 });
 
 // Notes where each document starts, building nothing.

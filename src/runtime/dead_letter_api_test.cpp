@@ -31,7 +31,7 @@ class DeadLetterApiTest : public ::testing::Test {
     letter.attempts = 1;
     letter.first_seen = letter.event.created;
     letter.last_failed = clock_.now();
-    ASSERT_TRUE(store_.add_dead_letter(letter));
+    ASSERT_TRUE(store_.add_dead_letter(letter, std::nullopt));
     id_ = letter.id;
   }
 

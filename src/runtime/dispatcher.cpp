@@ -5,6 +5,7 @@
 
 #include "events/event_json.h"
 #include "events/event_record.h"
+#include "function/notification.h"
 
 namespace imgflow::runtime {
 namespace {
@@ -48,6 +49,7 @@ struct Dispatcher::Verdict {
   enum class Action { kAck, kRetry, kDeadLetter } action = Action::kAck;
   std::string failure;  // "transient", "permanent", "timeout", "exception"; "" on success
   std::string error;
+  std::optional<function::Notification> notice{};  // with kAck: recorded by the ack
 };
 
 Dispatcher::Dispatcher(storage::Outbox& outbox, storage::DeadLetters& dead_letters,
@@ -226,6 +228,10 @@ void Dispatcher::worker_loop() {
 }
 
 void Dispatcher::process(const storage::OutboxEvent& event) {
+  if (function::notification_type(event.event_name)) {
+    notify(event);
+    return;
+  }
   stats_.invocations.add();
   Verdict verdict;
   {
@@ -254,6 +260,8 @@ void Dispatcher::process(const storage::OutboxEvent& event) {
           stats_.errors_permanent.add();
           verdict = {Verdict::Action::kDeadLetter, "permanent",
                      failed_reason(*invocation.result, function::Failure::kPermanent)};
+        } else if (!invocation.result->records.empty()) {
+          verdict.notice = std::move(invocation.result->records.front().notification);
         }
         break;
     }
@@ -265,15 +273,20 @@ void Dispatcher::process(const storage::OutboxEvent& event) {
 void Dispatcher::settle(const storage::OutboxEvent& event, const Verdict& verdict) {
   const auto start = SteadyClock::now();
   switch (verdict.action) {
-    case Verdict::Action::kAck:
-      if (auto st = outbox_.ack(event.id); !st) {
+    case Verdict::Action::kAck: {
+      const auto delivery = to_deliver(verdict.notice);
+      if (auto st = delivery ? outbox_.ack(event.id, *delivery) : outbox_.ack(event.id); !st) {
         // The lease expires and the event comes back; the handler makes that a no-op.
         stats_.storage_errors.add();
         logger_.warn("outbox ack failed",
                      {{"event_id", event.id}, {"error", st.error().to_string()}});
+      } else {
+        publish(verdict.notice);
       }
       stats_.succeeded.add();
+      if (delivery) wake();  // deliver it now, not at the next poll
       break;
+    }
     case Verdict::Action::kRetry:
       if (event.attempts >= options_.max_attempts) {
         dead_letter(
@@ -305,7 +318,8 @@ void Dispatcher::dead_letter(const storage::OutboxEvent& event, const std::strin
                              const std::string& error, int attempts) {
   storage::DeadLetter letter{event.id, event,         error,       failure,
                              attempts, event.created, clock_.now()};
-  if (auto st = dead_letters_.add_dead_letter(letter); !st) {
+  const auto notice = failure_notice(event, failure, error, attempts);
+  if (auto st = dead_letters_.add_dead_letter(letter, to_deliver(notice)); !st) {
     // Not lost: the event stays in the outbox and its lease runs out.
     stats_.storage_errors.add();
     logger_.error("dead-lettering failed",
@@ -314,12 +328,78 @@ void Dispatcher::dead_letter(const storage::OutboxEvent& event, const std::strin
   }
   stats_.dead_lettered.add();
   stats_.dlq_size.add(1);
+  publish(notice);
   logger_.error("event dead-lettered", {{"event_id", event.id},
                                         {"bucket", event.bucket},
                                         {"key", event.key},
                                         {"failure", failure},
                                         {"attempts", attempts},
                                         {"error", error}});
+}
+
+std::optional<function::Notification> Dispatcher::failure_notice(const storage::OutboxEvent& event,
+                                                                 const std::string& failure,
+                                                                 const std::string& error,
+                                                                 int attempts) const {
+  // Only sources are reported on: never a notification itself (no loops), nor a delete.
+  const bool heard =
+      options_.feed != nullptr ||
+      (options_.notifier != nullptr && options_.notifier->wants(recipe::NotifyEvent::kFailed));
+  if (!heard || !event.event_name.starts_with("ObjectCreated:")) return std::nullopt;
+  return function::failed_notification({event.bucket, event.key, event.etag, event.size}, failure,
+                                       error, attempts, clock_.now());
+}
+
+std::optional<storage::EventToRecord> Dispatcher::to_deliver(
+    const std::optional<function::Notification>& notice) const {
+  if (!notice || options_.notifier == nullptr || !options_.notifier->wants(notice->type)) {
+    return std::nullopt;
+  }
+  return storage::EventToRecord{function::notification_event_name(notice->type), notice->body,
+                                true};
+}
+
+void Dispatcher::publish(const std::optional<function::Notification>& notice) {
+  if (notice && options_.feed != nullptr) {
+    options_.feed->publish(recipe::to_string(notice->type), notice->id, notice->body);
+  }
+}
+
+// A notification's delivery: no invocation, its own retry policy, no notice about itself.
+void Dispatcher::notify(const storage::OutboxEvent& notification) {
+  const auto start = SteadyClock::now();
+  core::Status delivered = options_.notifier != nullptr ? options_.notifier->deliver(notification)
+                                                        : core::fail(core::ErrorCode::kUnavailable,
+                                                                     "no webhooks are configured");
+  const double ms = std::chrono::duration<double, std::milli>(SteadyClock::now() - start).count();
+  if (delivered) {
+    logger_.info("notification delivered", {{"event_id", notification.id},
+                                            {"type", notification.event_name},
+                                            {"bucket", notification.bucket},
+                                            {"key", notification.key},
+                                            {"attempt", notification.attempts},
+                                            {"duration_ms", ms}});
+    if (auto st = outbox_.ack(notification.id); !st) stats_.storage_errors.add();
+    return;
+  }
+  const std::string& error = delivered.error().message;
+  if (notification.attempts >= options_.notify_max_attempts) {
+    dead_letter(notification, "undelivered",
+                "gave up after " + std::to_string(notification.attempts) + " attempts: " + error,
+                notification.attempts);
+    return;
+  }
+  const auto doubled =
+      options_.notify_retry_backoff * (1LL << std::min(notification.attempts - 1, 20));
+  const auto delay = std::min<std::chrono::milliseconds>(doubled, options_.notify_max_backoff);
+  logger_.warn("notification not delivered, will retry",
+               {{"event_id", notification.id},
+                {"type", notification.event_name},
+                {"key", notification.key},
+                {"attempt", notification.attempts},
+                {"error", error},
+                {"retry_in_ms", static_cast<std::int64_t>(delay.count())}});
+  if (auto st = outbox_.nack(notification.id, delay); !st) stats_.storage_errors.add();
 }
 
 std::string Dispatcher::event_json(const storage::OutboxEvent& event) const {

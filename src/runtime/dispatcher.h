@@ -16,7 +16,9 @@
 #include "core/machine.h"
 #include "core/metrics.h"
 #include "core/result.h"
+#include "runtime/event_feed.h"
 #include "runtime/invoker.h"
+#include "runtime/notifier.h"
 #include "runtime/runtime_stats.h"
 #include "storage/dead_letters.h"
 #include "storage/outbox.h"
@@ -66,6 +68,18 @@ struct DispatcherOptions {
   // How often an idle dispatcher looks at the outbox; wake() cuts the wait short.
   std::chrono::milliseconds poll_interval{200};
   std::string region = "us-east-1";  // awsRegion of the events it builds
+  // Delivers notifications (recipe notify:): the handler's, recorded with the ack of the event
+  // they report on, and "failed" for every source event dead-lettered, recorded with its dead
+  // letter. Notification events go to it, never to the function, with their own retry policy:
+  // notify_retry_backoff doubling up to notify_max_backoff, dead-lettered after
+  // notify_max_attempts (never reported on themselves). nullptr = no notifications.
+  const Notifier* notifier = nullptr;
+  // Where every outcome a notification reports is also published, webhooks or not, once it is
+  // settled (the live stream of /_imgflow/events); nullptr = nowhere.
+  EventFeed* feed = nullptr;
+  int notify_max_attempts = 16;
+  std::chrono::milliseconds notify_retry_backoff{1000};
+  std::chrono::milliseconds notify_max_backoff{std::chrono::minutes(10)};
   // Where its counters and gauges are registered (serve: the registry /_imgflow/metrics
   // renders); nullptr = a registry of its own, read through stats().
   core::MetricsRegistry* metrics = nullptr;
@@ -137,9 +151,20 @@ class Dispatcher {
   bool claim_batch(std::size_t free);
   void refresh_gauges(bool force = false);
   void process(const storage::OutboxEvent& event);
+  void notify(const storage::OutboxEvent& notification);
   void settle(const storage::OutboxEvent& event, const Verdict& verdict);
   void dead_letter(const storage::OutboxEvent& event, const std::string& failure,
                    const std::string& error, int attempts);
+  // The "failed" notification for a source event that is being dead-lettered, if anyone
+  // (webhook or feed) hears of it.
+  std::optional<function::Notification> failure_notice(const storage::OutboxEvent& event,
+                                                       const std::string& failure,
+                                                       const std::string& error,
+                                                       int attempts) const;
+  // The outbox event that delivers `notice` to the webhooks; nullopt if none subscribes.
+  std::optional<storage::EventToRecord> to_deliver(
+      const std::optional<function::Notification>& notice) const;
+  void publish(const std::optional<function::Notification>& notice);
   std::string event_json(const storage::OutboxEvent& event) const;
   void wait_idle();
 

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,7 +32,11 @@ class DeadLetters {
 
   // Records `letter` (replacing one with the same id) and removes outbox event `letter.id`, in
   // one transaction: a crash leaves the event either still in the outbox or dead-lettered.
-  virtual core::Status add_dead_letter(const DeadLetter& letter) = 0;
+  // `notice`, if any, enters the outbox in that same transaction (about the letter's object
+  // unless its subject says otherwise): a notification that the event failed is recorded if
+  // and only if the failure is.
+  virtual core::Status add_dead_letter(const DeadLetter& letter,
+                                       const std::optional<EventToRecord>& notice) = 0;
 
   // Every dead letter, oldest id first.
   virtual core::Result<std::vector<DeadLetter>> list_dead_letters() = 0;

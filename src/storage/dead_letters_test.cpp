@@ -69,7 +69,7 @@ INSTANTIATE_TEST_SUITE_P(Stores, DeadLettersTest, ::testing::Values("memory", "l
 TEST_P(DeadLettersTest, AddMovesTheEventOutOfTheOutbox) {
   const OutboxEvent event = put_and_claim("a.jpg");
   clock_.advance(5s);
-  ASSERT_OK(dead_->add_dead_letter(letter_for(event)));
+  ASSERT_OK(dead_->add_dead_letter(letter_for(event), std::nullopt));
 
   EXPECT_EQ(*outbox_->count_pending(), 0U);
   EXPECT_EQ(*dead_->count_dead_letters(), 1U);
@@ -94,8 +94,8 @@ TEST_P(DeadLettersTest, AddMovesTheEventOutOfTheOutbox) {
 TEST_P(DeadLettersTest, ListGetAndRemove) {
   const OutboxEvent a = put_and_claim("a.jpg");
   const OutboxEvent b = put_and_claim("b.jpg");
-  ASSERT_OK(dead_->add_dead_letter(letter_for(b)));
-  ASSERT_OK(dead_->add_dead_letter(letter_for(a)));
+  ASSERT_OK(dead_->add_dead_letter(letter_for(b), std::nullopt));
+  ASSERT_OK(dead_->add_dead_letter(letter_for(a), std::nullopt));
 
   auto listed = dead_->list_dead_letters();
   ASSERT_OK(listed);
@@ -114,10 +114,10 @@ TEST_P(DeadLettersTest, ListGetAndRemove) {
 TEST_P(DeadLettersTest, AddingTheSameIdAgainReplacesIt) {
   const OutboxEvent a = put_and_claim("a.jpg");
   DeadLetter letter = letter_for(a);
-  ASSERT_OK(dead_->add_dead_letter(letter));
+  ASSERT_OK(dead_->add_dead_letter(letter, std::nullopt));
   letter.error = "timed out";
   letter.attempts = 3;
-  ASSERT_OK(dead_->add_dead_letter(letter));
+  ASSERT_OK(dead_->add_dead_letter(letter, std::nullopt));
   EXPECT_EQ(*dead_->count_dead_letters(), 1U);
   EXPECT_EQ(dead_->get_dead_letter(a.id)->error, "timed out");
   EXPECT_EQ(dead_->get_dead_letter(a.id)->attempts, 3);
@@ -125,7 +125,7 @@ TEST_P(DeadLettersTest, AddingTheSameIdAgainReplacesIt) {
 
 TEST_P(DeadLettersTest, RedriveRequeuesAsAFreshEventAndRemovesTheLetter) {
   const OutboxEvent a = put_and_claim("a.jpg");
-  ASSERT_OK(dead_->add_dead_letter(letter_for(a)));
+  ASSERT_OK(dead_->add_dead_letter(letter_for(a), std::nullopt));
   clock_.advance(1h);
 
   auto new_id = dead_->redrive(a.id);
@@ -156,7 +156,7 @@ INSTANTIATE_TEST_SUITE_P(Local, DurableDeadLettersTest, ::testing::Values("local
 
 TEST_P(DurableDeadLettersTest, DeadLettersSurviveAReopen) {
   const OutboxEvent a = put_and_claim("a.jpg");
-  ASSERT_OK(dead_->add_dead_letter(letter_for(a)));
+  ASSERT_OK(dead_->add_dead_letter(letter_for(a), std::nullopt));
   reopen();
   auto got = dead_->get_dead_letter(a.id);
   ASSERT_OK(got);
@@ -190,9 +190,92 @@ TEST(DeadLettersLocalTest, AnOlderDataDirGainsTheTableAtOpen) {
   ASSERT_OK(claimed);
   ASSERT_EQ(claimed->size(), 1U);
   const OutboxEvent& e = claimed->front();
-  ASSERT_OK(
-      (*store)->add_dead_letter(DeadLetter{e.id, e, "x", "permanent", 1, e.created, clock.now()}));
+  ASSERT_OK((*store)->add_dead_letter(
+      DeadLetter{e.id, e, "x", "permanent", 1, e.created, clock.now()}, std::nullopt));
   EXPECT_EQ(*(*store)->count_dead_letters(), 1U);
+}
+
+TEST_P(DeadLettersTest, NoticeEntersTheOutboxWithTheDeadLetter) {
+  const OutboxEvent event = put_and_claim("a.jpg");
+  ASSERT_OK(
+      dead_->add_dead_letter(letter_for(event), EventToRecord{"Notification:failed", "{}", true}));
+  auto claimed = outbox_->claim(10, 1min);
+  ASSERT_OK(claimed);
+  ASSERT_EQ(claimed->size(), 1U);
+  const OutboxEvent& notice = claimed->front();
+  EXPECT_EQ(notice.event_name, "Notification:failed");
+  EXPECT_EQ(notice.bucket, "bkt");
+  EXPECT_EQ(notice.key, "a.jpg");
+  EXPECT_EQ(notice.etag, event.etag);
+  EXPECT_EQ(notice.payload, "{}");
+  EXPECT_TRUE(notice.in_order);
+  EXPECT_GT(notice.id, event.id);
+}
+
+TEST_P(DeadLettersTest, AckRecordsANoticeAboutTheSameObjectOnce) {
+  const OutboxEvent event = put_and_claim("a.jpg");
+  ASSERT_OK(outbox_->ack(event.id, EventToRecord{"Notification:processed", "done", true}));
+  ASSERT_OK(outbox_->ack(event.id, EventToRecord{"Notification:processed", "again", true}));
+  auto claimed = outbox_->claim(10, 1min);
+  ASSERT_OK(claimed);
+  ASSERT_EQ(claimed->size(), 1U);  // the second ack found nothing to remove
+  const OutboxEvent& notice = claimed->front();
+  EXPECT_EQ(notice.event_name, "Notification:processed");
+  EXPECT_EQ(notice.key, "a.jpg");
+  EXPECT_EQ(notice.etag, event.etag);
+  EXPECT_EQ(notice.size, event.size);
+  EXPECT_EQ(notice.payload, "done");
+  EXPECT_TRUE(notice.in_order);
+}
+
+TEST_P(DeadLettersTest, InOrderEventWaitsForEarlierEventsAboutItsObject) {
+  const OutboxEvent upload1 = put_and_claim("a.jpg");
+  ASSERT_OK(outbox_->ack(upload1.id, EventToRecord{"Notification:processed", "first", true}));
+  auto first = outbox_->claim(10, 1min);
+  ASSERT_OK(first);
+  ASSERT_EQ(first->size(), 1U);
+  ASSERT_OK(outbox_->nack(first->front().id, 10s));  // its receiver is down: retried later
+
+  const OutboxEvent upload2 = put_and_claim("a.jpg");  // not in order: runs at once
+  ASSERT_OK(outbox_->ack(upload2.id, EventToRecord{"Notification:processed", "second", true}));
+  const OutboxEvent other = put_and_claim("b.jpg");  // another object: not held back
+  EXPECT_EQ(other.key, "b.jpg");
+  ASSERT_OK(outbox_->ack(other.id));
+  auto claimed = outbox_->claim(10, 1min);
+  ASSERT_OK(claimed);
+  EXPECT_TRUE(claimed->empty());  // "second" waits behind "first"
+
+  clock_.advance(11s);
+  claimed = outbox_->claim(10, 1min);
+  ASSERT_OK(claimed);
+  ASSERT_EQ(claimed->size(), 1U);
+  EXPECT_EQ(claimed->front().payload, "first");
+  ASSERT_OK(outbox_->ack(claimed->front().id));
+
+  claimed = outbox_->claim(10, 1min);
+  ASSERT_OK(claimed);
+  ASSERT_EQ(claimed->size(), 1U);
+  EXPECT_EQ(claimed->front().payload, "second");
+  EXPECT_EQ(claimed->front().etag, upload2.etag);
+}
+
+TEST_P(DeadLettersTest, RedriveKeepsInOrder) {
+  PutOptions options;
+  options.event = EventToRecord{"Notification:processed", "p", true};
+  ASSERT_OK(store_->put("bkt", "a.jpg", "{}", options));
+  auto claimed = outbox_->claim(1, 1min);
+  ASSERT_OK(claimed);
+  ASSERT_EQ(claimed->size(), 1U);
+  ASSERT_OK(dead_->add_dead_letter(letter_for(claimed->front()), std::nullopt));
+  if (dir_) reopen();
+  auto letter = dead_->get_dead_letter(claimed->front().id);
+  ASSERT_OK(letter);
+  EXPECT_TRUE(letter->event.in_order);
+  ASSERT_OK(dead_->redrive(letter->id));
+  claimed = outbox_->claim(1, 1min);
+  ASSERT_OK(claimed);
+  ASSERT_EQ(claimed->size(), 1U);
+  EXPECT_TRUE(claimed->front().in_order);
 }
 
 }  // namespace

@@ -15,7 +15,7 @@ using sqlite::Transaction;
 
 constexpr std::string_view kDeadLetterColumns =
     "id, event_name, bucket, key, etag, size, sequencer, payload, created_ms, event_attempts, "
-    "error, failure, attempts, first_seen_ms, last_failed_ms";
+    "error, failure, attempts, first_seen_ms, last_failed_ms, in_order";
 
 DeadLetter read_dead_letter_row(const Statement& s) {
   DeadLetter letter;
@@ -35,6 +35,7 @@ DeadLetter read_dead_letter_row(const Statement& s) {
   letter.attempts = static_cast<int>(s.column_int(12));
   letter.first_seen = from_ms(s.column_int(13));
   letter.last_failed = from_ms(s.column_int(14));
+  letter.event.in_order = s.column_int(15) != 0;
   return letter;
 }
 
@@ -44,14 +45,15 @@ core::Error no_dead_letter(std::int64_t id) {
 
 }  // namespace
 
-core::Status LocalStore::add_dead_letter(const DeadLetter& letter) {
+core::Status LocalStore::add_dead_letter(const DeadLetter& letter,
+                                         const std::optional<EventToRecord>& notice) {
   std::lock_guard lock(impl_->write_mu);
   auto txn = Transaction::begin(impl_->write_db);
   if (!txn) return core::fail(txn.error());
   auto s = impl_->write_db.prepare(
       "INSERT OR REPLACE INTO dead_letters(" + std::string(kDeadLetterColumns) +
       ") VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-      "?14, ?15)");
+      "?14, ?15, ?16)");
   if (!s) return core::fail(s.error());
   const OutboxEvent& e = letter.event;
   auto st = s->bind_int(1, letter.id)
@@ -69,11 +71,23 @@ core::Status LocalStore::add_dead_letter(const DeadLetter& letter) {
                 .bind_int(13, letter.attempts)
                 .bind_int(14, to_ms(letter.first_seen))
                 .bind_int(15, to_ms(letter.last_failed))
+                .bind_int(16, e.in_order ? 1 : 0)
                 .run();
   if (!st) return st;
   auto d = impl_->write_db.prepare("DELETE FROM outbox WHERE id = ?1");
   if (!d) return core::fail(d.error());
   if (auto deleted = d->bind_int(1, letter.id).run(); !deleted) return deleted;
+  if (notice) {
+    ObjectInfo about;
+    about.key = e.key;
+    about.etag = e.etag;
+    about.size = e.size;
+    about.sequencer = e.sequencer;
+    about.last_modified = impl_->clock->now();
+    if (auto inserted = impl_->insert_event(e.bucket, about, *notice); !inserted) {
+      return inserted;
+    }
+  }
   return impl_->commit(*txn);
 }
 
@@ -130,8 +144,8 @@ core::Result<std::int64_t> LocalStore::redrive(std::int64_t id) {
   // One statement copies the row, so the event's fields never pass through memory.
   auto s = impl_->write_db.prepare(
       "INSERT INTO outbox(event_name, bucket, key, etag, size, sequencer, payload, created_ms, "
-      "visible_at_ms) SELECT event_name, bucket, key, etag, size, sequencer, payload, ?1, ?1 "
-      "FROM dead_letters WHERE id = ?2 RETURNING id");
+      "visible_at_ms, in_order) SELECT event_name, bucket, key, etag, size, sequencer, payload, "
+      "?1, ?1, in_order FROM dead_letters WHERE id = ?2 RETURNING id");
   if (!s) return core::fail(s.error());
   auto row = s->bind_int(1, now).bind_int(2, id).step();
   if (!row) return core::fail(row.error());

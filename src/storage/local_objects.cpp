@@ -88,7 +88,7 @@ core::Status LocalStore::Impl::insert_event(std::string_view bucket, const Objec
                                             const EventToRecord& event) {
   auto s = write_db.prepare(
       "INSERT INTO outbox(event_name, bucket, key, etag, size, sequencer, payload, created_ms, "
-      "visible_at_ms) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)");
+      "visible_at_ms, in_order) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)");
   if (!s) return core::fail(s.error());
   return s->bind_text(1, event.event_name)
       .bind_text(2, bucket)
@@ -98,6 +98,7 @@ core::Status LocalStore::Impl::insert_event(std::string_view bucket, const Objec
       .bind_text(6, info.sequencer)
       .bind_blob(7, event.payload)
       .bind_int(8, to_ms(info.last_modified))
+      .bind_int(9, event.in_order ? 1 : 0)
       .run();
 }
 

@@ -18,8 +18,10 @@ core::Result<std::vector<OutboxEvent>> LocalStore::claim(
   auto txn = Transaction::begin(impl_->write_db);
   if (!txn) return core::fail(txn.error());
   auto s = impl_->write_db.prepare(
-      "SELECT id, event_name, bucket, key, etag, size, sequencer, payload, created_ms, attempts "
-      "FROM outbox WHERE visible_at_ms <= ?1 ORDER BY id LIMIT ?2");
+      "SELECT id, event_name, bucket, key, etag, size, sequencer, payload, created_ms, attempts, "
+      "in_order FROM outbox AS e WHERE visible_at_ms <= ?1 AND NOT (in_order AND EXISTS ("
+      "SELECT 1 FROM outbox AS earlier WHERE earlier.bucket = e.bucket AND earlier.key = e.key "
+      "AND earlier.id < e.id)) ORDER BY id LIMIT ?2");
   if (!s) return core::fail(s.error());
   s->bind_int(1, now).bind_int(2, static_cast<std::int64_t>(max_events));
   std::vector<OutboxEvent> out;
@@ -27,10 +29,11 @@ core::Result<std::vector<OutboxEvent>> LocalStore::claim(
     auto row = s->step();
     if (!row) return core::fail(row.error());
     if (!*row) break;
-    out.push_back(OutboxEvent{
-        s->column_int(0), s->column_text(1), s->column_text(2), s->column_text(3),
-        s->column_text(4), static_cast<std::uint64_t>(s->column_int(5)), s->column_text(6),
-        s->column_text(7), from_ms(s->column_int(8)), static_cast<int>(s->column_int(9)) + 1});
+    out.push_back(OutboxEvent{s->column_int(0), s->column_text(1), s->column_text(2),
+                              s->column_text(3), s->column_text(4),
+                              static_cast<std::uint64_t>(s->column_int(5)), s->column_text(6),
+                              s->column_text(7), from_ms(s->column_int(8)),
+                              static_cast<int>(s->column_int(9)) + 1, s->column_int(10) != 0});
   }
   for (const auto& event : out) {
     auto u = impl_->write_db.prepare(
@@ -51,6 +54,28 @@ core::Status LocalStore::ack(std::int64_t id) {
   auto s = impl_->write_db.prepare("DELETE FROM outbox WHERE id = ?1");
   if (!s) return core::fail(s.error());
   return s->bind_int(1, id).run();
+}
+
+core::Status LocalStore::ack(std::int64_t id, const EventToRecord& notice) {
+  std::lock_guard lock(impl_->write_mu);
+  auto txn = Transaction::begin(impl_->write_db);
+  if (!txn) return core::fail(txn.error());
+  auto s = impl_->write_db.prepare(
+      "DELETE FROM outbox WHERE id = ?1 RETURNING bucket, key, etag, size, sequencer");
+  if (!s) return core::fail(s.error());
+  auto row = s->bind_int(1, id).step();
+  if (!row) return core::fail(row.error());
+  if (!*row) return {};  // acked before: its notice was recorded then
+  const std::string bucket = s->column_text(0);
+  ObjectInfo about;
+  about.key = s->column_text(1);
+  about.etag = s->column_text(2);
+  about.size = static_cast<std::uint64_t>(s->column_int(3));
+  about.sequencer = s->column_text(4);
+  about.last_modified = impl_->clock->now();
+  if (auto st = s->run(); !st) return st;
+  if (auto st = impl_->insert_event(bucket, about, notice); !st) return st;
+  return impl_->commit(*txn);
 }
 
 core::Status LocalStore::nack(std::int64_t id, std::chrono::milliseconds retry_after) {

@@ -59,6 +59,8 @@ CREATE TABLE IF NOT EXISTS outbox(
   payload BLOB NOT NULL, created_ms INTEGER NOT NULL, visible_at_ms INTEGER NOT NULL,
   attempts INTEGER NOT NULL DEFAULT 0, status TEXT NOT NULL DEFAULT 'pending');
 CREATE INDEX IF NOT EXISTS outbox_visible ON outbox(visible_at_ms);
+-- For in_order events (kAddedColumns): is an earlier event about the same object still here?
+CREATE INDEX IF NOT EXISTS outbox_object ON outbox(bucket, key, id);
 -- Events a host gave up on (DeadLetters). Added after the first release: IF NOT EXISTS lets an
 -- existing data dir pick it up at open. id is the outbox id (AUTOINCREMENT never reuses one).
 CREATE TABLE IF NOT EXISTS dead_letters(
@@ -80,6 +82,8 @@ struct AddedColumn {
 constexpr AddedColumn kAddedColumns[] = {
     {"uploads", "initiator", "TEXT NOT NULL DEFAULT ''"},
     {"uploads", "expires_ms", "INTEGER"},
+    {"outbox", "in_order", "INTEGER NOT NULL DEFAULT 0"},
+    {"dead_letters", "in_order", "INTEGER NOT NULL DEFAULT 0"},
 };
 
 std::optional<ChecksumAlgorithm> parse_algorithm(std::string_view name) {

@@ -104,10 +104,12 @@ class LocalStore final : public ObjectStore, public Outbox, public DeadLetters {
   core::Result<std::vector<OutboxEvent>> claim(
       std::size_t max_events, std::chrono::milliseconds visibility_timeout) override;
   core::Status ack(std::int64_t id) override;
+  core::Status ack(std::int64_t id, const EventToRecord& notice) override;
   core::Status nack(std::int64_t id, std::chrono::milliseconds retry_after) override;
   core::Result<std::uint64_t> count_pending() override;
 
-  core::Status add_dead_letter(const DeadLetter& letter) override;
+  core::Status add_dead_letter(const DeadLetter& letter,
+                               const std::optional<EventToRecord>& notice) override;
   core::Result<std::vector<DeadLetter>> list_dead_letters() override;
   core::Result<DeadLetter> get_dead_letter(std::int64_t id) override;
   core::Status remove_dead_letter(std::int64_t id) override;

@@ -138,6 +138,10 @@ struct LocalStore::Impl {
   // Schema and recovery, run by open() before anyone else can reach the store.
   core::Status add_missing_columns();
   core::Status recover();
+  // Adds an outbox row for `event` about `info` in `bucket`. Inside
+  // the caller's transaction, under write_mu.
+  core::Status insert_event(std::string_view bucket, const ObjectInfo& info,
+                            const EventToRecord& event);
 
  private:
   core::Status commit_locked(std::string_view bucket, std::string_view key,
@@ -146,8 +150,6 @@ struct LocalStore::Impl {
                              const std::optional<EventToRecord>& event, const InTxn& in_txn,
                              std::optional<std::string>& old_file);
   core::Result<std::string> next_sequencer();
-  core::Status insert_event(std::string_view bucket, const ObjectInfo& info,
-                            const EventToRecord& event);
   core::Status upsert_object(std::string_view bucket, const ObjectInfo& info,
                              const std::string& file_id);
   core::Status release_leases();

@@ -362,7 +362,8 @@ TEST(LocalStoreTest, ReadsDoNotWaitForACommit) {
   ASSERT_EQ(claimed->size(), 1U);
   const OutboxEvent& event = claimed->front();
   ASSERT_OK(store.add_dead_letter(
-      DeadLetter{event.id, event, "x", "permanent", 1, event.created, event.created}));
+      DeadLetter{event.id, event, "x", "permanent", 1, event.created, event.created},
+      std::nullopt));
   ASSERT_OK(store.put("bkt", "b", "pending", with_event));
   auto upload = store.create_multipart_upload("bkt", "mp", {});
   ASSERT_OK(upload);

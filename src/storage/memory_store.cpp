@@ -139,14 +139,45 @@ ObjectInfo MemoryStore::commit_locked(Bucket& bucket, std::string_view key, Body
   info.size = body->size();
   info.last_modified = clock_.now();
   info.sequencer = internal::format_sequencer(++sequencer_);
-  if (event) {
-    const std::int64_t id = next_event_id_++;
-    OutboxEvent e{id,        event->event_name, bucket.info.name, info.key,           info.etag,
-                  info.size, info.sequencer,    event->payload,   info.last_modified, 0};
-    outbox_.emplace(id, QueuedEvent{std::move(e), info.last_modified});
-  }
+  if (event) record_event_locked(bucket.info.name, info, *event);
   bucket.objects.insert_or_assign(std::string(key), Object{info, std::move(body)});
   return info;
+}
+
+void MemoryStore::record_event_locked(std::string_view bucket, const ObjectInfo& info,
+                                      const EventToRecord& event) {
+  const std::int64_t id = next_event_id_++;
+  OutboxEvent e{id,
+                event.event_name,
+                std::string(bucket),
+                info.key,
+                info.etag,
+                info.size,
+                info.sequencer,
+                event.payload,
+                info.last_modified,
+                0,
+                event.in_order};
+  outbox_.emplace(id, QueuedEvent{std::move(e), info.last_modified});
+}
+
+// The object an event is about, as a notice about the same object records it: now.
+ObjectInfo MemoryStore::about(const OutboxEvent& event) const {
+  ObjectInfo info;
+  info.key = event.key;
+  info.etag = event.etag;
+  info.size = event.size;
+  info.sequencer = event.sequencer;
+  info.last_modified = clock_.now();
+  return info;
+}
+
+bool MemoryStore::has_earlier_locked(const OutboxEvent& event) const {
+  for (const auto& [id, queued] : outbox_) {
+    if (id >= event.id) return false;
+    if (queued.event.bucket == event.bucket && queued.event.key == event.key) return true;
+  }
+  return false;
 }
 
 core::Result<ObjectInfo> MemoryStore::put(std::string_view bucket, std::string_view key,
@@ -424,6 +455,7 @@ core::Result<std::vector<OutboxEvent>> MemoryStore::claim(
   for (auto& [id, queued] : outbox_) {
     if (out.size() >= max_events) break;
     if (queued.visible_at > now) continue;
+    if (queued.event.in_order && has_earlier_locked(queued.event)) continue;
     queued.visible_at = now + visibility_timeout;
     ++queued.event.attempts;
     out.push_back(queued.event);
@@ -434,6 +466,16 @@ core::Result<std::vector<OutboxEvent>> MemoryStore::claim(
 core::Status MemoryStore::ack(std::int64_t id) {
   std::lock_guard lock(mu_);
   outbox_.erase(id);
+  return {};
+}
+
+core::Status MemoryStore::ack(std::int64_t id, const EventToRecord& notice) {
+  std::lock_guard lock(mu_);
+  auto it = outbox_.find(id);
+  if (it == outbox_.end()) return {};
+  const OutboxEvent acked = std::move(it->second.event);
+  outbox_.erase(it);
+  record_event_locked(acked.bucket, about(acked), notice);
   return {};
 }
 
@@ -453,10 +495,12 @@ core::Result<std::uint64_t> MemoryStore::count_pending() {
   return static_cast<std::uint64_t>(outbox_.size());
 }
 
-core::Status MemoryStore::add_dead_letter(const DeadLetter& letter) {
+core::Status MemoryStore::add_dead_letter(const DeadLetter& letter,
+                                          const std::optional<EventToRecord>& notice) {
   std::lock_guard lock(mu_);
   outbox_.erase(letter.id);
   dead_letters_.insert_or_assign(letter.id, letter);
+  if (notice) record_event_locked(letter.event.bucket, about(letter.event), *notice);
   return {};
 }
 

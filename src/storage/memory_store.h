@@ -59,10 +59,12 @@ class MemoryStore final : public ObjectStore, public Outbox, public DeadLetters 
   core::Result<std::vector<OutboxEvent>> claim(
       std::size_t max_events, std::chrono::milliseconds visibility_timeout) override;
   core::Status ack(std::int64_t id) override;
+  core::Status ack(std::int64_t id, const EventToRecord& notice) override;
   core::Status nack(std::int64_t id, std::chrono::milliseconds retry_after) override;
   core::Result<std::uint64_t> count_pending() override;
 
-  core::Status add_dead_letter(const DeadLetter& letter) override;
+  core::Status add_dead_letter(const DeadLetter& letter,
+                               const std::optional<EventToRecord>& notice) override;
   core::Result<std::vector<DeadLetter>> list_dead_letters() override;
   core::Result<DeadLetter> get_dead_letter(std::int64_t id) override;
   core::Status remove_dead_letter(std::int64_t id) override;
@@ -112,6 +114,12 @@ class MemoryStore final : public ObjectStore, public Outbox, public DeadLetters 
   // Installs a new version of `key`: stamps sequencer and time, records the event.
   ObjectInfo commit_locked(Bucket& bucket, std::string_view key, Body body, ObjectInfo info,
                            const std::optional<EventToRecord>& event);
+  // Queues `event` about `bucket`/`info`. Under mu_.
+  void record_event_locked(std::string_view bucket, const ObjectInfo& info,
+                           const EventToRecord& event);
+  ObjectInfo about(const OutboxEvent& event) const;
+  // Under mu_: an earlier event about the same object is still queued.
+  bool has_earlier_locked(const OutboxEvent& event) const;
 
   const core::Clock& clock_;
   std::mutex mu_;
