@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "core/log.h"
@@ -18,6 +19,7 @@
 #include "lambda/lambda_config.h"
 #include "lambda/presign.h"
 #include "lambda/runtime_api.h"
+#include "lambda/sns_publisher.h"
 #include "recipe/recipe.h"
 #include "storage/s3/s3_store.h"
 
@@ -158,8 +160,26 @@ int run_lambda() {
   handler_config.destination_bucket = config->destination_bucket;
   handler_config.destination_prefix = config->destination_prefix;
   handler_config.recipe = std::move(*recipe);
+  std::optional<lambda::SnsPublisher> publisher;
+  if (!config->notify_topic_arn.empty()) {
+    handler_config.notify = {recipe::NotifyEvent::kProcessed, recipe::NotifyEvent::kQuarantined};
+    auto credentials = storage::s3::credentials_from_environment();
+    if (!credentials) return fail_start(&api, log, "Imgflow.Config", credentials.error().message);
+    auto created = lambda::SnsPublisher::create(config->notify_topic_arn, config->sns_endpoint,
+                                                std::move(*credentials), s3_client,
+                                                core::SystemClock::instance());
+    if (!created) return fail_start(&api, log, "Imgflow.Config", created.error().message);
+    publisher.emplace(std::move(*created));
+  }
   function::Handler handler(handler_config, **store, **store, log, core::SystemClock::instance(),
                             &registry);
+  lambda::Function function = [&handler](std::string_view event, std::string_view id) {
+    return handler.handle(event, id);
+  };
+  if (publisher) {
+    function =
+        lambda::publishing(std::move(function), *publisher, core::SystemClock::instance(), log);
+  }
 
   lambda::HostOptions options;
   options.deadline_margin = config->deadline_margin;
@@ -173,10 +193,7 @@ int run_lambda() {
       setenv("_X_AMZN_TRACE_ID", id.c_str(), 1);
     }
   };
-  lambda::Host host(
-      api,
-      [&handler](std::string_view event, std::string_view id) { return handler.handle(event, id); },
-      log, registry, stdout, options);
+  lambda::Host host(api, std::move(function), log, registry, stdout, options);
   return host.run();
 }
 

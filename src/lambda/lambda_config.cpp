@@ -3,6 +3,8 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "lambda/sns_publisher.h"
+
 namespace imgflow::lambda {
 namespace {
 
@@ -98,6 +100,20 @@ core::Result<LambdaConfig> read_config(const Environment& env) {
     c.clamd = std::move(*address);
   }
   c.quarantine_bucket = value_or_empty(env, "IMGFLOW_QUARANTINE_BUCKET");
+  c.notify_topic_arn = value_or_empty(env, "IMGFLOW_NOTIFY_TOPIC_ARN");
+  if (!c.notify_topic_arn.empty()) {
+    if (auto topic = sns_topic_region(c.notify_topic_arn); !topic) {
+      return core::fail(core::ErrorCode::kInvalidArgument,
+                        "IMGFLOW_NOTIFY_TOPIC_ARN: " + topic.error().message);
+    }
+  }
+  c.sns_endpoint = value_or_empty(env, "AWS_ENDPOINT_URL_SNS");
+  if (!c.sns_endpoint.empty() && !c.sns_endpoint.starts_with("http://") &&
+      !c.sns_endpoint.starts_with("https://")) {
+    return core::fail(
+        core::ErrorCode::kInvalidArgument,
+        "AWS_ENDPOINT_URL_SNS must be an http:// or https:// URL, not '" + c.sns_endpoint + "'");
+  }
   c.function_name = env("AWS_LAMBDA_FUNCTION_NAME").value_or("imgflow");
   if (auto margin = env("IMGFLOW_DEADLINE_MARGIN_MS")) {
     int ms = 0;

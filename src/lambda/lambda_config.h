@@ -41,6 +41,10 @@ struct LambdaConfig {
   // IMGFLOW_QUARANTINE_BUCKET: where infected sources go, in place of the recipe's
   // scan.quarantine_bucket (whose default, "quarantine", is a global S3 name no stack owns).
   std::string quarantine_bucket;
+  // IMGFLOW_NOTIFY_TOPIC_ARN: publish a notification per source to this SNS topic (processed,
+  // failed, quarantined; lambda/sns_publisher.h); "" = none. Checked to be a topic ARN.
+  std::string notify_topic_arn;
+  std::string sns_endpoint;   // AWS_ENDPOINT_URL_SNS; "" = the topic's regional SNS endpoint
   std::string function_name;  // AWS_LAMBDA_FUNCTION_NAME: the metrics' dimension
   // IMGFLOW_DEADLINE_MARGIN_MS: an invocation still running this long before Lambda's deadline
   // is stopped and reported as an error, rather than cut off without a word.

@@ -136,6 +136,24 @@ TEST(LambdaConfig, AQuarantineBucketNeedsScanningAndItsOwnBucket) {
   }
 }
 
+TEST(LambdaConfig, TheStackNamesATopicToNotify) {
+  auto env = kMinimal;
+  EXPECT_EQ(read_config(from(env))->notify_topic_arn, "");
+  env["IMGFLOW_NOTIFY_TOPIC_ARN"] = "arn:aws:sns:eu-west-1:123456789012:imgflow-notifications";
+  env["AWS_ENDPOINT_URL_SNS"] = "http://127.0.0.1:4566";
+  auto config = read_config(from(env));
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->notify_topic_arn, env["IMGFLOW_NOTIFY_TOPIC_ARN"]);
+  EXPECT_EQ(config->sns_endpoint, "http://127.0.0.1:4566");
+  env["IMGFLOW_NOTIFY_TOPIC_ARN"] = "imgflow-notifications";
+  auto bad = read_config(from(env));
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("IMGFLOW_NOTIFY_TOPIC_ARN: 'imgflow-notifications' is not an "
+                                     "SNS topic ARN"),
+            std::string::npos)
+      << bad.error().message;
+}
+
 TEST(LambdaConfig, TheCaFileIsFoundWhereverTheSystemKeepsIt) {
   EXPECT_EQ(find_ca_file(from({{"SSL_CERT_FILE", "/x/ca.pem"}}), ""), "/x/ca.pem");
   // This machine is Debian: its bundle is first in line.

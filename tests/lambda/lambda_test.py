@@ -3,12 +3,16 @@
 /dev), its bootstrap run against a Runtime API emulator, with `imgflow serve` as its S3 through
 AWS_ENDPOINT_URL_S3 and temporary credentials of the function role (with a session token)."""
 
+import hashlib
+import hmac
+import http.server
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import urllib.parse
@@ -58,6 +62,55 @@ def s3_key(key):
     return urllib.parse.quote_plus(key, safe="/")
 
 
+class SnsReceiver:
+    """Takes SNS Publish requests on 127.0.0.1 and checks each one's SigV4 signature itself."""
+
+    def __init__(self, credentials):
+        self.credentials = credentials
+        self.published = []  # (form fields, signature ok)
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                ok = receiver.signature_ok(self.command, self.path, self.headers, body)
+                fields = dict(urllib.parse.parse_qsl(body.decode(), keep_blank_values=True))
+                receiver.published.append((fields, ok))
+                self.send_response(200 if ok else 403)
+                self.end_headers()
+                self.wfile.write(b"<PublishResponse><PublishResult><MessageId>1</MessageId>"
+                                 b"</PublishResult></PublishResponse>")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = "http://127.0.0.1:%d" % self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def signature_ok(self, method, path, headers, body):
+        """SigV4 as AWS documents it, written out here rather than trusting either signer."""
+        auth = headers["Authorization"]
+        scope = auth.split("Credential=")[1].split(",")[0].split("/", 1)[1]
+        signed = auth.split("SignedHeaders=")[1].split(",")[0]
+        canonical = "\n".join([method, path, ""] +
+                              ["%s:%s" % (h, " ".join(headers[h].split())) for h in signed.split(";")] +
+                              ["", signed, hashlib.sha256(body).hexdigest()])
+        to_sign = "\n".join(["AWS4-HMAC-SHA256", headers["X-Amz-Date"], scope,
+                             hashlib.sha256(canonical.encode()).hexdigest()])
+        key = ("AWS4" + self.credentials[1]).encode()
+        for part in scope.split("/")[:4]:
+            key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+        expected = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+        return (scope.endswith("/eu-west-1/sns/aws4_request") and
+                headers.get("X-Amz-Security-Token") == SESSION_TOKEN and
+                hmac.compare_digest(expected, auth.split("Signature=")[1]))
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def s3_event(records):
     return json.dumps({"Records": [{
         "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "eu-west-1",
@@ -104,9 +157,14 @@ class LambdaPackageTest(unittest.TestCase):
 
     @classmethod
     def start_runtime(cls, **overrides):
+        cls.runtime = cls.launch(cls.api, **overrides)
+        cls.stdout_path, cls.stderr_path = cls.runtime.log_paths
+
+    @classmethod
+    def launch(cls, api, **overrides):
         """The bootstrap in an empty root, as Lambda runs it, with the function's environment."""
         env = {
-            "AWS_LAMBDA_RUNTIME_API": cls.api.address,
+            "AWS_LAMBDA_RUNTIME_API": api.address,
             "AWS_REGION": "eu-west-1",
             "AWS_LAMBDA_FUNCTION_NAME": "imgflow-test",
             "AWS_ACCESS_KEY_ID": cls.function[0],
@@ -126,11 +184,12 @@ class LambdaPackageTest(unittest.TestCase):
             if value is not None:
                 args += ["--setenv", name, value]
         cls.runs += 1
-        cls.stdout_path = os.path.join(cls.tmp, "stdout-%d.log" % cls.runs)
-        cls.stderr_path = os.path.join(cls.tmp, "stderr-%d.log" % cls.runs)
-        cls.runtime = subprocess.Popen(args + ["/var/task/bootstrap"],
-                                       stdout=open(cls.stdout_path, "w"),
-                                       stderr=open(cls.stderr_path, "w"))
+        stdout_path = os.path.join(cls.tmp, "stdout-%d.log" % cls.runs)
+        stderr_path = os.path.join(cls.tmp, "stderr-%d.log" % cls.runs)
+        process = subprocess.Popen(args + ["/var/task/bootstrap"], stdout=open(stdout_path, "w"),
+                                   stderr=open(stderr_path, "w"))
+        process.log_paths = (stdout_path, stderr_path)
+        return process
 
     @classmethod
     def stop_runtime(cls):
@@ -226,6 +285,43 @@ class LambdaPackageTest(unittest.TestCase):
                 names.add(metric["Name"])
         self.assertIn("imgflow_stage_duration_seconds", names)
         self.assertIn("imgflow_output_bytes_total", names)
+
+    def test_zy_notifications_are_published_to_the_topic(self):
+        receiver = SnsReceiver(self.function)
+        topic = "arn:aws:sns:eu-west-1:123456789012:imgflow-notifications-test"
+        # A runtime of its own, on an emulator of its own: the shared one keeps its runtime.
+        api = RuntimeApiEmulator()
+        runtime = self.launch(api, IMGFLOW_NOTIFY_TOPIC_ARN=topic, AWS_ENDPOINT_URL_SNS=receiver.url)
+        try:
+            record = self.upload("notified/IMG 0002.jpg", "landscape.jpg")
+            answer = api.wait_answer(api.invoke(s3_event([record])))
+            self.assertEqual(answer.kind, "response", answer.body)
+            garbage = b"\xff\xd8\xff\xe0 not a jpeg"
+            put = self.admin.put_object(Bucket="uploads", Key="notified/broken.jpg", Body=garbage)
+            broken = ("uploads", "notified/broken.jpg", len(garbage), put["ETag"].strip('"'))
+            self.assertEqual(api.wait_answer(api.invoke(s3_event([broken]))).kind, "error")
+        finally:
+            runtime.kill()
+            runtime.wait()
+            api.close()
+            receiver.close()
+        self.assertEqual([ok for _, ok in receiver.published], [True, True])
+        (processed, _), (failed, _) = receiver.published
+        for fields in (processed, failed):
+            self.assertEqual(fields["Action"], "Publish")
+            self.assertEqual(fields["TopicArn"], topic)
+            self.assertEqual(fields["MessageAttributes.entry.1.Name"], "type")
+        message = json.loads(processed["Message"])
+        self.assertEqual(processed["MessageAttributes.entry.1.Value.StringValue"], "processed")
+        self.assertEqual(message["source"]["key"], "notified/IMG 0002.jpg")
+        self.assertEqual(message["source"]["etag"], record[3])
+        self.assertEqual(message["manifest"], {"bucket": "processed",
+                                               "key": "out/notified/IMG 0002.jpg/manifest.json"})
+        self.assertEqual(len(message["variants"]), 3)
+        message = json.loads(failed["Message"])
+        self.assertEqual(failed["MessageAttributes.entry.1.Value.StringValue"], "failed")
+        self.assertEqual((message["type"], message["reason"]), ("failed", "permanent"))
+        self.assertEqual(message["source"]["etag"], broken[3])
 
     def test_zz_a_deadline_too_short_is_reported_before_it_passes(self):
         record = self.upload("slow.jpg", "landscape.jpg")

@@ -48,6 +48,7 @@ export const Env = {
   MODE: 'IMGFLOW_MODE', // "presign" on the upload endpoint; unset on the event function
   CLAMD: 'IMGFLOW_CLAMD', // set only with ClamdAddress: scan every source with this clamd
   QUARANTINE_BUCKET: 'IMGFLOW_QUARANTINE_BUCKET', // set only with ClamdAddress
+  NOTIFY_TOPIC_ARN: 'IMGFLOW_NOTIFY_TOPIC_ARN', // set only with Notifications: publish each outcome there
 } as const;
 export const PRESIGN_MODE = 'presign';
 
@@ -281,6 +282,23 @@ export class ImgflowStack extends Stack {
         "With ClamdAddress: the event function's security groups; clamd's must accept TCP from " +
         `them on its port. ${NO_SECURITY_GROUP} = none`,
     });
+    const notifications = param('Notifications', {
+      type: 'String',
+      default: 'false',
+      allowedValues: ['true', 'false'],
+      description:
+        'Create an SNS topic the event function publishes to after each source: processed, ' +
+        'failed or quarantined (message attribute type); deploy/aws/README.md: Notifications',
+    });
+    const notificationEmail = param('NotificationEmail', {
+      type: 'String',
+      default: '',
+      allowedPattern: '^$|^[^\\s@]+@[^\\s@]+$',
+      constraintDescription: 'empty, or an e-mail address',
+      description:
+        'With Notifications: an e-mail address subscribed to the topic (confirm the ' +
+        'subscription mail); empty = no subscription',
+    });
 
     // ---- Conditions -------------------------------------------------------------------------
     const condition = (name: string, expression: ICfnConditionExpression) =>
@@ -338,6 +356,14 @@ export class ImgflowStack extends Stack {
 
     const withScanning = condition('WithScanning', notEmpty(clamdAddress));
     const withCdn = condition('WithCdn', Fn.conditionEquals(cdn.valueAsString, 'true'));
+    const withNotifications = condition(
+      'WithNotifications',
+      Fn.conditionEquals(notifications.valueAsString, 'true'),
+    );
+    const withNotificationEmail = condition(
+      'WithNotificationEmail',
+      Fn.conditionAnd(withNotifications, notEmpty(notificationEmail)),
+    );
 
     // clamd listens in a private network: without subnets and security groups the function
     // could not reach it, and every upload would be dead-lettered.
@@ -571,6 +597,32 @@ export class ImgflowStack extends Stack {
         'its messages are redriven by hand, so a further DLQ behind it would only move them.',
     });
 
+    // ---- Notifications (optional: Notifications=true) ---------------------------------------
+    // One message per source after its manifest.json is written (and when it fails or is
+    // quarantined), from the event function alone. Named from the stack id like the quarantine
+    // bucket. The role and the function name it by Ref inside Fn::If under the same condition,
+    // so CloudFormation creates the topic before the function is told to publish to it.
+    // Encrypted with the AWS managed key alias/aws/sns: its key policy lets every principal of
+    // the account use it through SNS, so the function's role needs no KMS grant, and SNS
+    // decrypts each message before it delivers it, so subscribers need none either. (AWS services
+    // that publish, like CloudWatch for the alarm topic, would need a customer managed key;
+    // nothing but the function publishes here.) An encrypted topic takes HTTPS and SigV4
+    // requests only; the policy also says so explicitly.
+    const notificationTopic = new sns.Topic(this, 'NotificationTopic', {
+      topicName: Fn.join('-', ['imgflow-notifications', stackIdSuffix]),
+      displayName: 'imgflow notifications',
+      enforceSSL: true,
+    });
+    cfn<sns.CfnTopic>(notificationTopic).kmsMasterKeyId = 'alias/aws/sns';
+    new sns.Subscription(notificationTopic, 'Email', {
+      topic: notificationTopic,
+      protocol: sns.SubscriptionProtocol.EMAIL,
+      endpoint: notificationEmail.valueAsString,
+    });
+    forAllResources(notificationTopic, (r) => (r.cfnOptions.condition = withNotifications));
+    cfn<sns.CfnSubscription>(notificationTopic.node.findChild('Email')).cfnOptions.condition =
+      withNotificationEmail;
+
     // ---- The event function -----------------------------------------------------------------
     const functionLogs = logGroup(this, 'FunctionLogs', logRetention);
     // JSON log format: Lambda's own START/END/REPORT become JSON too, and it filters the
@@ -633,6 +685,10 @@ export class ImgflowStack extends Stack {
       ),
       statement('DescribeScanSubnets', ['ec2:DescribeNetworkInterfaces', 'ec2:DescribeSubnets'], ['*']),
     ]);
+    // Only with Notifications: publish to the one topic (no KMS grant: see the topic).
+    addStatementsIf(functionRole, withNotifications, [
+      statement('PublishNotifications', ['sns:Publish'], [notificationTopic.topicArn]),
+    ]);
 
     const imgflowFunction = new lambda.Function(this, 'Function', {
       description: 'imgflow: renders each uploaded image into its variants and manifest.json',
@@ -653,6 +709,7 @@ export class ImgflowStack extends Stack {
         [Env.CONFIG]: ifThen(hasRecipe, recipeFile.valueAsString).toString(),
         [Env.CLAMD]: ifThen(withScanning, clamdAddress.valueAsString).toString(),
         [Env.QUARANTINE_BUCKET]: ifThen(withScanning, quarantineBucketName).toString(),
+        [Env.NOTIFY_TOPIC_ARN]: ifThen(withNotifications, notificationTopic.topicArn).toString(),
       },
     });
     const cfnFunction = cfn<lambda.CfnFunction>(imgflowFunction);
@@ -919,6 +976,12 @@ export class ImgflowStack extends Stack {
       quarantineBucketName,
       'Infected uploads, with their signature in the imgflow-signature metadata',
       withScanning,
+    );
+    output(
+      'NotificationTopicArn',
+      notificationTopic.topicArn,
+      'Subscribe here: one message per processed, failed or quarantined source',
+      withNotifications,
     );
     output('UploadEndpointUrl', uploadUrl.attrFunctionUrl, 'Ask here for a presigned upload URL', withUploads);
     output('UploadFunctionName', uploadFunction.functionName, 'The upload endpoint function', withUploads);

@@ -17,6 +17,7 @@ const [destinationId] = theResource(json, 'AWS::S3::Bucket', 'DestinationBucket'
 const [dlqId] = theResource(json, 'AWS::SQS::Queue', 'DeadLetterQueue');
 const [functionLogsId] = theResource(json, 'AWS::Logs::LogGroup', 'FunctionLogs');
 const [uploadLogsId] = theResource(json, 'AWS::Logs::LogGroup', 'UploadLogs');
+const [notificationTopicId, notificationTopic] = theResource(json, 'AWS::SNS::Topic', 'NotificationTopic');
 
 const ref = (id: string) => ({ Ref: id });
 const arnOf = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
@@ -110,14 +111,25 @@ describe('least privilege', () => {
         Resource: '*',
       },
     ]);
-    // Nothing else is conditional: every other grant is the same with or without scanning.
+    // Nothing else is conditional: every other grant is the same with or without scanning (or
+    // notifications, below).
     const conditions = new Set(
       functionRole.Properties!.Policies[0].PolicyDocument.Statement.map((s: any) => unlessConditional(s)[0]),
     );
-    assert.deepEqual([...conditions], [undefined, 'WithScanning']);
+    assert.deepEqual([...conditions], [undefined, 'WithScanning', 'WithNotifications']);
+  });
+
+  test('with Notifications the function may also publish to the notification topic, and only to it', () => {
+    assert.deepEqual(statementsOf(functionRole, 'WithNotifications'), [
+      { Sid: 'PublishNotifications', Effect: 'Allow', Action: ['sns:Publish'], Resource: ref(notificationTopicId) },
+    ]);
   });
 
   test('the upload endpoint role may only put objects under the source prefix, and log', () => {
+    const conditions = uploadRole.Properties!.Policies[0].PolicyDocument.Statement.map(
+      (s: any) => unlessConditional(s)[0],
+    );
+    assert.deepEqual([...new Set(conditions)], [undefined], 'nothing granted under a condition');
     assert.deepEqual(statementsOf(uploadRole), [
       { Sid: 'SignUploads', Effect: 'Allow', Action: ['s3:PutObject'], Resource: sourceObjects },
       {
@@ -164,9 +176,11 @@ describe('least privilege', () => {
         if (condition === 'WithScanning') continue; // exactly as the test above says
         assert.equal(s.NotResource, undefined, `${id}: NotResource`);
         const listing = JSON.stringify(asArray(s.Action)) === JSON.stringify(['s3:ListBucket']);
+        // With Notifications, the one topic and nothing else.
+        const expected = condition === 'WithNotifications' ? [ref(notificationTopicId)] : listing ? buckets : allowed;
         for (const resource of asArray(s.Resource)) {
           assert.ok(
-            (listing ? buckets : allowed).some((a) => JSON.stringify(a) === JSON.stringify(resource)),
+            expected.some((a) => JSON.stringify(a) === JSON.stringify(resource)),
             `${id}: resource ${JSON.stringify(resource)} is not one of the allowed ones`,
           );
         }
@@ -440,6 +454,7 @@ describe('the function', () => {
       [Env.QUARANTINE_BUCKET]: {
         'Fn::If': ['WithScanning', { 'Fn::Join': ['-', ['imgflow-quarantine', sourceName['Fn::Join'][1][1]]] }, ref('AWS::NoValue')],
       },
+      [Env.NOTIFY_TOPIC_ARN]: { 'Fn::If': ['WithNotifications', ref(notificationTopicId), ref('AWS::NoValue')] },
     });
     assert.equal(json.Parameters.RecipeFile.Default, '', 'the built-in recipe by default');
   });
@@ -615,6 +630,117 @@ describe('the CDN', () => {
     assert.deepEqual(key.QueryStringsConfig, { QueryStringBehavior: 'none' });
     assert.deepEqual(key.HeadersConfig, { HeaderBehavior: 'none' });
     assert.deepEqual(key.CookiesConfig, { CookieBehavior: 'none' });
+  });
+});
+
+describe('notifications', () => {
+  test('are off by default, and every part of them follows the switch', () => {
+    assert.equal(json.Parameters.Notifications.Default, 'false');
+    assert.deepEqual(json.Parameters.Notifications.AllowedValues, ['true', 'false']);
+    assert.deepEqual(json.Conditions.WithNotifications, { 'Fn::Equals': [ref('Notifications'), 'true'] });
+    const parts = Object.entries(json.Resources).filter(([id]) => id.startsWith('NotificationTopic'));
+    assert.deepEqual(parts.map(([, r]) => r.Type).sort(), [
+      'AWS::SNS::Subscription',
+      'AWS::SNS::Topic',
+      'AWS::SNS::TopicPolicy',
+    ]);
+    for (const [id, r] of parts) {
+      const expected = r.Type === 'AWS::SNS::Subscription' ? 'WithNotificationEmail' : 'WithNotifications';
+      assert.equal(r.Condition, expected, id);
+    }
+    assert.deepEqual(json.Outputs.NotificationTopicArn, {
+      Description: json.Outputs.NotificationTopicArn.Description,
+      Value: ref(notificationTopicId),
+      Condition: 'WithNotifications',
+    });
+  });
+
+  test('the topic is named from the stack id, like the quarantine bucket, and encrypted', () => {
+    const p = notificationTopic.Properties!;
+    assert.deepEqual(p.TopicName, { 'Fn::Join': ['-', ['imgflow-notifications', sourceName['Fn::Join'][1][1]]] });
+    // SSE with the AWS managed key: the publishing role needs no KMS grant (its key policy lets
+    // the account's principals use it through SNS), and SNS decrypts before delivering.
+    assert.equal(p.KmsMasterKeyId, 'alias/aws/sns');
+    assert.equal(notificationTopic.Condition, 'WithNotifications');
+  });
+
+  test('the topic policy only refuses publishing without TLS: it lets nobody in', () => {
+    const policies = resourcesOfType(json, 'AWS::SNS::TopicPolicy').filter(([, p]) =>
+      JSON.stringify(p.Properties!.Topics).includes(JSON.stringify(ref(notificationTopicId))),
+    );
+    assert.equal(policies.length, 1);
+    const [policyId, policy] = policies[0];
+    assert.equal(policy.Condition, 'WithNotifications', policyId);
+    assert.deepEqual(policy.Properties!.Topics, [ref(notificationTopicId)]);
+    const statements = asArray(policy.Properties!.PolicyDocument.Statement).map((s: any) => {
+      const { Sid, ...rest } = s;
+      assert.ok(Sid);
+      return rest;
+    });
+    assert.deepEqual(statements, [
+      {
+        Action: 'sns:Publish',
+        Condition: { Bool: { 'aws:SecureTransport': 'false' } },
+        Effect: 'Deny',
+        Principal: '*',
+        Resource: ref(notificationTopicId),
+      },
+    ]);
+  });
+
+  test('the function gets the topic ARN only with Notifications', () => {
+    assert.equal(Env.NOTIFY_TOPIC_ARN, 'IMGFLOW_NOTIFY_TOPIC_ARN'); // the C++ side reads this name
+    assert.deepEqual(fn.Properties!.Environment.Variables[Env.NOTIFY_TOPIC_ARN], {
+      'Fn::If': ['WithNotifications', ref(notificationTopicId), ref('AWS::NoValue')],
+    });
+    assert.equal(uploadFn.Properties!.Environment.Variables[Env.NOTIFY_TOPIC_ARN], undefined);
+  });
+
+  test('no principal but the event function may publish to it', () => {
+    // Every Allow of sns:Publish anywhere: the function's (only with Notifications, on this
+    // topic) and CloudWatch's on the alarm topic; no statement allows anything else on this one.
+    const [alarmTopicId] = theResource(json, 'AWS::SNS::Topic', 'AlarmTopic');
+    const publishers = allStatements(json)
+      .filter(({ statement }) => statement.Effect === 'Allow')
+      .filter(({ statement }) => asArray(statement.Action).some((a) => /^sns:(publish|\*)$/i.test(String(a))))
+      .map(({ where, statement }) => ({ where, principal: statement.Principal, resource: statement.Resource }));
+    assert.deepEqual(
+      publishers.sort((a, b) => a.where.localeCompare(b.where)),
+      [
+        {
+          where: `${theResource(json, 'AWS::SNS::TopicPolicy', 'AlarmTopicPolicy')[0]}`,
+          principal: { Service: 'cloudwatch.amazonaws.com' },
+          resource: ref(alarmTopicId),
+        },
+        {
+          where: `${functionRoleId}.Policies.imgflow (if WithNotifications)`,
+          principal: undefined,
+          resource: ref(notificationTopicId),
+        },
+      ].sort((a, b) => a.where.localeCompare(b.where)),
+    );
+    for (const { where, statement } of allStatements(json)) {
+      if (statement.Effect !== 'Allow') continue;
+      if (!JSON.stringify(statement.Resource ?? '').includes(JSON.stringify(ref(notificationTopicId)))) continue;
+      assert.equal(where, `${functionRoleId}.Policies.imgflow (if WithNotifications)`, `${where} names the topic`);
+    }
+  });
+
+  test('an e-mail address is subscribed only when given and notifications are on', () => {
+    assert.equal(json.Parameters.NotificationEmail.Default, '');
+    assert.deepEqual(json.Conditions.WithNotificationEmail, {
+      'Fn::And': [{ Condition: 'WithNotifications' }, { 'Fn::Not': [{ 'Fn::Equals': [ref('NotificationEmail'), ''] }] }],
+    });
+    const [id, subscription] = theResource(json, 'AWS::SNS::Subscription', 'NotificationTopicEmail');
+    assert.equal(subscription.Condition, 'WithNotificationEmail', id);
+    assert.deepEqual(subscription.Properties, {
+      Protocol: 'email',
+      Endpoint: ref('NotificationEmail'),
+      TopicArn: ref(notificationTopicId),
+    });
+    const pattern = new RegExp(json.Parameters.NotificationEmail.AllowedPattern);
+    for (const ok of ['', 'ops@example.com']) assert.ok(pattern.test(ok), ok);
+    for (const bad of ['ops', 'ops@', 'a b@example.com']) assert.ok(!pattern.test(bad), bad);
   });
 });
 
