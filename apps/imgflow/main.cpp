@@ -135,6 +135,11 @@ void add_serve(CLI::App& app, imgflow::cli::ServeOptions& options) {
                   "Browser origin allowed to upload (repeatable, or comma-separated; * for any)")
       ->envname("IMGFLOW_CORS_ORIGINS")
       ->delimiter(',');
+  cmd->add_option("--public-read", options.public_read,
+                  "Let anyone GET and HEAD the outputs under BUCKET[/PREFIX] without credentials, "
+                  "for a reverse proxy or CDN in front (the destination bucket only; no listing; "
+                  "default: nothing is public)")
+      ->envname("IMGFLOW_PUBLIC_READ");
   cmd->add_option("-w,--workers", options.workers,
                   "Images processed at once (default: two per core, so one image's fsyncs overlap "
                   "another's CPU work, but no more than 3/4 of the memory holds at the recipe's "

@@ -419,6 +419,17 @@ int run_serve(const ServeOptions& options) {
       !problem.empty()) {
     return usage_error(problem);
   }
+  if (!options.public_read.empty()) {
+    auto public_read = gateway::parse_public_read(options.public_read);
+    if (!public_read) return usage_error(public_read.error().message);
+    if (public_read->bucket != gateway_options.roles.destination) {
+      return usage_error("--public-read " + options.public_read +
+                         ": only the destination bucket (" + gateway_options.roles.destination +
+                         ") can be public; uploads are unscanned and unprocessed until the "
+                         "function has seen them");
+    }
+    gateway_options.public_read = std::move(*public_read);
+  }
   // External workers holding the function's keys get the same grants as the one in-process.
   gateway_options.roles = function_roles(gateway_options.roles, *recipe);
 
@@ -529,6 +540,7 @@ int run_serve(const ServeOptions& options) {
   log.info("serving", {{"endpoint", endpoint},
                        {"certificate", *tls ? (*tls)->describe() : ""},
                        {"data_dir", data_dir.string()},
+                       {"public_read", options.public_read},
                        {"workers", options.workers == 0 ? 0 : dispatcher.workers()},
                        {"cores", machine.cores},
                        {"memory_mb", machine.memory_bytes >> 20U},

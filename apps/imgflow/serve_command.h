@@ -17,7 +17,9 @@ struct ServeOptions {
   std::filesystem::path data_dir = "./imgflow-data";
   std::filesystem::path config;           // empty: the built-in default recipe
   std::vector<std::string> cors_origins;  // browser origins allowed to upload; empty: no CORS
-  gateway::TlsFiles tls;                  // both set: HTTPS only; neither: plain HTTP
+  // "BUCKET[/PREFIX]" anyone may GET and HEAD (the destination only); "" = nothing public.
+  std::string public_read;
+  gateway::TlsFiles tls;  // both set: HTTPS only; neither: plain HTTP
   // Concurrent function invocations; -1: two per core, as many as the memory holds at the
   // recipe's limits.max_memory each; 0: none — the gateway only records events, for a
   // deployment whose workers run elsewhere.

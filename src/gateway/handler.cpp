@@ -213,7 +213,10 @@ OpResult authorise_and_run(const HttpRequest& http, const S3Request& s3, storage
   if (!caller) return tl::unexpected(caller.error());
   log.principal = std::string(to_string(caller->principal));
   const GatewayOptions& options = ctx.options;
-  if (!is_allowed(caller->principal, s3.op, s3.bucket, options.roles, options.anonymous)) {
+  const bool public_read = caller->principal == Principal::kAnonymous &&
+                           is_public_read(s3.op, s3.bucket, s3.key, options.public_read);
+  if (!public_read &&
+      !is_allowed(caller->principal, s3.op, s3.bucket, options.roles, options.anonymous)) {
     return err("AccessDenied", denial_message(caller->principal, s3.op, s3.bucket, options.roles,
                                               options.anonymous));
   }

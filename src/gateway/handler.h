@@ -58,6 +58,7 @@ struct GatewayOptions {
   AnonymousUploads anonymous;
   // Browser origins allowed by CORS ("*" for any); empty disables CORS.
   std::vector<std::string> cors_origins;
+  PublicRead public_read;  // objects anyone may GET or HEAD; off by default
   // Hosts "<bucket>.<suffix>" select virtual-hosted-style addressing; empty: path style only.
   std::string virtual_host_suffix = "localhost";
 };

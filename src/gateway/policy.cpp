@@ -1,5 +1,6 @@
 #include "gateway/policy.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "core/image_types.h"
@@ -105,6 +106,28 @@ bool is_allowed(Principal principal, Operation op, std::string_view bucket,
       return anonymous.enabled && bucket == roles.source && is_anonymous_upload(op);
   }
   return false;
+}
+
+core::Result<PublicRead> parse_public_read(std::string_view text) {
+  const std::size_t slash = text.find('/');
+  PublicRead out{std::string(text.substr(0, slash)),
+                 slash == std::string_view::npos ? "" : std::string(text.substr(slash + 1))};
+  const auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
+  const std::string& b = out.bucket;
+  if (b.size() < 3 || b.size() > 63 || !alnum(b.front()) || !alnum(b.back()) ||
+      !std::all_of(b.begin(), b.end(), [&](char c) { return alnum(c) || c == '-' || c == '.'; })) {
+    return core::fail(core::ErrorCode::kInvalidArgument,
+                      "--public-read takes BUCKET or BUCKET/PREFIX, e.g. processed or "
+                      "processed/photos/, not '" +
+                          std::string(text.substr(0, 100)) + "'");
+  }
+  return out;
+}
+
+bool is_public_read(Operation op, std::string_view bucket, std::string_view key,
+                    const PublicRead& public_read) {
+  return !public_read.bucket.empty() && is_read(op) && bucket == public_read.bucket &&
+         key.starts_with(public_read.prefix);
 }
 
 std::string denial_message(Principal principal, Operation op, std::string_view bucket,

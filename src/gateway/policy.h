@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/result.h"
 #include "gateway/s3_error.h"
 #include "gateway/s3_request.h"
 
@@ -44,6 +45,23 @@ struct AnonymousUploads {
   // An anonymous multipart upload not completed by then is deleted, parts and all.
   std::chrono::seconds multipart_lifetime{3600};
 };
+
+// Objects anyone may read without credentials (serve --public-read, off by default), so that a
+// reverse proxy or CDN can front the outputs: GetObject and HeadObject of keys under `prefix`
+// in `bucket`, which serve allows to be the destination only (uploads are unscanned and
+// unprocessed; the quarantine is evidence). Never a listing, never a write.
+struct PublicRead {
+  std::string bucket;  // "" = off
+  std::string prefix;  // "" = every key of the bucket
+};
+
+// "BUCKET" or "BUCKET/PREFIX" as --public-read takes it; kInvalidArgument for a bucket name S3
+// would refuse.
+core::Result<PublicRead> parse_public_read(std::string_view text);
+
+// Whether an anonymous `op` on `bucket`/`key` is a public read.
+bool is_public_read(Operation op, std::string_view bucket, std::string_view key,
+                    const PublicRead& public_read);
 
 // Whether `principal` may run `op` on `bucket`. Deny by default: only the listed grants allow.
 //   admin:     everything.

@@ -80,6 +80,28 @@ TEST(PolicyTest, FollowsTheLeastPrivilegeTable) {
   }
 }
 
+TEST(PolicyTest, PublicReadIsGetAndHeadUnderThePrefixOnly) {
+  const auto parsed = parse_public_read("processed/photos/");
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->bucket, "processed");
+  EXPECT_EQ(parsed->prefix, "photos/");
+  EXPECT_EQ(parse_public_read("processed")->prefix, "");
+  EXPECT_FALSE(parse_public_read(""));
+  EXPECT_FALSE(parse_public_read("/photos/"));
+  EXPECT_FALSE(parse_public_read("Processed"));
+
+  const PublicRead pr = *parsed;
+  EXPECT_TRUE(is_public_read(Operation::kGetObject, "processed", "photos/a.jpg/large.jpg", pr));
+  EXPECT_TRUE(is_public_read(Operation::kHeadObject, "processed", "photos/x", pr));
+  EXPECT_FALSE(is_public_read(Operation::kGetObject, "processed", "other/x", pr));
+  EXPECT_FALSE(is_public_read(Operation::kGetObject, "uploads", "photos/x", pr));
+  for (Operation op : {Operation::kListObjectsV2, Operation::kPutObject, Operation::kDeleteObject,
+                       Operation::kGetObjectAcl}) {
+    EXPECT_FALSE(is_public_read(op, "processed", "photos/x", pr));
+  }
+  EXPECT_FALSE(is_public_read(Operation::kGetObject, "processed", "photos/x", PublicRead{}));
+}
+
 TEST(PolicyTest, AnonymousUploadsTurnedOffLeaveOnlyPresignedUploads) {
   const BucketRoles roles;
   AnonymousUploads off;
