@@ -1,7 +1,9 @@
 #include "function/manifest.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "core/codec.h"
 #include "core/digest.h"
@@ -48,9 +50,9 @@ int format_rank(std::string_view format) {
   return 2;
 }
 
-ordered_json formats_json(const std::vector<ManifestVariant>& variants) {
+ordered_json formats_json(const Manifest& manifest) {
   ordered_json out = ordered_json::array();
-  for (const ManifestFormat& f : formats_of(variants)) {
+  for (const ManifestFormat& f : formats_of(manifest.source, manifest.variants)) {
     out.push_back({{"format", f.format},
                    {"content_type", f.content_type},
                    {"srcset", f.srcset},
@@ -59,12 +61,39 @@ ordered_json formats_json(const std::vector<ManifestVariant>& variants) {
   return out;
 }
 
+// Whether a w x h image has the proportions of a W x H one, to within a pixel of rounding.
+bool same_proportions(std::int64_t w, std::int64_t h, std::int64_t big_w, std::int64_t big_h) {
+  if (w <= 0 || h <= 0 || big_w <= 0 || big_h <= 0) return false;
+  const std::int64_t off = w * big_h - h * big_w;  // in units of 1/big_w px of height
+  return std::abs(off) <= std::max(big_w, big_h);
+}
+
+// The proportions the srcset groups keep: the source's if some variant has them, else the
+// largest variant's.
+std::pair<int, int> picture_proportions(const ManifestSource& source,
+                                        const std::vector<ManifestVariant>& variants) {
+  const ManifestVariant* largest = nullptr;
+  for (const ManifestVariant& v : variants) {
+    if (same_proportions(v.width, v.height, source.width, source.height)) {
+      return {source.width, source.height};
+    }
+    if (largest == nullptr ||
+        v.width * std::int64_t(v.height) > largest->width * std::int64_t(largest->height)) {
+      largest = &v;
+    }
+  }
+  return largest == nullptr ? std::pair{0, 0} : std::pair{largest->width, largest->height};
+}
+
 }  // namespace
 
-std::vector<ManifestFormat> formats_of(const std::vector<ManifestVariant>& variants) {
+std::vector<ManifestFormat> formats_of(const ManifestSource& source,
+                                       const std::vector<ManifestVariant>& variants) {
+  const auto [picture_w, picture_h] = picture_proportions(source, variants);
   std::vector<ManifestFormat> formats;
   std::vector<std::vector<const ManifestVariant*>> members;
   for (const ManifestVariant& v : variants) {
+    if (!same_proportions(v.width, v.height, picture_w, picture_h)) continue;
     auto found = std::find_if(formats.begin(), formats.end(),
                               [&](const ManifestFormat& f) { return f.format == v.format; });
     if (found == formats.end()) {
@@ -148,7 +177,7 @@ std::string to_json(const Manifest& m) {
   for (const ManifestVariant& v : m.variants) j["variants"].push_back(variant_json(v));
   j["placeholder"] = m.placeholder;
   if (!m.dominant_color.empty()) j["dominant_color"] = m.dominant_color;
-  j["formats"] = formats_json(m.variants);
+  j["formats"] = formats_json(m);
   j["generator"] = m.generator;
   if (m.scan) {
     j["scan"] = {{"scanned_by", m.scan->scanned_by},

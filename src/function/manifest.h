@@ -82,10 +82,15 @@ struct ManifestFormat {
   std::vector<std::string> variants;  // their names, by width
 };
 
-// The variants grouped by format, best first: AVIF, WebP, then the others (JPEG, PNG, GIF...)
-// in the order the recipe names them. The last group is the <img> fallback; every browser
-// decodes it when the recipe ends with a JPEG, PNG or GIF variant. Derived from `variants`.
-std::vector<ManifestFormat> formats_of(const std::vector<ManifestVariant>& variants);
+// The variants that show the whole picture, grouped by format, best first: AVIF, WebP, then
+// the others (JPEG, PNG, GIF...) in the order the recipe names them. The last group is the
+// <img> fallback; every browser decodes it when the recipe ends with a JPEG, PNG or GIF variant.
+// A srcset must list one picture at several widths, so only variants with the source's
+// proportions (to a pixel) take part: a cropped or padded one, such as a square thumbnail of a
+// landscape photo, is another picture, and a browser choosing it by width would show the wrong
+// crop. If none has them, the largest variant's proportions are used instead.
+std::vector<ManifestFormat> formats_of(const ManifestSource& source,
+                                       const std::vector<ManifestVariant>& variants);
 
 // Pretty-printed JSON with a stable field order (so identical work yields identical bytes).
 // "formats" (formats_of) is written for front-ends and not read back: it follows the variants.

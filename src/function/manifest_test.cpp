@@ -33,8 +33,10 @@ TEST(Manifest, RoundTripsThroughJson) {
   EXPECT_EQ(parsed->source.etag, "\"etag\"");
 }
 
-ManifestVariant variant(std::string name, std::string format, int width) {
+// A 4:3 variant unless told otherwise.
+ManifestVariant variant(std::string name, std::string format, int width, int height = -1) {
   ManifestVariant v;
+  v.height = height >= 0 ? height : width * 3 / 4;
   v.key = "summer trip/cat.jpg/" + name + "." + format;
   v.name = std::move(name);
   v.content_type = "image/" + format;
@@ -44,12 +46,13 @@ ManifestVariant variant(std::string name, std::string format, int width) {
 }
 
 TEST(Manifest, FormatsAreGroupedBestFirstWithASrcsetEach) {
-  const std::vector<ManifestVariant> variants = {
-      variant("large", "jpeg", 1600), variant("thumb", "jpeg", 200),
-      variant("large", "webp", 1600), variant("medium", "webp", 800),
-      variant("square", "webp", 800),  // the same width as medium: once in the srcset
-      variant("large", "avif", 1600)};
-  const std::vector<ManifestFormat> formats = formats_of(variants);
+  const std::vector<ManifestVariant> variants =
+      {variant("large", "jpeg", 1600), variant("thumb", "jpeg", 200),
+       variant("large", "webp", 1600), variant("medium", "webp", 800),
+       variant("sharp", "webp", 800),  // the same width as medium: once in the srcset
+       variant("large", "avif", 1600)};
+  const ManifestSource source{"summer trip/cat.jpg", 1, "", "", "jpeg", 4000, 3000, 1};
+  const std::vector<ManifestFormat> formats = formats_of(source, variants);
   ASSERT_EQ(formats.size(), 3U);
   EXPECT_EQ(formats[0].format, "avif");
   EXPECT_EQ(formats[1].format, "webp");
@@ -57,11 +60,12 @@ TEST(Manifest, FormatsAreGroupedBestFirstWithASrcsetEach) {
   EXPECT_EQ(formats[1].content_type, "image/webp");
   EXPECT_EQ(formats[1].srcset,
             "summer%20trip/cat.jpg/medium.webp 800w, summer%20trip/cat.jpg/large.webp 1600w");
-  EXPECT_EQ(formats[1].variants, (std::vector<std::string>{"medium", "square", "large"}));
+  EXPECT_EQ(formats[1].variants, (std::vector<std::string>{"medium", "sharp", "large"}));
   EXPECT_EQ(formats[2].srcset,
             "summer%20trip/cat.jpg/thumb.jpeg 200w, summer%20trip/cat.jpg/large.jpeg 1600w");
 
   Manifest m;
+  m.source = source;
   m.variants = variants;
   m.dominant_color = "#336699";
   const auto j = nlohmann::json::parse(to_json(m));
@@ -69,6 +73,25 @@ TEST(Manifest, FormatsAreGroupedBestFirstWithASrcsetEach) {
   ASSERT_EQ(j["formats"].size(), 3U);
   EXPECT_EQ(j["formats"][0]["srcset"], "summer%20trip/cat.jpg/large.avif 1600w");
   EXPECT_EQ(parse_manifest(to_json(m))->dominant_color, "#336699");
+}
+
+TEST(Manifest, ACroppedVariantIsAnotherPictureAndStaysOutOfTheSrcsets) {
+  const ManifestSource landscape{"cat.jpg", 1, "", "", "jpeg", 1000, 667, 1};
+  const std::vector<ManifestVariant> variants = {
+      variant("large", "jpeg", 800, 534),  // 800 x 533.6: rounded, still the whole picture
+      variant("medium", "jpeg", 400, 267),
+      variant("thumb", "webp", 200, 200)};  // fit: cover, a square crop
+  const auto formats = formats_of(landscape, variants);
+  ASSERT_EQ(formats.size(), 1U);  // no WebP group: a browser would take it at every width
+  EXPECT_EQ(formats[0].variants, (std::vector<std::string>{"medium", "large"}));
+
+  // Only crops: the largest one's proportions.
+  const std::vector<ManifestVariant> squares = {variant("a", "webp", 400, 400),
+                                                variant("b", "webp", 200, 200),
+                                                variant("wide", "jpeg", 300, 100)};
+  const auto square_formats = formats_of(landscape, squares);
+  ASSERT_EQ(square_formats.size(), 1U);
+  EXPECT_EQ(square_formats[0].variants, (std::vector<std::string>{"b", "a"}));
 }
 
 TEST(Manifest, GarbageIsCorrupt) {

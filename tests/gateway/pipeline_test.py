@@ -84,9 +84,16 @@ class PipelineTest(unittest.TestCase):
         self.assertRegex(manifest["dominant_color"], r"^#[0-9a-f]{6}$")
         # For a <picture>: each format's srcset names its variants by width, keys percent-encoded
         # (the space in "summer trip"), and every key in it is a stored object.
+        # Only the variants that show the whole picture: the square thumbnail is another crop.
         formats = manifest["formats"]
-        self.assertEqual(sorted(f["format"] for f in formats),
-                         sorted({v["format"] for v in manifest["variants"]}))
+        source = manifest["source"]
+        whole = [v for v in manifest["variants"]
+                 if abs(v["width"] * source["height"] - v["height"] * source["width"])
+                 <= max(source["width"], source["height"])]
+        self.assertEqual(sorted(f["format"] for f in formats), sorted({v["format"] for v in whole}))
+        self.assertEqual(sorted(n for f in formats for n in f["variants"]),
+                         sorted(v["name"] for v in whole))
+        self.assertNotIn("thumb", [n for f in formats for n in f["variants"]])
         for group in formats:
             for entry in group["srcset"].split(", "):
                 key, width = entry.split(" ")
