@@ -28,12 +28,7 @@ using Step = tl::expected<T, RecordOutcome>;
 using Stop = tl::unexpected<RecordOutcome>;
 
 // ETags are compared without the quotes S3 puts around them on the wire.
-std::string_view unquoted(std::string_view etag) {
-  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
-    return etag.substr(1, etag.size() - 2);
-  }
-  return etag;
-}
+std::string_view unquoted(std::string_view etag) { return unquoted_etag(etag); }
 
 bool has_stamp(const ObjectInfo& info) {
   for (const auto& [name, value] : info.user_metadata) {
@@ -61,15 +56,6 @@ Failure image_failure(const core::Error& error) {
   return error.code == ErrorCode::kInternal || error.code == ErrorCode::kUnavailable
              ? Failure::kTransient
              : Failure::kPermanent;
-}
-
-std::vector<std::string> hash_variants(const recipe::Recipe& recipe) {
-  std::vector<std::string> hashes;
-  hashes.reserve(recipe.variants.size());
-  for (const recipe::Variant& variant : recipe.variants) {
-    hashes.push_back(recipe.variant_hash(variant));
-  }
-  return hashes;
 }
 
 // The scanner recipe.scan asks for: the one given, else a client of the recipe's clamd.
@@ -203,8 +189,7 @@ class Handler::Run {
       : h_(handler),
         record_(record),
         request_id_(request_id),
-        layout_(handler.config_.recipe.output.key_template, handler.config_.destination_prefix,
-                record.key),
+        layout_(handler.planner_.layout(record.key)),
         started_(handler.clock_.now()),
         record_start_(std::chrono::steady_clock::now()),
         lap_start_(record_start_) {}
@@ -235,8 +220,9 @@ class Handler::Run {
     // Idempotency before reading a byte: redelivery must cost a head and a small get.
     auto previous = read_manifest();
     if (!previous) return previous.error();
-    if (auto ok = check_not_done(*previous, *source); !ok) {
-      RecordOutcome done = ok.error();
+    auto plan = plan_for(*previous, *source);
+    if (!plan) {
+      RecordOutcome done = plan.error();
       if (done.kind == OutcomeKind::kAlreadyDone) attach_processed(done, *source, **previous);
       return done;
     }
@@ -245,18 +231,19 @@ class Handler::Run {
     if (!bytes) return bytes.error();
     lap(Instruments::kFetch);
     // Before any decoder: infected bytes never reach libvips, let alone a published variant.
-    auto scanned = scan_source(*source, *bytes);
+    auto scanned = scan_once(*source, *bytes, *previous, *plan);
     if (!scanned) return scanned.error();
-    auto processed = render(*bytes);  // one decode, every variant; nothing written yet
+    auto processed = render(*bytes, *plan);  // one decode; nothing written yet
     if (!processed) return processed.error();
     lap(Instruments::kRender);
     // Rendering takes long enough for a newer upload to land; its own event makes its outputs,
     // and these must not be written over them. (Hosts that run one object's events one at a
     // time, as the embedded runtime does, never meet this; Lambda may.)
     if (auto ok = check_still_current(*source); !ok) return ok.error();
+    const std::vector<Output> outputs = outputs_of(*processed);
     // The old marker must not vouch for a set that is about to be replaced piece by piece.
-    if (auto ok = retract(*previous); !ok) return ok.error();
-    auto manifest = store_variants(*source, *bytes, *processed);
+    if (auto ok = retract(*previous, *plan, outputs); !ok) return ok.error();
+    auto manifest = store_variants(*source, *bytes, *processed, outputs, *previous, *plan);
     if (!manifest) return manifest.error();
     manifest->scan = std::move(*scanned);
     // Last: its presence says every variant above is in place.
@@ -264,7 +251,8 @@ class Handler::Run {
     lap(Instruments::kStore);
     observe(Instruments::kTotal, record_start_);
     prune(*previous, *manifest);  // after the commit: keys only the old recipe made
-    RecordOutcome done = finish(OutcomeKind::kProcessed, keys_of(*manifest));
+    RecordOutcome done = finish(OutcomeKind::kProcessed, keys_of(outputs));
+    done.kept = kept_keys(*manifest, *plan);
     attach_processed(done, *source, *manifest);
     return done;
   }
@@ -374,21 +362,46 @@ class Handler::Run {
     return std::optional<Manifest>(std::move(*manifest));
   }
 
-  Step<void> check_not_done(const std::optional<Manifest>& previous,
+  // What the previous manifest leaves to do; stops with kAlreadyDone when it matches the source
+  // ETag and the recipe. Variants it would keep whose object is gone or changed are made again.
+  Step<RenderPlan> plan_for(const std::optional<Manifest>& previous,
                             const ObjectInfo& source) const {
-    if (!previous) return {};
-    if (previous->source.key != record_.key) {
+    RenderPlan plan = h_.planner_.plan(previous, record_.key, source.etag);
+    if (plan.kind == RenderPlan::Kind::kCurrent) {
+      return skip(OutcomeKind::kAlreadyDone, "manifest matches source ETag and recipe");
+    }
+    if (previous && previous->source.key != record_.key) {
       // Only a manifest written under an older layout, in which "cat.jpg" and "cat.png" shared
       // a folder, can belong to another source: the old set is replaced, never this upload
       // refused for its name.
       note(core::LogLevel::kWarn, "checked", "", 0,
            "replacing outputs that an older key layout made for " + previous->source.key);
-      return {};
     }
-    if (unquoted(previous->source.etag) == unquoted(source.etag) &&
-        previous->recipe_hash == h_.recipe_hash_) {
-      return skip(OutcomeKind::kAlreadyDone, "manifest matches source ETag and recipe");
+    if (plan.kind == RenderPlan::Kind::kPartial) {
+      if (auto ok = confirm_kept(*previous, plan); !ok) return Stop(std::move(ok.error()));
     }
+    return plan;
+  }
+
+  // A kept variant must still be there as the manifest lists it: one HEAD each.
+  Step<void> confirm_kept(const Manifest& previous, RenderPlan& plan) const {
+    std::vector<std::string> confirmed;
+    for (const std::string& name : plan.kept) {
+      const auto entry = std::find_if(previous.variants.begin(), previous.variants.end(),
+                                      [&](const ManifestVariant& v) { return v.name == name; });
+      auto info = h_.destination_.head(h_.config_.destination_bucket, entry->key);
+      if (!info && info.error().code != ErrorCode::kNotFound) {
+        return fail_storage("head " + entry->key, info.error());
+      }
+      if (info && unquoted(info->etag) == unquoted(entry->etag)) {
+        confirmed.push_back(name);
+      } else {
+        note(core::LogLevel::kWarn, "checked", name, 0,
+             entry->key + " is not as the manifest lists it: made again");
+        plan.changed.push_back(name);
+      }
+    }
+    plan.kept = std::move(confirmed);
     return {};
   }
 
@@ -432,6 +445,19 @@ class Handler::Run {
 
   // nullopt without recipe.scan; otherwise who scanned a clean source. An infected source ends
   // the record (contained); a scanner that cannot answer fails it transiently: fail closed.
+  // The bytes of a source version are scanned once: re-rendering them for a changed recipe keeps
+  // the scan the manifest records.
+  Step<std::optional<ManifestScan>> scan_once(const ObjectInfo& source, const std::string& bytes,
+                                              const std::optional<Manifest>& previous,
+                                              const RenderPlan& plan) const {
+    if (h_.scanner_ && plan.kind == RenderPlan::Kind::kPartial && previous->scan) {
+      note(core::LogLevel::kInfo, "scanned", "", bytes.size(),
+           "scanned before, by " + previous->scan->scanned_by);
+      return previous->scan;
+    }
+    return scan_source(source, bytes);
+  }
+
   Step<std::optional<ManifestScan>> scan_source(const ObjectInfo& source,
                                                 const std::string& bytes) const {
     if (!h_.scanner_) return std::optional<ManifestScan>();
@@ -495,7 +521,7 @@ class Handler::Run {
     storage::PutOptions options;
     options.content_type = source.content_type;
     // Stamped: the loop guard never processes it, and an admin sees why it is there.
-    options.user_metadata = stamps(source.etag, h_.recipe_hash_);
+    options.user_metadata = stamps(source.etag, h_.planner_.recipe_hash());
     options.user_metadata.emplace(kStampScan, "infected");
     options.user_metadata.emplace(kStampSignature, signature);
     const std::string& bucket = h_.config_.recipe.scan.quarantine_bucket;
@@ -516,8 +542,12 @@ class Handler::Run {
     if (h_.instruments_) h_.instruments_->scans[verdict]->add();
   }
 
-  Step<image::Processed> render(std::string_view bytes) const {
-    auto processed = image::process(bytes, h_.config_.recipe);
+  // Encodes every variant the plan does not keep (the decode and resizes are shared by all).
+  Step<image::Processed> render(std::string_view bytes, const RenderPlan& plan) const {
+    const recipe::Recipe& recipe = h_.config_.recipe;
+    std::vector<bool> encode;
+    for (const recipe::Variant& v : recipe.variants) encode.push_back(!plan.keeps(v.name));
+    auto processed = image::process(bytes, recipe, encode);
     if (!processed) {
       return fail(image_failure(processed.error()), "process", processed.error());
     }
@@ -525,30 +555,73 @@ class Handler::Run {
       note(core::LogLevel::kInfo, "resized", r.variant, r.bytes.size());
       if (r.watermarked) note(core::LogLevel::kInfo, "watermarked", r.variant, r.bytes.size());
     }
+    for (const std::string& name : plan.kept) note(core::LogLevel::kInfo, "kept", name, 0);
     return std::move(*processed);
   }
 
-  Step<void> retract(const std::optional<Manifest>& previous) const {
+  // A rendition and the key it is stored under.
+  struct Output {
+    const image::Rendition* rendition;
+    std::string sha256;  // hex, of its bytes
+    std::string key;
+  };
+
+  std::vector<Output> outputs_of(const image::Processed& processed) const {
+    std::vector<Output> outputs;
+    for (const image::Rendition& r : processed.renditions) {
+      std::string sha256 = core::to_hex(core::sha256(r.bytes));
+      std::string key = layout_.variant_key(r.variant, recipe::extension(r.format), sha256);
+      outputs.push_back({&r, std::move(sha256), std::move(key)});
+    }
+    return outputs;
+  }
+
+  // Needed when a key the old manifest lists is about to be rewritten, or the manifest is of
+  // another version of the source. New keys alone leave the old manifest true until the new one
+  // replaces it.
+  Step<void> retract(const std::optional<Manifest>& previous, const RenderPlan& plan,
+                     const std::vector<Output>& outputs) const {
     if (!previous) return {};
+    const bool same_version = plan.kind == RenderPlan::Kind::kPartial;
+    const bool overwrites = std::any_of(outputs.begin(), outputs.end(), [&](const Output& o) {
+      return std::any_of(previous->variants.begin(), previous->variants.end(),
+                         [&](const ManifestVariant& v) { return v.key == o.key; });
+    });
+    if (same_version && !overwrites) return {};
     return remove(manifest_key());
   }
 
+  // Every variant in recipe order: the kept entries of the previous manifest as they were, the
+  // others stored now.
   Step<Manifest> store_variants(const ObjectInfo& source, const std::string& bytes,
-                                const image::Processed& processed) const {
+                                const image::Processed& processed,
+                                const std::vector<Output>& outputs,
+                                const std::optional<Manifest>& previous,
+                                const RenderPlan& plan) const {
     Manifest manifest = manifest_for(processed, record_.key, bytes, unquoted(source.etag),
-                                     h_.recipe_hash_, h_.generator_);
-    for (std::size_t i = 0; i < processed.renditions.size(); ++i) {
-      auto variant = store_variant(source, processed.renditions[i], h_.variant_hashes_.at(i));
+                                     h_.planner_.recipe_hash(), h_.generator_);
+    const recipe::Recipe& recipe = h_.config_.recipe;
+    auto next = outputs.begin();
+    for (std::size_t i = 0; i < recipe.variants.size(); ++i) {
+      const std::string& name = recipe.variants[i].name;
+      if (plan.keeps(name)) {
+        manifest.variants.push_back(
+            *std::find_if(previous->variants.begin(), previous->variants.end(),
+                          [&](const ManifestVariant& v) { return v.name == name; }));
+        continue;
+      }
+      auto variant = store_variant(source, *next++, h_.planner_.variant_hashes().at(i));
       if (!variant) return Stop(std::move(variant.error()));
       manifest.variants.push_back(std::move(*variant));
     }
     return manifest;
   }
 
-  Step<ManifestVariant> store_variant(const ObjectInfo& source, const image::Rendition& r,
+  Step<ManifestVariant> store_variant(const ObjectInfo& source, const Output& output,
                                       const std::string& variant_hash) const {
-    const std::string sha256 = core::to_hex(core::sha256(r.bytes));
-    const std::string key = layout_.variant_key(r.variant, recipe::extension(r.format), sha256);
+    const image::Rendition& r = *output.rendition;
+    const std::string& key = output.key;
+    const std::string& sha256 = output.sha256;
     storage::PutOptions options;
     options.content_type = std::string(recipe::mime_type(r.format));  // as the manifest says
     options.cache_control = h_.config_.recipe.output.variant_cache_control();
@@ -568,7 +641,7 @@ class Handler::Run {
     storage::PutOptions options;
     options.content_type = "application/json";
     options.cache_control = "no-cache";  // rewritten when the source or recipe changes
-    options.user_metadata = stamps(manifest.source.etag, h_.recipe_hash_);
+    options.user_metadata = stamps(manifest.source.etag, h_.planner_.recipe_hash());
     auto stored = h_.destination_.put(h_.config_.destination_bucket, manifest_key(), json, options);
     if (!stored) return fail_storage("put manifest", stored.error());
     note(core::LogLevel::kInfo, "stored", "manifest", json.size());
@@ -636,6 +709,21 @@ class Handler::Run {
   static std::vector<std::string> keys_of(const Manifest& manifest) {
     std::vector<std::string> keys;
     for (const ManifestVariant& v : manifest.variants) keys.push_back(v.key);
+    return keys;
+  }
+
+  static std::vector<std::string> keys_of(const std::vector<Output>& outputs) {
+    std::vector<std::string> keys;
+    keys.reserve(outputs.size());
+    for (const Output& o : outputs) keys.push_back(o.key);
+    return keys;
+  }
+
+  static std::vector<std::string> kept_keys(const Manifest& manifest, const RenderPlan& plan) {
+    std::vector<std::string> keys;
+    for (const ManifestVariant& v : manifest.variants) {
+      if (plan.keeps(v.name)) keys.push_back(v.key);
+    }
     return keys;
   }
 
@@ -709,8 +797,7 @@ Handler::Handler(const HandlerConfig& config, storage::ObjectStore& source,
                  storage::ObjectStore& destination, core::Logger& logger, const core::Clock& clock,
                  core::MetricsRegistry* metrics)
     : config_(config),
-      recipe_hash_(config.recipe.hash()),
-      variant_hashes_(hash_variants(config.recipe)),
+      planner_(config.recipe, config.destination_prefix),
       generator_(generator_of(config)),
       source_(source),
       destination_(destination),

@@ -13,6 +13,7 @@
 #include "core/result.h"
 #include "events/event_record.h"
 #include "function/notification.h"
+#include "function/render_plan.h"
 #include "recipe/recipe.h"
 #include "scan/scanner.h"
 #include "storage/object_store.h"
@@ -81,6 +82,7 @@ struct RecordOutcome {
   std::string key;
   std::string reason;                // why it was skipped, ignored or failed; "" if processed
   std::vector<std::string> outputs;  // destination keys written (processed) or deleted (removed)
+  std::vector<std::string> kept{};   // processed: keys the manifest lists, left as they were
   // For a type in HandlerConfig::notify: "processed" when processed or already done (a
   // redelivery after a crash must not lose it; its id is the same), "quarantined" when infected.
   // Failures are the host's to report: only it knows when retrying has ended.
@@ -113,7 +115,11 @@ struct InvocationResult {
 // quarantine bucket and deleted, or only deleted, per scan.on_infected; a scanner that cannot
 // answer is a transient failure, never a pass), one decode for all variants, PUT every
 // variant, PUT the manifest last. Outputs are stamped with imgflow-* user metadata. A failure
-// before the manifest leaves no manifest, so readers never see a partial set as complete. For an
+// before the manifest leaves no manifest, so readers never see a partial set as complete. When
+// the manifest is of the same source version but another recipe (RenderPlan::kPartial), only
+// the variants the change affects are encoded and written: the others keep their objects (if
+// they are still there with the ETag the manifest lists), and a scan the manifest records is not
+// repeated. The bytes are the same as a whole run would make. For an
 // ObjectRemoved record: delete the variants the manifest lists, then the manifest.
 //
 // Thread-safety: handle() and handle_record() may be called from many threads at once on one
@@ -150,8 +156,7 @@ class Handler {
   struct Instruments;  // the registry's series this handler records into (handler.cpp)
 
   const HandlerConfig config_;
-  const std::string recipe_hash_;
-  const std::vector<std::string> variant_hashes_;  // in recipe order
+  const RenderPlanner planner_;  // the recipe's hashes, and what a change of them means
   const std::string generator_;
   storage::ObjectStore& source_;
   storage::ObjectStore& destination_;

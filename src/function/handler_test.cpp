@@ -295,6 +295,98 @@ TEST_F(HandlerTest, ChangedRecipeReprocesses) {
   EXPECT_EQ(manifest_at("cat.jpg/manifest.json").recipe_hash, config_.recipe.hash());
 }
 
+// ---- A recipe change re-renders what it affects, and only that. ------------------------------
+
+TEST_F(HandlerTest, AChangedVariantIsTheOnlyOneWrittenAgain) {
+  const std::string event = aws_event(created(upload("cat.jpg", photo_)));
+  ASSERT_EQ(handle(event).processed, 1);
+  const Manifest before = manifest_at("cat.jpg/manifest.json");
+  const auto small_before = dest_mem_.head("processed", "cat.jpg/small.jpg").value();
+  clock_.advance(std::chrono::minutes(5));
+  config_.recipe.variants[1].encode.quality = 50;  // thumb
+  handler_.reset();
+
+  const InvocationResult result = handle(event);
+  ASSERT_EQ(result.processed, 1) << result.records.at(0).reason;
+  EXPECT_EQ(result.records[0].outputs, std::vector<std::string>{"cat.jpg/thumb.webp"});
+  EXPECT_EQ(result.records[0].kept, std::vector<std::string>{"cat.jpg/small.jpg"});
+  const auto small_after = dest_mem_.head("processed", "cat.jpg/small.jpg").value();
+  EXPECT_EQ(small_after.etag, small_before.etag);
+  EXPECT_EQ(small_after.last_modified, small_before.last_modified);  // not written at all
+  EXPECT_GT(dest_mem_.head("processed", "cat.jpg/thumb.webp")->last_modified,
+            small_before.last_modified);
+
+  const Manifest after = manifest_at("cat.jpg/manifest.json");
+  EXPECT_EQ(after.recipe_hash, config_.recipe.hash());
+  ASSERT_EQ(after.variants.size(), 2U);
+  const ManifestVariant& kept = after.variants[0];
+  EXPECT_EQ(kept.key, before.variants[0].key);
+  EXPECT_EQ(kept.etag, before.variants[0].etag);
+  EXPECT_EQ(kept.sha256, before.variants[0].sha256);
+  EXPECT_EQ(kept.recipe_hash, before.variants[0].recipe_hash);
+  EXPECT_EQ(kept.bytes, before.variants[0].bytes);
+  EXPECT_EQ(after.variants[1].recipe_hash, config_.recipe.variant_hash(config_.recipe.variants[1]));
+  EXPECT_NE(after.variants[1].sha256, before.variants[1].sha256);
+
+  // The same bytes as a whole run of the new recipe makes.
+  ASSERT_EQ(handle(aws_event(created(upload("dog.jpg", photo_)))).processed, 1);
+  EXPECT_EQ(manifest_at("dog.jpg/manifest.json").variants[1].sha256, after.variants[1].sha256);
+  // And once more changes nothing.
+  EXPECT_EQ(handle(event).already_done, 1);
+}
+
+TEST_F(HandlerTest, AddedVariantsAreMadeAndDroppedOnesDeletedAfterTheManifest) {
+  const std::string event = aws_event(created(upload("cat.jpg", photo_)));
+  ASSERT_EQ(handle(event).processed, 1);
+  recipe::Variant medium;
+  medium.name = "medium";
+  medium.resize.width = 320;
+  medium.encode.format = recipe::Format::kAvif;
+  config_.recipe.variants = {config_.recipe.variants[1], medium};  // small dropped
+  handler_.reset();
+
+  const InvocationResult result = handle(event);
+  ASSERT_EQ(result.processed, 1) << result.records.at(0).reason;
+  EXPECT_EQ(result.records[0].outputs, std::vector<std::string>{"cat.jpg/medium.avif"});
+  EXPECT_EQ(result.records[0].kept, std::vector<std::string>{"cat.jpg/thumb.webp"});
+  EXPECT_FALSE(dest_mem_.head("processed", "cat.jpg/small.jpg"));
+  const Manifest after = manifest_at("cat.jpg/manifest.json");
+  ASSERT_EQ(after.variants.size(), 2U);
+  EXPECT_EQ(after.variants[0].name, "thumb");
+  EXPECT_EQ(after.variants[1].name, "medium");
+  EXPECT_EQ(after.variants[1].width, 320);
+}
+
+TEST_F(HandlerTest, AKeptVariantWhoseObjectIsGoneIsMadeAgain) {
+  const std::string event = aws_event(created(upload("cat.jpg", photo_)));
+  ASSERT_EQ(handle(event).processed, 1);
+  ASSERT_TRUE(dest_mem_.delete_object("processed", "cat.jpg/small.jpg"));
+  config_.recipe.variants[1].encode.quality = 50;
+  handler_.reset();
+
+  const InvocationResult result = handle(event);
+  ASSERT_EQ(result.processed, 1) << result.records.at(0).reason;
+  EXPECT_EQ(result.records[0].outputs.size(), 2U);
+  EXPECT_TRUE(result.records[0].kept.empty());
+  EXPECT_TRUE(dest_mem_.head("processed", "cat.jpg/small.jpg"));
+}
+
+TEST_F(HandlerTest, ANewKeyTemplateMovesEveryOutput) {
+  const std::string event = aws_event(created(upload("cat.jpg", photo_)));
+  ASSERT_EQ(handle(event).processed, 1);
+  config_.recipe.output.key_template = "{dir}/{file}/{variant}-{hash}.{ext}";
+  handler_.reset();
+
+  const InvocationResult result = handle(event);
+  ASSERT_EQ(result.processed, 1) << result.records.at(0).reason;
+  EXPECT_EQ(result.records[0].outputs.size(), 2U);
+  EXPECT_FALSE(dest_mem_.head("processed", "cat.jpg/small.jpg"));
+  EXPECT_FALSE(dest_mem_.head("processed", "cat.jpg/thumb.webp"));
+  for (const ManifestVariant& v : manifest_at("cat.jpg/manifest.json").variants) {
+    EXPECT_TRUE(dest_mem_.head("processed", v.key)) << v.key;
+  }
+}
+
 TEST_F(HandlerTest, StaleEventIsSkipped) {
   const auto first = upload("cat.jpg", photo_);
   upload("cat.jpg", to_jpeg(test_card(320, 240)));  // overwritten before the event is handled
@@ -712,6 +804,21 @@ TEST_F(HandlerScanTest, OnInfectedDeleteOnlyDeletes) {
   EXPECT_FALSE(source_mem_.head("uploads", "cat.jpg"));
   EXPECT_FALSE(source_mem_.head("quarantine", "cat.jpg"));
   EXPECT_TRUE(destination_objects().empty());
+}
+
+TEST_F(HandlerScanTest, ARecipeChangeKeepsTheScanOfTheSameBytes) {
+  const std::string event = aws_event(created(upload("cat.jpg", photo_)));
+  ASSERT_EQ(handle(event).processed, 1);
+  const ManifestScan scanned = manifest_at("cat.jpg/manifest.json").scan.value();
+  // The scanner is gone now: bytes it passed are not sent to it again.
+  config_.recipe.scan.clamd = scan::parse_clamd_address("unix:/nonexistent/clamd.ctl").value();
+  config_.recipe.variants[1].encode.quality = 50;
+  handler_.reset();
+  ASSERT_EQ(handle(event).processed, 1);
+  const Manifest after = manifest_at("cat.jpg/manifest.json");
+  ASSERT_TRUE(after.scan.has_value());
+  EXPECT_EQ(after.scan->scanned_by, scanned.scanned_by);
+  EXPECT_EQ(after.scan->engine, scanned.engine);
 }
 
 TEST_F(HandlerScanTest, AScannerThatCannotAnswerIsATransientFailureNeverAPass) {

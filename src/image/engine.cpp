@@ -463,6 +463,16 @@ std::string libvips_version() { return vips_version_string(); }
 void set_threads_per_image(int threads) { vips_concurrency_set(std::max(1, threads)); }
 
 core::Result<Processed> process(std::string_view bytes, const recipe::Recipe& recipe) {
+  return process(bytes, recipe, std::vector<bool>(recipe.variants.size(), true));
+}
+
+core::Result<Processed> process(std::string_view bytes, const recipe::Recipe& recipe,
+                                const std::vector<bool>& encode) {
+  if (encode.size() != recipe.variants.size()) {
+    return core::fail(core::ErrorCode::kInvalidArgument,
+                      "asked to encode " + std::to_string(encode.size()) + " of " +
+                          std::to_string(recipe.variants.size()) + " variants");
+  }
   detail::OperationErrors errors;  // every message below is about these bytes only
   const Deadline deadline{now_ms() + recipe.limits.time_limit_ms};
   auto info = inspect(bytes, recipe.limits);  // header only: limits hold before any pixel
@@ -520,6 +530,7 @@ core::Result<Processed> process(std::string_view bytes, const recipe::Recipe& re
                                 deadline.at_ms);  // a new image: encoding it is watched too
       }
       frames_made.add(resized);
+      if (!encode[i]) continue;
       out.renditions.push_back(
           render(resized, recipe.variants[i], plans[i], recipe, mark ? &*mark : nullptr));
     }

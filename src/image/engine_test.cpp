@@ -820,5 +820,38 @@ TEST_F(Engine, TheDominantColourIsTheMostCommonOneNotTheMean) {
   EXPECT_LE(rgb & 0xffU, 0x10U) << dotted.dominant_color;
 }
 
+// --- encoding a subset (reprocess) ----------------------------------------------------------
+
+TEST_F(Engine, EncodingASubsetMakesTheSameBytesAsEncodingEveryVariant) {
+  // Later variants are derived from earlier ones, so a subset must still resize them all.
+  recipe::Recipe recipe;
+  recipe.variants = {variant("large", 900, 900, Fit::kInside, Format::kJpeg),
+                     variant("medium", 400, 400, Fit::kInside, Format::kWebp),
+                     variant("small", 150, 150, Fit::kInside, Format::kPng),
+                     variant("square", 120, 120, Fit::kCover, Format::kJpeg)};
+  const std::string jpeg = to_jpeg(marked_photo(1800, 1200));
+  const Processed all = process_ok(jpeg, recipe);
+  ASSERT_EQ(all.renditions.size(), 4U);
+
+  auto some = process(jpeg, recipe, {false, true, false, true});
+  ASSERT_TRUE(some) << some.error().to_string();
+  ASSERT_EQ(some->renditions.size(), 2U);
+  EXPECT_EQ(some->renditions[0].variant, "medium");
+  EXPECT_EQ(some->renditions[1].variant, "square");
+  EXPECT_EQ(some->renditions[0].bytes, all.renditions[1].bytes);
+  EXPECT_EQ(some->renditions[1].bytes, all.renditions[3].bytes);
+  EXPECT_EQ(some->placeholder, all.placeholder);
+  EXPECT_EQ(some->dominant_color, all.dominant_color);
+
+  auto none = process(jpeg, recipe, std::vector<bool>(4, false));
+  ASSERT_TRUE(none) << none.error().to_string();
+  EXPECT_TRUE(none->renditions.empty());
+  EXPECT_EQ(none->placeholder, all.placeholder);
+
+  auto wrong = process(jpeg, recipe, {true});
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().code, ErrorCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace imgflow::image

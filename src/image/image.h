@@ -92,4 +92,11 @@ core::Result<std::vector<std::string>> check_recipe(const recipe::Recipe& recipe
 // encoder failures.
 core::Result<Processed> process(std::string_view bytes, const recipe::Recipe& recipe);
 
+// As process(), but encodes only the variants with `encode[i]` true (one flag per recipe
+// variant; renditions holds those, in recipe order). The others are still resized, because later
+// variants are derived from earlier ones: each rendition is byte for byte what process() makes.
+// kInvalidArgument if `encode` does not have one flag per variant.
+core::Result<Processed> process(std::string_view bytes, const recipe::Recipe& recipe,
+                                const std::vector<bool>& encode);
+
 }  // namespace imgflow::image
