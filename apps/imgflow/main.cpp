@@ -13,6 +13,7 @@
 #include "lambda_command.h"
 #include "presign_command.h"
 #include "process_command.h"
+#include "reprocess_command.h"
 #include "serve_command.h"
 
 namespace {
@@ -248,6 +249,68 @@ void add_presign(CLI::App& app, imgflow::cli::PresignOptions& options) {
       "Exit status: 0 printed, 2 bad usage, no credentials or no server.");
 }
 
+// `imgflow reprocess`: after a recipe change.
+void add_reprocess(CLI::App& app, imgflow::cli::ReprocessOptions& options) {
+  CLI::App* cmd = app.add_subcommand(
+      "reprocess",
+      "After a recipe change: re-render, for every source, exactly the variants whose settings "
+      "changed, make the ones the recipe added, delete the ones it dropped and rewrite the "
+      "manifest last. Unchanged variants are not touched (their bytes and ETags stay). Run it "
+      "with the recipe the server runs.");
+  cmd->add_flag("-n,--dry-run", options.dry_run,
+                "List what would change, source by source, and write nothing");
+  cmd->add_option("-p,--prefix", options.prefix, "Only sources whose key starts with this");
+  cmd->add_option("-c,--config", options.config,
+                  "Recipe file (default: $IMGFLOW_CONFIG, else the built-in recipe)")
+      ->envname("IMGFLOW_CONFIG")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--source-bucket", options.source_bucket, "Where the uploads are")
+      ->envname("IMGFLOW_SOURCE_BUCKET")
+      ->capture_default_str();
+  cmd->add_option("--destination-bucket", options.destination_bucket,
+                  "Where the variants and manifests are")
+      ->envname("IMGFLOW_DESTINATION_BUCKET")
+      ->capture_default_str();
+  cmd->add_option("--destination-prefix", options.destination_prefix,
+                  "Prefix of every output key, as the function has it (default: none)")
+      ->envname("IMGFLOW_DESTINATION_PREFIX");
+  cmd->add_option("-e,--endpoint", options.endpoint,
+                  "S3 endpoint URL (default: AWS_ENDPOINT_URL_S3, else AWS_ENDPOINT_URL; else, "
+                  "without AWS credentials, --data-dir itself, or the imgflow serve running on "
+                  "it; else AWS S3)");
+  cmd->add_option("--region", options.region,
+                  "Region (default: AWS_REGION, else AWS_DEFAULT_REGION, else us-east-1)");
+  cmd->add_option("-d,--data-dir", options.data_dir, "The data dir of imgflow serve")
+      ->envname("IMGFLOW_DATA_DIR")
+      ->capture_default_str();
+  cmd->add_option("-j,--jobs", options.jobs, "Sources re-rendered at once, 1..64")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  cmd->add_option("--rate", options.rate,
+                  "Sources re-rendered per second at most, so live uploads keep priority "
+                  "(0: no limit; current sources do not count)")
+      ->check(CLI::Range(0.0, 100000.0))
+      ->capture_default_str();
+  cmd->add_option("--nice", options.nice,
+                  "CPU priority while it runs, 0..19 (higher yields more to the server)")
+      ->check(CLI::Range(0, 19))
+      ->capture_default_str();
+  cmd->add_flag("-q,--quiet", options.quiet,
+                "No line per source, no progress and no summary; failures are still printed");
+  cmd->add_flag("-v,--verbose", options.verbose, "Also print the function's log lines");
+  cmd->footer(
+      "Each source is planned from its manifest: variants whose own recipe hash and key are "
+      "unchanged are kept; a source without a manifest (never processed, or one an interrupted "
+      "run was rewriting) is processed whole. Sources already current cost one GET, so an "
+      "interrupted run (Ctrl-C, a crash, a reboot) is resumed by running it again. No "
+      "notifications are sent.\n"
+      "Prints a line per source it changes, progress every 5 s on stderr, and a summary.\n"
+      "Credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY when set; else imgflow's admin "
+      "(IMGFLOW_ACCESS_KEY_ID and IMGFLOW_SECRET_ACCESS_KEY, else DATA_DIR/credentials).\n"
+      "Exit status: 0 every source is current, 1 some failed or the run was interrupted, 2 bad "
+      "usage or configuration, or a bucket it cannot reach.");
+}
+
 void add_lambda(CLI::App& app) {
   CLI::App* cmd = app.add_subcommand(
       "lambda",
@@ -315,6 +378,8 @@ int main(int argc, char** argv) {
   add_dlq(app, dlq);
   imgflow::cli::PresignOptions presign;
   add_presign(app, presign);
+  imgflow::cli::ReprocessOptions reprocess;
+  add_reprocess(app, reprocess);
   CLI::App* version = app.add_subcommand("version", "Print the imgflow and libvips versions");
   add_lambda(app);
 
@@ -329,6 +394,7 @@ int main(int argc, char** argv) {
   if (app.got_subcommand("serve")) return imgflow::cli::run_serve(serve);
   if (app.got_subcommand("dlq")) return imgflow::cli::run_dlq(dlq);
   if (app.got_subcommand("presign")) return imgflow::cli::run_presign(presign);
+  if (app.got_subcommand("reprocess")) return imgflow::cli::run_reprocess(reprocess);
   if (app.got_subcommand("lambda")) return imgflow::cli::run_lambda();
   return imgflow::cli::run_process(process);
 }

@@ -30,12 +30,6 @@ int usage_error(const std::string& message) {
   return 2;
 }
 
-std::optional<std::string> environment(const char* name) {
-  const char* value = std::getenv(name);
-  if (value == nullptr || *value == '\0') return std::nullopt;
-  return std::string(value);
-}
-
 // "s3://BUCKET/KEY" → bucket and key, both non-empty. The key is taken as written (as awscli
 // does): spaces and non-ASCII characters are the key's own.
 struct ObjectName {
@@ -73,55 +67,7 @@ core::Result<seconds> parse_expiry(std::string_view text) {
   return seconds(count * scale);
 }
 
-// Where to send the request and what to sign with, decided as the README's presign section says.
-struct Destination {
-  storage::s3::S3Endpoint endpoint;
-  bool path_style = false;
-  sigv4::Credentials credentials;
-  std::string region;
-};
-
-core::Result<Destination> destination_for(const PresignOptions& options) {
-  Destination d;
-  d.region = !options.region.empty()
-                 ? options.region
-                 : environment("AWS_REGION")
-                       .value_or(environment("AWS_DEFAULT_REGION").value_or("us-east-1"));
-  const auto aws_key = environment("AWS_ACCESS_KEY_ID");
-  const auto aws_secret = environment("AWS_SECRET_ACCESS_KEY");
-  if (aws_key && aws_secret) {
-    d.credentials = {*aws_key, *aws_secret, environment("AWS_SESSION_TOKEN").value_or("")};
-  } else {
-    auto admin = admin_credentials(options.data_dir);
-    if (!admin) {
-      return core::fail(admin.error().code,
-                        "no credentials to sign with: set AWS_ACCESS_KEY_ID and "
-                        "AWS_SECRET_ACCESS_KEY, or " +
-                            admin.error().message);
-    }
-    d.credentials = {admin->access_key_id, admin->secret_access_key, ""};
-  }
-  std::string url = options.endpoint;
-  if (url.empty()) url = environment("AWS_ENDPOINT_URL_S3").value_or("");
-  if (url.empty()) url = environment("AWS_ENDPOINT_URL").value_or("");
-  if (url.empty() && !aws_key) {  // the imgflow admin signs for the embedded server
-    auto found = read_endpoint_file(options.data_dir / "endpoint");
-    if (!found) return core::fail(found.error());
-    if (!*found) {
-      return core::fail(core::ErrorCode::kNotFound, "no server: imgflow serve is not running on " +
-                                                        options.data_dir.string() +
-                                                        "; pass --endpoint URL");
-    }
-    url = **found;
-  }
-  auto endpoint = storage::s3::parse_s3_endpoint(url, d.region);
-  if (!endpoint) return core::fail(endpoint.error());
-  d.endpoint = std::move(*endpoint);
-  d.path_style = !url.empty();  // AWS: virtual-hosted; any other S3: path-style
-  return d;
-}
-
-int print_url(const PresignOptions& options, const ObjectName& object, const Destination& d,
+int print_url(const PresignOptions& options, const ObjectName& object, const S3Access& d,
               seconds expires) {
   const storage::s3::S3Target target =
       storage::s3::s3_target(d.endpoint, d.path_style, object.bucket, object.key);
@@ -160,7 +106,7 @@ int print_url(const PresignOptions& options, const ObjectName& object, const Des
   return 0;
 }
 
-int print_form(const PresignOptions& options, const ObjectName& object, const Destination& d,
+int print_form(const PresignOptions& options, const ObjectName& object, const S3Access& d,
                seconds expires) {
   sigv4::SigningParams params;
   params.credentials = d.credentials;
@@ -202,7 +148,7 @@ int run_presign(const PresignOptions& options) {
   if (options.method != "post" && options.max_size > 0) {
     return usage_error("--max-size is for post (a presigned PUT cannot bind a size)");
   }
-  auto destination = destination_for(options);
+  auto destination = s3_access(options.endpoint, options.region, options.data_dir);
   if (!destination) return usage_error(destination.error().message);
   return options.method == "post" ? print_form(options, *object, *destination, *expires)
                                   : print_url(options, *object, *destination, *expires);

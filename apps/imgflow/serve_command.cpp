@@ -452,10 +452,17 @@ int run_serve(const ServeOptions& options) {
   http::CurlHttpClient webhook_client;
   const runtime::Notifier notifier(std::move(*webhooks), webhook_client, clock,
                                    std::chrono::milliseconds(recipe->notify.timeout_ms));
+  core::Gauge* recipe_in_force = nullptr;
   const auto make_handler = [&](const function::HandlerConfig& config) {
     ensure_quarantine(local, config.recipe, log);
     auto scoped = std::make_shared<ScopedHandler>(
         config, local, function_roles(gateway_options.roles, config.recipe), log, clock, &registry);
+    // Which recipe makes the outputs now: `imgflow reprocess` checks it runs the same one.
+    if (recipe_in_force != nullptr) recipe_in_force->set(0);
+    recipe_in_force = &registry.gauge("imgflow_recipe_info",
+                                      "The recipe in force (1) and those it replaced (0), by hash.",
+                                      {{"hash", scoped->handler().planner().recipe_hash()}});
+    recipe_in_force->set(1);
     return std::shared_ptr<function::Handler>(scoped, &scoped->handler());
   };
   LiveHandler live(make_handler(handler_config));

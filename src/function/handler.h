@@ -150,6 +150,7 @@ class Handler {
   RecordOutcome handle_record(const events::EventRecord& record, std::string_view request_id = "");
 
   const HandlerConfig& config() const { return config_; }
+  const RenderPlanner& planner() const { return planner_; }
 
  private:
   class Run;           // one record's steps (handler.cpp)
