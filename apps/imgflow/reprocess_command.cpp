@@ -35,7 +35,23 @@ using function::ReprocessProgress;
 using function::SourceReport;
 using Status = SourceReport::Status;
 
-constexpr auto kProgressEvery = std::chrono::seconds(5);
+// A progress line every 5 s, and at each tenth of the sources (a short run shows a few).
+class ProgressPacer {
+ public:
+  bool due(const ReprocessProgress& p) {
+    if (p.done >= p.total) return false;  // the summary follows
+    const auto now = std::chrono::steady_clock::now();
+    const std::size_t tenth = p.done * 10 / p.total;
+    if (now - last_ < std::chrono::seconds(5) && tenth == tenth_) return false;
+    last_ = now;
+    tenth_ = tenth;
+    return true;
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_ = std::chrono::steady_clock::now();
+  std::size_t tenth_ = 0;
+};
 
 std::atomic<bool> stop_requested{false};
 
@@ -288,17 +304,13 @@ int run_reprocess(const ReprocessOptions& options) {
 
   std::signal(SIGINT, request_stop);
   std::signal(SIGTERM, request_stop);
-  auto last_progress = std::chrono::steady_clock::now();
+  ProgressPacer pacer;
   const ReprocessProgress result =
       reprocessor.run(*sources, [&](const SourceReport& report, const ReprocessProgress& p) {
         if (report.status == Status::kFailed || !options.quiet) {
           print_report(report, options.dry_run);
         }
-        const auto now = std::chrono::steady_clock::now();
-        if (!options.quiet && now - last_progress >= kProgressEvery && p.done < p.total) {
-          print_progress(p);
-          last_progress = now;
-        }
+        if (!options.quiet && pacer.due(p)) print_progress(p);
       });
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);

@@ -226,6 +226,11 @@ class ReprocessTest(unittest.TestCase):
         current = int(re.search(r"(\d+) current", again.stderr).group(1))
         self.assertGreaterEqual(current, 2, again.stderr)
         self.assertIn(" 0 failed", again.stderr)
+        progress = re.findall(r"imgflow reprocess: (\d+)/(\d+) \(\d+%\), (\d+) left, "
+                              r"[\d.]+/s, ETA \d+s", again.stderr)
+        self.assertGreaterEqual(len(progress), 3, again.stderr)
+        for done, total, left in progress:
+            self.assertEqual((int(total), int(done) + int(left)), (len(sources), int(total)))
 
         after = self.outputs()
         untouched = 0
