@@ -19,6 +19,7 @@
 #include <optional>
 #include <thread>
 
+#include "admin_access.h"
 #include "core/log.h"
 #include "core/machine.h"
 #include "core/metrics.h"
@@ -374,10 +375,7 @@ int run_serve(const ServeOptions& options) {
   auto env_admin = gateway::admin_from_environment();
   if (!env_admin) return usage_error(env_admin.error().message);
   auto webhooks = runtime::webhook_targets(
-      recipe->notify, [](std::string_view name) -> std::optional<std::string> {
-        const char* value = std::getenv(std::string(name).c_str());
-        return value == nullptr ? std::nullopt : std::optional<std::string>(value);
-      });
+      recipe->notify, [](std::string_view name) { return environment(std::string(name).c_str()); });
   if (!webhooks) return usage_error(webhooks.error().message);
   auto tls = load_tls(options.tls);
   if (!tls) return usage_error(tls.error().message);

@@ -112,10 +112,7 @@ core::Result<PublicRead> parse_public_read(std::string_view text) {
   const std::size_t slash = text.find('/');
   PublicRead out{std::string(text.substr(0, slash)),
                  slash == std::string_view::npos ? "" : std::string(text.substr(slash + 1))};
-  const auto alnum = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
-  const std::string& b = out.bucket;
-  if (b.size() < 3 || b.size() > 63 || !alnum(b.front()) || !alnum(b.back()) ||
-      !std::all_of(b.begin(), b.end(), [&](char c) { return alnum(c) || c == '-' || c == '.'; })) {
+  if (!storage::validate_bucket_name(out.bucket)) {
     return core::fail(core::ErrorCode::kInvalidArgument,
                       "--public-read takes BUCKET or BUCKET/PREFIX, e.g. processed or "
                       "processed/photos/, not '" +

@@ -89,6 +89,8 @@ TEST(PolicyTest, PublicReadIsGetAndHeadUnderThePrefixOnly) {
   EXPECT_FALSE(parse_public_read(""));
   EXPECT_FALSE(parse_public_read("/photos/"));
   EXPECT_FALSE(parse_public_read("Processed"));
+  EXPECT_FALSE(parse_public_read("pro..cessed"));  // S3 refuses these names too
+  EXPECT_FALSE(parse_public_read("192.168.1.10/x"));
 
   const PublicRead pr = *parsed;
   EXPECT_TRUE(is_public_read(Operation::kGetObject, "processed", "photos/a.jpg/large.jpg", pr));

@@ -4,6 +4,7 @@
 
 #include "core/codec.h"
 #include "core/digest.h"
+#include "core/xml.h"
 #include "events/event_parser.h"
 
 namespace imgflow::lambda {
@@ -24,14 +25,19 @@ std::string form_field(std::string_view name, std::string_view value) {
   return core::uri_encode(name, false) + "=" + core::uri_encode(value, false);
 }
 
-// SNS's <Message> in an error answer, else the body's start.
-std::string error_message(const std::string& body) {
-  const auto start = body.find("<Message>");
-  const auto end = body.find("</Message>");
-  if (start != std::string::npos && end != std::string::npos && end > start) {
-    return body.substr(start + 9, end - start - 9);
+// What SNS said in an error answer: <ErrorResponse><Error><Code> and <Message>; for a body that
+// is not SNS's XML (a proxy's page), no code and the body's start.
+struct SnsError {
+  std::string code;
+  std::string message;
+};
+SnsError error_of(std::string_view body) {
+  if (auto root = core::parse_xml(body); root) {
+    if (const core::XmlElement* error = root->child("Error")) {
+      return {error->child_text("Code"), error->child_text("Message")};
+    }
   }
-  return body.substr(0, 200);
+  return {"", std::string(body.substr(0, 200))};
 }
 
 }  // namespace
@@ -110,11 +116,12 @@ core::Status SnsPublisher::publish(const function::Notification& notification) c
     return core::fail(core::ErrorCode::kUnavailable, "SNS Publish: " + response.error().message);
   }
   if (response->status == 200) return {};
+  const SnsError error = error_of(answer);
   const std::string why =
-      "SNS Publish answered " + std::to_string(response->status) + ": " + error_message(answer);
+      "SNS Publish answered " + std::to_string(response->status) + ": " + error.message;
   if (response->status == 403) return core::fail(core::ErrorCode::kPermissionDenied, why);
   if (response->status >= 400 && response->status < 500 && response->status != 429 &&
-      answer.find("Throttl") == std::string::npos) {
+      !error.code.starts_with("Throttl")) {
     return core::fail(core::ErrorCode::kInvalidArgument, why);
   }
   return core::fail(core::ErrorCode::kUnavailable, why);

@@ -107,6 +107,7 @@ TEST_F(SnsPublisherTest, ErrorsSayWhetherARetryCanHelp) {
   client_.push(400, answer("Throttling"));
   client_.push(500, answer("InternalError"));
   client_.push_error(core::Error{core::ErrorCode::kUnavailable, "connection refused"});
+  client_.push(502, "<html><body>Bad Gateway</body></html>");  // a proxy's page, not SNS's XML
   const SnsPublisher p = publisher();
   const function::Notification n{NotifyEvent::kFailed, "x", "{}"};
   auto denied = p.publish(n);
@@ -116,6 +117,10 @@ TEST_F(SnsPublisherTest, ErrorsSayWhetherARetryCanHelp) {
   EXPECT_EQ(p.publish(n).error().code, core::ErrorCode::kUnavailable);  // throttled
   EXPECT_EQ(p.publish(n).error().code, core::ErrorCode::kUnavailable);
   EXPECT_EQ(p.publish(n).error().code, core::ErrorCode::kUnavailable);
+  auto proxy = p.publish(n);
+  EXPECT_EQ(proxy.error().code, core::ErrorCode::kUnavailable);
+  EXPECT_NE(proxy.error().message.find("502: <html><body>Bad Gateway"), std::string::npos)
+      << proxy.error().message;
 }
 
 constexpr std::string_view kEvent = R"({"Records":[{"eventVersion":"2.1","eventSource":"aws:s3",

@@ -10,6 +10,15 @@
 namespace imgflow::runtime {
 namespace {
 
+// The wait before retry number `attempts` (1 after the first failure): `base`, doubling each
+// time, at most `cap`.
+std::chrono::milliseconds backoff(
+    std::chrono::milliseconds base, int attempts,
+    std::chrono::milliseconds cap = std::chrono::milliseconds::max()) {
+  const auto doubled = base * (1LL << std::clamp(attempts - 1, 0, 20));
+  return std::min<std::chrono::milliseconds>(doubled, cap);
+}
+
 using SteadyClock = std::chrono::steady_clock;
 
 std::size_t workers_for(const DispatcherOptions& options) {
@@ -296,7 +305,7 @@ void Dispatcher::settle(const storage::OutboxEvent& event, const Verdict& verdic
         break;
       }
       {
-        const auto delay = options_.retry_backoff * (1LL << std::min(event.attempts - 1, 20));
+        const auto delay = backoff(options_.retry_backoff, event.attempts);
         logger_.warn("invocation failed, will retry",
                      {{"event_id", event.id},
                       {"attempt", event.attempts},
@@ -389,9 +398,8 @@ void Dispatcher::notify(const storage::OutboxEvent& notification) {
                 notification.attempts);
     return;
   }
-  const auto doubled =
-      options_.notify_retry_backoff * (1LL << std::min(notification.attempts - 1, 20));
-  const auto delay = std::min<std::chrono::milliseconds>(doubled, options_.notify_max_backoff);
+  const auto delay =
+      backoff(options_.notify_retry_backoff, notification.attempts, options_.notify_max_backoff);
   logger_.warn("notification not delivered, will retry",
                {{"event_id", notification.id},
                 {"type", notification.event_name},

@@ -192,7 +192,7 @@ void LocalStore::Impl::remove_file(std::string_view bucket, const std::string& i
 }
 
 core::Status LocalStore::Impl::check_bucket(sqlite::Database& db, std::string_view bucket) {
-  if (auto st = internal::validate_bucket_name(bucket); !st) return st;
+  if (auto st = validate_bucket_name(bucket); !st) return st;
   auto s = db.prepare("SELECT 1 FROM buckets WHERE name = ?1");
   if (!s) return core::fail(s.error());
   auto row = s->bind_text(1, bucket).step();
@@ -304,7 +304,7 @@ core::Status LocalStore::delete_bucket(std::string_view bucket) {
 }
 
 core::Result<BucketInfo> LocalStore::head_bucket(std::string_view bucket) {
-  if (auto st = internal::validate_bucket_name(bucket); !st) return core::fail(st.error());
+  if (auto st = validate_bucket_name(bucket); !st) return core::fail(st.error());
   auto lease = impl_->read();
   if (!lease) return core::fail(lease.error());
   auto s = lease->db().prepare("SELECT created_ms FROM buckets WHERE name = ?1");

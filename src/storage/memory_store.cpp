@@ -75,7 +75,7 @@ core::Result<std::pair<std::shared_ptr<const std::string>, std::string>> read_bo
 MemoryStore::MemoryStore(const core::Clock& clock) : clock_(clock) {}
 
 core::Result<MemoryStore::Bucket*> MemoryStore::bucket_locked(std::string_view bucket) {
-  if (auto st = internal::validate_bucket_name(bucket); !st) return core::fail(st.error());
+  if (auto st = validate_bucket_name(bucket); !st) return core::fail(st.error());
   auto it = buckets_.find(bucket);
   if (it == buckets_.end()) {
     return core::fail(make_error(ErrorDetail::kNoSuchBucket,

@@ -13,6 +13,25 @@ namespace {
 
 using core::ErrorCode;
 
+bool is_ipv4(std::string_view name) {
+  int dots = 0;
+  int digits = 0;
+  for (char c : name) {
+    if (c == '.') {
+      if (digits == 0) return false;
+      ++dots;
+      digits = 0;
+    } else if (c >= '0' && c <= '9') {
+      ++digits;
+    } else {
+      return false;
+    }
+  }
+  return dots == 3 && digits > 0;
+}
+
+bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
+
 struct DetailName {
   ErrorDetail detail;
   std::string_view name;
@@ -137,6 +156,19 @@ core::Result<std::string> ObjectStore::get_string(std::string_view bucket, std::
   StringSink sink(out);
   if (auto info = get(bucket, key, sink, options); !info) return core::fail(info.error());
   return out;
+}
+
+core::Status validate_bucket_name(std::string_view bucket) {
+  const bool ok = bucket.size() >= 3 && bucket.size() <= 63 && is_lower_alnum(bucket.front()) &&
+                  is_lower_alnum(bucket.back()) &&
+                  std::all_of(bucket.begin(), bucket.end(),
+                              [](char c) { return is_lower_alnum(c) || c == '.' || c == '-'; }) &&
+                  bucket.find("..") == std::string_view::npos && !is_ipv4(bucket);
+  if (ok) return {};
+  return core::fail(make_error(ErrorDetail::kInvalidBucketName,
+                               "bucket names are 3-63 characters of a-z, 0-9, '.' and '-', "
+                               "start and end with a letter or digit: '" +
+                                   std::string(bucket.substr(0, 80)) + "'"));
 }
 
 }  // namespace imgflow::storage

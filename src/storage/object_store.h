@@ -61,6 +61,10 @@ std::string_view to_string(ErrorDetail detail);
 core::ErrorCode code_of(ErrorDetail detail);
 // An Error with code_of(detail), reason to_string(detail) and `message`.
 core::Error make_error(ErrorDetail detail, std::string_view message);
+
+// S3's bucket naming rules: 3..63 of [a-z0-9.-], starting and ending with a letter or digit,
+// no "..", not an IPv4 address. Error: kInvalidBucketName, quoting the name.
+core::Status validate_bucket_name(std::string_view bucket);
 // Recovers the detail of an error made by make_error(); kNone for any other error.
 ErrorDetail detail_of(const core::Error& error);
 

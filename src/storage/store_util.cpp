@@ -22,25 +22,6 @@
 namespace imgflow::storage::internal {
 namespace {
 
-bool is_ipv4(std::string_view name) {
-  int dots = 0;
-  int digits = 0;
-  for (char c : name) {
-    if (c == '.') {
-      if (digits == 0) return false;
-      ++dots;
-      digits = 0;
-    } else if (c >= '0' && c <= '9') {
-      ++digits;
-    } else {
-      return false;
-    }
-  }
-  return dots == 3 && digits > 0;
-}
-
-bool is_lower_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-
 std::size_t digest_size(ChecksumAlgorithm algorithm) {
   return algorithm == ChecksumAlgorithm::kSha256 ? 32 : 4;
 }
@@ -53,19 +34,6 @@ std::string_view strip_quotes(std::string_view etag) {
 }
 
 }  // namespace
-
-core::Status validate_bucket_name(std::string_view bucket) {
-  const bool ok = bucket.size() >= 3 && bucket.size() <= 63 && is_lower_alnum(bucket.front()) &&
-                  is_lower_alnum(bucket.back()) &&
-                  std::all_of(bucket.begin(), bucket.end(),
-                              [](char c) { return is_lower_alnum(c) || c == '.' || c == '-'; }) &&
-                  bucket.find("..") == std::string_view::npos && !is_ipv4(bucket);
-  if (ok) return {};
-  return core::fail(make_error(ErrorDetail::kInvalidBucketName,
-                               "bucket names are 3-63 characters of a-z, 0-9, '.' and '-', "
-                               "start and end with a letter or digit: '" +
-                                   std::string(bucket.substr(0, 80)) + "'"));
-}
 
 core::Status validate_new_bucket_name(std::string_view bucket) {
   if (auto st = validate_bucket_name(bucket); !st) return st;
@@ -572,7 +540,7 @@ core::Status validate_part_number(int part_number) {
 std::string format_sequencer(std::uint64_t value) {
   std::array<char, 17> buf{};
   std::snprintf(buf.data(), buf.size(), "%016llX", static_cast<unsigned long long>(value));
-  return std::string(buf.data(), 16);
+  return {buf.data(), 16};
 }
 
 std::string random_id() {

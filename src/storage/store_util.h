@@ -16,12 +16,9 @@
 
 namespace imgflow::storage::internal {
 
-// S3 bucket naming rules: 3..63 of [a-z0-9.-], starting and ending with a letter or digit,
-// no "..", not an IPv4 address. Error: kInvalidBucketName.
-core::Status validate_bucket_name(std::string_view bucket);
-// validate_bucket_name() plus the names S3 reserves and refuses at creation: the prefixes
-// "xn--", "sthree-" and "amzn-s3-demo-", the suffixes "-s3alias", "--ol-s3", ".mrap", "--x-s3"
-// and "--table-s3". Only creation checks them, so a bucket made before keeps working.
+// validate_bucket_name() (object_store.h) plus the names S3 reserves and refuses at creation: the
+// prefixes "xn--", "sthree-" and "amzn-s3-demo-", the suffixes "-s3alias", "--ol-s3", ".mrap",
+// "--x-s3" and "--table-s3". Only creation checks them, so a bucket made before keeps working.
 core::Status validate_new_bucket_name(std::string_view bucket);
 // Non-empty valid UTF-8 of at most kMaxKeyBytes. Errors: kKeyTooLongError, kInvalidArgument.
 core::Status validate_key(std::string_view key);

@@ -30,7 +30,7 @@ core::Error corrupt_response(std::string_view what) {
 }
 
 core::Status check_names(std::string_view bucket, std::string_view key) {
-  if (auto st = internal::validate_bucket_name(bucket); !st) return st;
+  if (auto st = validate_bucket_name(bucket); !st) return st;
   return internal::validate_key(key);
 }
 

@@ -269,7 +269,7 @@ core::Status S3Store::attach_body(Call& call, ByteSource& body, std::optional<st
 // ---- Buckets ---------------------------------------------------------------------------------
 
 core::Status S3Store::create_bucket(std::string_view bucket) {
-  if (auto st = internal::validate_bucket_name(bucket); !st) return st;
+  if (auto st = validate_bucket_name(bucket); !st) return st;
   Call call{.method = "PUT", .target = Target::kBucket, .bucket = std::string(bucket)};
   std::string body;
   if (config_.region != "us-east-1") {
@@ -286,7 +286,7 @@ core::Status S3Store::create_bucket(std::string_view bucket) {
 }
 
 core::Status S3Store::delete_bucket(std::string_view bucket) {
-  if (auto st = internal::validate_bucket_name(bucket); !st) return st;
+  if (auto st = validate_bucket_name(bucket); !st) return st;
   Call call{.method = "DELETE", .target = Target::kBucket, .bucket = std::string(bucket)};
   Spool spool(kMaxErrorBody);
   auto response = execute(call, spool);
@@ -295,7 +295,7 @@ core::Status S3Store::delete_bucket(std::string_view bucket) {
 }
 
 core::Result<BucketInfo> S3Store::head_bucket(std::string_view bucket) {
-  if (auto st = internal::validate_bucket_name(bucket); !st) return core::fail(st.error());
+  if (auto st = validate_bucket_name(bucket); !st) return core::fail(st.error());
   Call call{.method = "HEAD", .target = Target::kBucket, .bucket = std::string(bucket)};
   Spool spool(kMaxErrorBody);
   auto response = execute(call, spool);
@@ -418,7 +418,7 @@ core::Status S3Store::delete_object(std::string_view bucket, std::string_view ke
 }
 
 core::Result<ListResult> S3Store::list(std::string_view bucket, const ListOptions& options) {
-  if (auto st = internal::validate_bucket_name(bucket); !st) return core::fail(st.error());
+  if (auto st = validate_bucket_name(bucket); !st) return core::fail(st.error());
   if (options.max_keys < 0) {
     return core::fail(make_error(ErrorDetail::kInvalidArgument, "max-keys must not be negative"));
   }

@@ -265,7 +265,7 @@ core::Result<std::vector<PartInfo>> S3Store::list_parts(std::string_view bucket,
 
 core::Result<ListUploadsResult> S3Store::list_multipart_uploads(std::string_view bucket,
                                                                 const ListUploadsOptions& options) {
-  if (auto st = internal::validate_bucket_name(bucket); !st) return core::fail(st.error());
+  if (auto st = validate_bucket_name(bucket); !st) return core::fail(st.error());
   if (options.max_uploads < 0) {
     return core::fail(
         make_error(ErrorDetail::kInvalidArgument, "max-uploads must not be negative"));
