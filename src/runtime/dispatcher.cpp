@@ -389,10 +389,12 @@ void Dispatcher::notify(const storage::OutboxEvent& notification) {
                                             {"attempt", notification.attempts},
                                             {"duration_ms", ms}});
     if (auto st = outbox_.ack(notification.id); !st) stats_.storage_errors.add();
+    stats_.notifications_delivered.add();
     return;
   }
   const std::string& error = delivered.error().message;
   if (notification.attempts >= options_.notify_max_attempts) {
+    stats_.notifications_dead_lettered.add();
     dead_letter(notification, "undelivered",
                 "gave up after " + std::to_string(notification.attempts) + " attempts: " + error,
                 notification.attempts);
@@ -408,6 +410,7 @@ void Dispatcher::notify(const storage::OutboxEvent& notification) {
                 {"error", error},
                 {"retry_in_ms", static_cast<std::int64_t>(delay.count())}});
   if (auto st = outbox_.nack(notification.id, delay); !st) stats_.storage_errors.add();
+  stats_.notifications_retried.add();
 }
 
 std::string Dispatcher::event_json(const storage::OutboxEvent& event) const {

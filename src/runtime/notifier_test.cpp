@@ -180,6 +180,9 @@ TEST_F(DispatcherNotifyTest, ProcessedIsDeliveredAfterRetries) {
   EXPECT_EQ(nlohmann::json::parse(sent[2].body)["source"]["key"], "a.jpg");
   EXPECT_EQ(dispatcher_->stats().invocations.value(), 1U);  // deliveries are not invocations
   EXPECT_EQ(*store_.count_dead_letters(), 0U);
+  EXPECT_EQ(dispatcher_->stats().notifications_retried.value(), 2U);
+  EXPECT_EQ(dispatcher_->stats().notifications_delivered.value(), 1U);
+  EXPECT_EQ(dispatcher_->stats().notifications_dead_lettered.value(), 0U);
 }
 
 TEST_F(DispatcherNotifyTest, DeadLetteredSourceIsReportedAsFailed) {
@@ -224,6 +227,9 @@ TEST_F(DispatcherNotifyTest, UndeliverableNotificationIsDeadLetteredWithoutAnoth
   EXPECT_EQ(letters->front().failure, "undelivered");
   EXPECT_EQ(letters->front().event.key, "a.jpg");
   EXPECT_EQ(client_.requests().size(), 2U);
+  EXPECT_EQ(dispatcher_->stats().notifications_retried.value(), 1U);
+  EXPECT_EQ(dispatcher_->stats().notifications_dead_lettered.value(), 1U);
+  EXPECT_EQ(dispatcher_->stats().notifications_delivered.value(), 0U);
 }
 
 }  // namespace

@@ -8,6 +8,13 @@ core::Counter& invocation_errors(core::MetricsRegistry& registry, const char* ki
                           {{"kind", kind}});
 }
 
+core::Counter& notifications(core::MetricsRegistry& registry, const char* outcome) {
+  return registry.counter("imgflow_notifications_total",
+                          "Notification deliveries by outcome: delivered, retried (will be sent "
+                          "again), dead_lettered (given up on).",
+                          {{"outcome", outcome}});
+}
+
 }  // namespace
 
 RuntimeStats::RuntimeStats(core::MetricsRegistry& registry)
@@ -29,6 +36,9 @@ RuntimeStats::RuntimeStats(core::MetricsRegistry& registry)
       storage_errors(registry.counter("imgflow_dispatcher_storage_errors_total",
                                       "Event-queue operations (claim, ack, nack, dead-letter) "
                                       "that failed.")),
+      notifications_delivered(notifications(registry, "delivered")),
+      notifications_retried(notifications(registry, "retried")),
+      notifications_dead_lettered(notifications(registry, "dead_lettered")),
       invocation_seconds(registry.histogram("imgflow_invocation_duration_seconds",
                                             "Time inside the function, per invocation.")),
       settle_seconds(registry.histogram("imgflow_settle_duration_seconds",
