@@ -295,7 +295,13 @@ void reload_recipe(
     return;
   }
   for (const std::string& warning : *warnings) log.warn("recipe", {{"warning", warning}});
-  const std::string before = live.get()->config().recipe.hash();
+  const std::shared_ptr<function::Handler> current = live.get();
+  const recipe::Recipe& running = current->config().recipe;
+  if (!(recipe->notify == running.notify)) {
+    log.warn("recipe's notify: section not reloaded",
+             {{"reason", "webhooks and their secrets are read at start; restart to change them"}});
+  }
+  const std::string before = running.hash();
   function::HandlerConfig config = base;
   config.recipe = std::move(*recipe);
   live.set(make_handler(config));

@@ -186,6 +186,7 @@ struct Webhook {
   std::string secret_env;
   std::vector<NotifyEvent> events;  // at least one; default every event
   bool wants(NotifyEvent event) const;
+  bool operator==(const Webhook&) const = default;
 };
 
 // The `notify:` section (absent = no notifications). Delivery is at least once, from a durable
@@ -199,6 +200,7 @@ struct Notify {
   int timeout_ms = 10'000;  // one delivery: connect, send, and the receiver's answer
   bool enabled() const { return !webhooks.empty(); }
   bool wants(NotifyEvent event) const;  // some webhook subscribes to `event`
+  bool operator==(const Notify&) const = default;
 };
 
 struct Recipe {

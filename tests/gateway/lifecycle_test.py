@@ -167,6 +167,15 @@ class LifecycleTest(unittest.TestCase):
             self.assertIsNone(self.server.proc.poll(), "SIGHUP must not end the server")
             s3.put_object(Bucket="uploads", Key=key, Body=png)
             self.wait_for(s3, made)
+
+        # Webhooks are read at start: a reload that adds one says it is not in force.
+        with open(recipe, "w") as f:
+            f.write("variants:\n  - name: fourth\n    width: 32\nnotify:\n  webhooks:\n"
+                    "    - url: http://127.0.0.1:9/hook\n      secret_env: HOOK_SECRET\n")
+        self.server.proc.send_signal(signal.SIGHUP)
+        self.wait_for_log("notify: section not reloaded")
+        s3.put_object(Bucket="uploads", Key="d.png", Body=png)
+        self.wait_for(s3, "d.png/fourth.png")
         self.assertEqual(self.server.stop(), 0)
 
     def wait_until(self, condition, timeout=30):
