@@ -260,6 +260,8 @@ void add_reprocess(CLI::App& app, imgflow::cli::ReprocessOptions& options) {
   cmd->add_flag("-n,--dry-run", options.dry_run,
                 "List what would change, source by source, and write nothing");
   cmd->add_option("-p,--prefix", options.prefix, "Only sources whose key starts with this");
+  cmd->add_option("--suffix", options.suffix,
+                  "Only sources whose key ends with this (as the bucket notification's filter)");
   cmd->add_option("-c,--config", options.config,
                   "Recipe file (default: $IMGFLOW_CONFIG, else the built-in recipe)")
       ->envname("IMGFLOW_CONFIG")

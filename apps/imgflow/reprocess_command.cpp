@@ -286,6 +286,7 @@ int run_reprocess(const ReprocessOptions& options) {
 
   function::ReprocessOptions run_options;
   run_options.prefix = options.prefix;
+  run_options.suffix = options.suffix;
   run_options.dry_run = options.dry_run;
   run_options.jobs = options.jobs;
   run_options.rate = options.rate;

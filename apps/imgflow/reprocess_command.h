@@ -9,6 +9,7 @@ namespace imgflow::cli {
 struct ReprocessOptions {
   bool dry_run = false;
   std::string prefix;  // source keys under it
+  std::string suffix;  // and ending with it
   std::filesystem::path config;
   std::string source_bucket = "uploads";
   std::string destination_bucket = "processed";

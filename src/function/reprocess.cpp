@@ -111,7 +111,7 @@ core::Result<std::vector<storage::ObjectInfo>> Reprocessor::list_sources() const
     auto listed = source_.list(config.source_bucket, page);
     if (!listed) return core::fail(listed.error());
     for (storage::ObjectInfo& object : listed->objects) {
-      if (object.key.ends_with('/')) continue;
+      if (object.key.ends_with('/') || !object.key.ends_with(options_.suffix)) continue;
       if (shared && (outputs.empty() || object.key.starts_with(outputs))) continue;
       sources.push_back(std::move(object));
     }

@@ -24,6 +24,7 @@ namespace imgflow::function {
 
 struct ReprocessOptions {
   std::string prefix{};  // only source keys that start with it
+  std::string suffix{};  // and end with it (as an S3 notification's suffix filter chooses)
   bool dry_run = false;  // plan and report; write nothing
   int jobs = 1;          // sources handled at once
   // Sources re-rendered per second at most (current ones are not counted), so that live uploads
@@ -82,8 +83,10 @@ class Reprocessor {
   Reprocessor(Handler& handler, storage::ObjectStore& source, storage::ObjectStore& destination,
               ReprocessOptions options);
 
-  // Every object under the prefix in the source bucket, in key order, without folder markers
-  // and (when source and destination share a bucket) the outputs under the destination prefix.
+  // Every object under the prefix (and with the suffix) in the source bucket, in key order,
+  // without folder markers
+  // and (when source and destination share a bucket) the outputs under the destination
+  // prefix.
   core::Result<std::vector<storage::ObjectInfo>> list_sources() const;
 
   // Handles `sources` with options.jobs threads; returns the final counts.

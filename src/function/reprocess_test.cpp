@@ -105,6 +105,10 @@ TEST_F(ReprocessTest, ListsSourcesUnderThePrefixWithoutFolderMarkers) {
   ASSERT_TRUE(sources);
   ASSERT_EQ(sources->size(), 1U);
   EXPECT_EQ(sources->at(0).key, "a/one.jpg");
+  upload("a/notes.txt", "not an image");
+  sources = Reprocessor(handler, store_, store_, {.prefix = "a/", .suffix = ".jpg"}).list_sources();
+  ASSERT_TRUE(sources);
+  ASSERT_EQ(sources->size(), 1U);
 }
 
 TEST_F(ReprocessTest, InASharedBucketTheOutputsAreNotSources) {
