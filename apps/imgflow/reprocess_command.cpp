@@ -247,67 +247,46 @@ void print_summary(const ReprocessProgress& p, bool dry_run) {
   }
 }
 
-}  // namespace
-
-int run_reprocess(const ReprocessOptions& options) {
+// The recipe, checked as the server checks it; nullopt after saying why.
+std::optional<recipe::Recipe> checked_recipe(const ReprocessOptions& options) {
   auto recipe =
       options.config.empty() ? recipe::default_recipe() : recipe::load_recipe(options.config);
-  if (!recipe) return usage_error(recipe.error().message);
-  if (auto started = image::init(); !started) return usage_error(started.error().to_string());
+  if (!recipe) {
+    usage_error(recipe.error().message);
+    return std::nullopt;
+  }
+  if (auto started = image::init(); !started) {
+    usage_error(started.error().to_string());
+    return std::nullopt;
+  }
   auto warnings = image::check_recipe(*recipe);  // a bad watermark would fail every source
-  if (!warnings) return usage_error(warnings.error().message);
+  if (!warnings) {
+    usage_error(warnings.error().message);
+    return std::nullopt;
+  }
   for (const std::string& warning : *warnings) {
     std::fprintf(stderr, "imgflow reprocess: warning: %s\n", warning.c_str());
   }
-  // Live uploads first: the server (and anything else on the machine) wins the CPU.
-  if (options.nice > 0 && ::setpriority(PRIO_PROCESS, 0, options.nice) != 0) {
+  return std::move(*recipe);
+}
+
+// Live uploads first: the server (and anything else on the machine) wins the CPU.
+void lower_priority(int nice) {
+  if (nice > 0 && ::setpriority(PRIO_PROCESS, 0, nice) != 0) {
     std::fprintf(stderr, "imgflow reprocess: warning: cannot lower the CPU priority: %s\n",
                  std::strerror(errno));
   }
-  auto stores = open_stores(options);
-  if (!stores) return usage_error(stores.error().message);
-  storage::ObjectStore& store = *stores->store;
-  for (const auto& [bucket, role] : {std::pair{options.source_bucket, "source"},
-                                     std::pair{options.destination_bucket, "destination"}}) {
-    if (auto ok = check_bucket(store, bucket, role); !ok) return usage_error(ok.error().message);
-  }
+}
 
-  std::FILE* log_out = options.verbose ? stderr : std::fopen("/dev/null", "w");
-  core::Logger logger(log_out != nullptr ? log_out : stderr, core::LogLevel::kInfo,
-                      core::LogFormat::kText);
-  function::HandlerConfig config;
-  config.source_bucket = options.source_bucket;
-  config.destination_bucket = options.destination_bucket;
-  config.destination_prefix = options.destination_prefix;
-  config.recipe = *recipe;
-  function::Handler handler(config, store, store, logger, core::SystemClock::instance());
-  image::set_threads_per_image(std::max(1, core::machine_resources().cores / options.jobs));
-  warn_of_another_recipe(*stores, handler.planner().recipe_hash());
-
-  function::ReprocessOptions run_options;
-  run_options.prefix = options.prefix;
-  run_options.suffix = options.suffix;
-  run_options.dry_run = options.dry_run;
-  run_options.jobs = options.jobs;
-  run_options.rate = options.rate;
-  run_options.stop = &stop_requested;
-  function::Reprocessor reprocessor(handler, store, store, run_options);
-  auto sources = reprocessor.list_sources();
-  if (!sources)
-    return usage_error("list " + options.source_bucket + ": " + sources.error().to_string());
-  if (!options.quiet) {
-    std::fprintf(stderr, "imgflow reprocess: %zu sources in %s/%s on %s; recipe %.12s%s\n",
-                 sources->size(), options.source_bucket.c_str(),
-                 core::escape_for_terminal(options.prefix).c_str(), stores->where.c_str(),
-                 handler.planner().recipe_hash().c_str(),
-                 options.dry_run ? "; dry run: nothing is written" : "");
-  }
-
+// Runs over `sources`, printing as it goes; Ctrl-C or SIGTERM stops it between sources.
+ReprocessProgress run_reporting(function::Reprocessor& reprocessor,
+                                const std::vector<storage::ObjectInfo>& sources,
+                                const ReprocessOptions& options) {
   std::signal(SIGINT, request_stop);
   std::signal(SIGTERM, request_stop);
   ProgressPacer pacer;
   const ReprocessProgress result =
-      reprocessor.run(*sources, [&](const SourceReport& report, const ReprocessProgress& p) {
+      reprocessor.run(sources, [&](const SourceReport& report, const ReprocessProgress& p) {
         if (report.status == Status::kFailed || !options.quiet) {
           print_report(report, options.dry_run);
         }
@@ -316,6 +295,60 @@ int run_reprocess(const ReprocessOptions& options) {
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
   if (!options.quiet) print_summary(result, options.dry_run);
+  return result;
+}
+
+function::ReprocessOptions run_options_of(const ReprocessOptions& options) {
+  function::ReprocessOptions run;
+  run.prefix = options.prefix;
+  run.suffix = options.suffix;
+  run.dry_run = options.dry_run;
+  run.jobs = options.jobs;
+  run.rate = options.rate;
+  run.stop = &stop_requested;
+  return run;
+}
+
+}  // namespace
+
+int run_reprocess(const ReprocessOptions& options) {
+  std::optional<recipe::Recipe> recipe = checked_recipe(options);
+  if (!recipe) return 2;
+  lower_priority(options.nice);
+  auto stores = open_stores(options);
+  if (!stores) return usage_error(stores.error().message);
+  storage::ObjectStore& store = *stores->store;
+  for (const auto& [bucket, role] : {std::pair{options.source_bucket, "source"},
+                                     std::pair{options.destination_bucket, "destination"}}) {
+    if (auto ok = check_bucket(store, bucket, role); !ok) return usage_error(ok.error().message);
+  }
+
+  // The function's own log lines only with --verbose: the per-source lines say what happened.
+  std::FILE* log_out = options.verbose ? stderr : std::fopen("/dev/null", "w");
+  core::Logger logger(log_out != nullptr ? log_out : stderr, core::LogLevel::kInfo,
+                      core::LogFormat::kText);
+  function::HandlerConfig config;
+  config.source_bucket = options.source_bucket;
+  config.destination_bucket = options.destination_bucket;
+  config.destination_prefix = options.destination_prefix;
+  config.recipe = std::move(*recipe);
+  function::Handler handler(config, store, store, logger, core::SystemClock::instance());
+  image::set_threads_per_image(std::max(1, core::machine_resources().cores / options.jobs));
+  warn_of_another_recipe(*stores, handler.planner().recipe_hash());
+
+  function::Reprocessor reprocessor(handler, store, store, run_options_of(options));
+  auto sources = reprocessor.list_sources();
+  if (!sources) {
+    return usage_error("list " + options.source_bucket + ": " + sources.error().to_string());
+  }
+  if (!options.quiet) {
+    std::fprintf(stderr, "imgflow reprocess: %zu sources in %s/%s on %s; recipe %.12s%s\n",
+                 sources->size(), options.source_bucket.c_str(),
+                 core::escape_for_terminal(options.prefix).c_str(), stores->where.c_str(),
+                 handler.planner().recipe_hash().c_str(),
+                 options.dry_run ? "; dry run: nothing is written" : "");
+  }
+  const ReprocessProgress result = run_reporting(reprocessor, *sources, options);
   if (log_out != nullptr && log_out != stderr) std::fclose(log_out);
   return result.failed > 0 || result.stopped ? 1 : 0;
 }
