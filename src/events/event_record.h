@@ -22,6 +22,7 @@ inline constexpr std::string_view kObjectCreatedPost = "ObjectCreated:Post";
 inline constexpr std::string_view kObjectCreatedCopy = "ObjectCreated:Copy";
 inline constexpr std::string_view kObjectCreatedCompleteMultipartUpload =
     "ObjectCreated:CompleteMultipartUpload";
+inline constexpr std::string_view kObjectRemovedDelete = "ObjectRemoved:Delete";
 
 // Classifies a normalised event name ("ObjectCreated:Put"). An "s3:" prefix is tolerated.
 EventKind classify(std::string_view event_name);

@@ -1,4 +1,5 @@
 #include "core/codec.h"
+#include "events/event_record.h"
 #include "gateway/http_date.h"
 #include "gateway/operation.h"
 #include "gateway/xml.h"
@@ -258,10 +259,12 @@ OpResult delete_objects(const Call& call) {
     return err("MalformedXML",
                "The XML you provided was not well-formed: " + request.error().message);
   }
+  storage::DeleteOptions options;
+  options.event = event_for(call, call.s3.bucket, events::kObjectRemovedDelete);
   XmlWriter xml;
   xml.open("DeleteResult", kS3Namespace);
   for (const auto& key : request->keys) {
-    auto done = call.ctx.store.delete_object(call.s3.bucket, key);
+    auto done = call.ctx.store.delete_object(call.s3.bucket, key, options);
     if (done) {
       if (request->quiet) continue;
       xml.open("Deleted");

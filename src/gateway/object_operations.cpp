@@ -119,7 +119,9 @@ OpResult get_or_head_object(const Call& call, bool head) {
 }
 
 OpResult delete_object(const Call& call) {
-  if (auto done = call.ctx.store.delete_object(call.s3.bucket, call.s3.key); !done) {
+  storage::DeleteOptions options;
+  options.event = event_for(call, call.s3.bucket, events::kObjectRemovedDelete);
+  if (auto done = call.ctx.store.delete_object(call.s3.bucket, call.s3.key, options); !done) {
     return tl::unexpected(from_core_error(done.error()));
   }
   Response r;

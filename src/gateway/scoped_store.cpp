@@ -57,9 +57,10 @@ core::Result<storage::ObjectInfo> ScopedStore::head(std::string_view bucket, std
   return store_.head(bucket, key);
 }
 
-core::Status ScopedStore::delete_object(std::string_view bucket, std::string_view key) {
+core::Status ScopedStore::delete_object(std::string_view bucket, std::string_view key,
+                                        const storage::DeleteOptions& options) {
   if (auto ok = check(Operation::kDeleteObject, bucket); !ok) return ok;
-  return store_.delete_object(bucket, key);
+  return store_.delete_object(bucket, key, options);
 }
 
 core::Result<storage::ListResult> ScopedStore::list(std::string_view bucket,

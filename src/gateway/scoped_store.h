@@ -28,7 +28,9 @@ class ScopedStore final : public storage::ObjectStore {
   core::Result<std::unique_ptr<storage::ObjectReader>> open(
       std::string_view bucket, std::string_view key, const storage::GetOptions& options) override;
   core::Result<storage::ObjectInfo> head(std::string_view bucket, std::string_view key) override;
-  core::Status delete_object(std::string_view bucket, std::string_view key) override;
+  using storage::ObjectStore::delete_object;
+  core::Status delete_object(std::string_view bucket, std::string_view key,
+                             const storage::DeleteOptions& options) override;
   core::Result<storage::ListResult> list(std::string_view bucket,
                                          const storage::ListOptions& options) override;
   core::Result<storage::ObjectInfo> copy(std::string_view src_bucket, std::string_view src_key,

@@ -121,9 +121,10 @@ core::Result<ObjectInfo> FaultyStore::head(std::string_view bucket, std::string_
   return inner_.head(bucket, key);
 }
 
-core::Status FaultyStore::delete_object(std::string_view bucket, std::string_view key) {
+core::Status FaultyStore::delete_object(std::string_view bucket, std::string_view key,
+                                        const DeleteOptions& options) {
   if (auto e = fault("delete_object")) return core::fail(*e);
-  return inner_.delete_object(bucket, key);
+  return inner_.delete_object(bucket, key, options);
 }
 
 core::Result<ListResult> FaultyStore::list(std::string_view bucket, const ListOptions& options) {

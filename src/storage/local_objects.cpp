@@ -318,7 +318,8 @@ core::Result<ObjectInfo> LocalStore::head(std::string_view bucket, std::string_v
   return std::move((*row)->info);
 }
 
-core::Status LocalStore::delete_object(std::string_view bucket, std::string_view key) {
+core::Status LocalStore::delete_object(std::string_view bucket, std::string_view key,
+                                       const DeleteOptions& options) {
   if (auto st = internal::validate_key(key); !st) return st;
   std::lock_guard lock(impl_->write_mu);
   auto txn = Transaction::begin(impl_->write_db);
@@ -330,6 +331,9 @@ core::Status LocalStore::delete_object(std::string_view bucket, std::string_view
   auto s = impl_->write_db.prepare("DELETE FROM objects WHERE bucket = ?1 AND key = ?2");
   if (!s) return core::fail(s.error());
   if (auto st = s->bind_text(1, bucket).bind_blob(2, key).run(); !st) return st;
+  if (options.event) {  // in the same transaction: a delete is never without its event
+    if (auto st = impl_->insert_event(bucket, (*row)->info, *options.event); !st) return st;
+  }
   if (auto st = impl_->commit(*txn); !st) return st;
   impl_->remove_file(bucket, (*row)->file_id);
   return {};

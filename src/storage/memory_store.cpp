@@ -231,12 +231,16 @@ core::Result<ObjectInfo> MemoryStore::head(std::string_view bucket, std::string_
   return it->second.info;
 }
 
-core::Status MemoryStore::delete_object(std::string_view bucket, std::string_view key) {
+core::Status MemoryStore::delete_object(std::string_view bucket, std::string_view key,
+                                        const DeleteOptions& options) {
   if (auto st = internal::validate_key(key); !st) return st;
   std::lock_guard lock(mu_);
   auto b = bucket_locked(bucket);
   if (!b) return core::fail(b.error());
-  if (auto it = (*b)->objects.find(key); it != (*b)->objects.end()) (*b)->objects.erase(it);
+  auto it = (*b)->objects.find(key);
+  if (it == (*b)->objects.end()) return {};
+  if (options.event) record_event_locked((*b)->info.name, it->second.info, *options.event);
+  (*b)->objects.erase(it);
   return {};
 }
 

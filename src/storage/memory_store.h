@@ -34,7 +34,9 @@ class MemoryStore final : public ObjectStore, public Outbox, public DeadLetters 
   core::Result<std::unique_ptr<ObjectReader>> open(std::string_view bucket, std::string_view key,
                                                    const GetOptions& options) override;
   core::Result<ObjectInfo> head(std::string_view bucket, std::string_view key) override;
-  core::Status delete_object(std::string_view bucket, std::string_view key) override;
+  using ObjectStore::delete_object;
+  core::Status delete_object(std::string_view bucket, std::string_view key,
+                             const DeleteOptions& options) override;
   core::Result<ListResult> list(std::string_view bucket, const ListOptions& options) override;
   core::Result<ObjectInfo> copy(std::string_view src_bucket, std::string_view src_key,
                                 std::string_view dst_bucket, std::string_view dst_key,

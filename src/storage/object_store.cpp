@@ -136,6 +136,10 @@ core::Result<ObjectInfo> ObjectStore::put(std::string_view bucket, std::string_v
   return put(bucket, key, source, options);
 }
 
+core::Status ObjectStore::delete_object(std::string_view bucket, std::string_view key) {
+  return delete_object(bucket, key, DeleteOptions{});
+}
+
 core::Result<ObjectInfo> ObjectStore::get(std::string_view bucket, std::string_view key,
                                           ByteSink& sink, const GetOptions& options) {
   auto reader = open(bucket, key, options);

@@ -313,6 +313,13 @@ struct CompleteOptions {
   std::optional<EventToRecord> event;
 };
 
+struct DeleteOptions {
+  // Recorded in the outbox in the same transaction as the delete, when there was an object to
+  // delete (an absent key deletes nothing and records nothing). The stores without an outbox
+  // ignore it, as for PutOptions::event.
+  std::optional<EventToRecord> event;
+};
+
 // ---- The interface ---------------------------------------------------------------------------
 
 // An S3-shaped object store. Implementations: MemoryStore (tests), LocalStore (embedded mode,
@@ -359,7 +366,9 @@ class ObjectStore {
   virtual core::Result<ObjectInfo> head(std::string_view bucket, std::string_view key) = 0;
 
   // Idempotent: deleting an absent key is OK (the bucket must exist).
-  virtual core::Status delete_object(std::string_view bucket, std::string_view key) = 0;
+  virtual core::Status delete_object(std::string_view bucket, std::string_view key,
+                                     const DeleteOptions& options) = 0;
+  core::Status delete_object(std::string_view bucket, std::string_view key);
 
   // ListObjectsV2. kInvalidArgument for a negative max_keys or a bad continuation token.
   virtual core::Result<ListResult> list(std::string_view bucket, const ListOptions& options) = 0;

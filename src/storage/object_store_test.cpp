@@ -951,6 +951,23 @@ TEST_P(StoreTest, AFailedPutRecordsNoEvent) {
   EXPECT_EQ(outbox_->count_pending().value(), 1U);
 }
 
+TEST_P(StoreTest, ADeleteRecordsItsEventOnlyWhenItDeletedSomething) {
+  DeleteOptions options;
+  options.event = EventToRecord{"ObjectRemoved:Delete", "who"};
+  put("k", "body");  // no event of its own
+  ASSERT_TRUE(store_->delete_object("bkt", "k", options));
+  ASSERT_TRUE(store_->delete_object("bkt", "k", options));  // gone already: nothing recorded
+  ASSERT_TRUE(store_->delete_object("bkt", "never", options));
+  auto events = outbox_->claim(10, 30s);
+  ASSERT_TRUE(events);
+  ASSERT_EQ(events->size(), 1U);
+  EXPECT_EQ(events->at(0).event_name, "ObjectRemoved:Delete");
+  EXPECT_EQ(events->at(0).bucket, "bkt");
+  EXPECT_EQ(events->at(0).key, "k");
+  EXPECT_EQ(events->at(0).payload, "who");
+  EXPECT_FALSE(store_->head("bkt", "k"));
+}
+
 // ---- plain helpers ---------------------------------------------------------------------------
 
 TEST(ErrorDetailTest, TravelsBesideTheMessageNotInIt) {

@@ -264,6 +264,31 @@ class PipelineTest(unittest.TestCase):
         self.assertEqual(manifest["source"]["format"], "png")
         self.check_variants(manifest, "twice.img")
 
+    def test_deleting_an_upload_takes_its_outputs_with_it(self):
+        # One by DeleteObject, two by DeleteObjects (what `aws s3 rm --recursive` sends).
+        keys = ["gone/one.jpg", "gone/dir with space/é two.png", "gone/three.jpg"]
+        for key in keys:
+            self.admin.put_object(Bucket="uploads", Key=key,
+                                  Body=sample("logo.png" if key.endswith(".png") else
+                                              "landscape.jpg"))
+        outputs = {key: [v["key"] for v in self.wait_for_manifest(key + "/manifest.json")
+                         ["variants"]] for key in keys}
+        self.admin.put_object(Bucket="uploads", Key="gone-not/stays.png", Body=sample("logo.png"))
+        self.wait_for_manifest("gone-not/stays.png/manifest.json")
+        self.admin.delete_object(Bucket="uploads", Key=keys[0])
+        subprocess.run(["aws", "s3", "rm", "--recursive", "s3://uploads/gone/",
+                        "--endpoint-url", self.server.endpoint, "--only-show-errors"],
+                       env=self.server.client_env(self.server.admin), check=True, timeout=120)
+        deadline = time.time() + WAIT_SECONDS
+        while time.time() < deadline:
+            listed = self.admin.list_objects_v2(Bucket="processed", Prefix="gone/")
+            if listed["KeyCount"] == 0:
+                break
+            time.sleep(0.2)
+        self.assertEqual(listed["KeyCount"], 0, [o["Key"] for o in listed.get("Contents", [])])
+        self.assertEqual(len([k for ks in outputs.values() for k in ks]), 9)
+        self.wait_for_manifest("gone-not/stays.png/manifest.json")  # another source's stay
+
     def test_metrics_measure_every_stage_and_ready_says_yes(self):
         with open(os.path.join(SAMPLES, "landscape.jpg"), "rb") as f:
             self.admin.put_object(Bucket="uploads", Key="measured.jpg", Body=f.read())

@@ -408,7 +408,8 @@ core::Result<ObjectInfo> S3Store::head(std::string_view bucket, std::string_view
   return info_from_headers(key, *response);
 }
 
-core::Status S3Store::delete_object(std::string_view bucket, std::string_view key) {
+core::Status S3Store::delete_object(std::string_view bucket, std::string_view key,
+                                    const DeleteOptions& /*options*/) {  // S3 raises its own
   if (auto st = check_names(bucket, key); !st) return st;
   Call call{.method = "DELETE", .bucket = std::string(bucket), .key = std::string(key)};
   Spool spool(kMaxErrorBody);

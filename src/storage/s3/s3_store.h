@@ -80,9 +80,10 @@ core::Result<sigv4::Credentials> credentials_from_environment();
 // may report kPreconditionFailed for its own first write. S3 error bodies map to storage errors
 // (see s3_error.h), so detail_of() works as with the other stores.
 //
-// Differences from the local stores: PutOptions::event / CopyOptions::event are ignored (S3
-// raises its own notifications); ObjectInfo::sequencer is empty; put() reports last_modified as
-// the local clock's time (S3 does not return it); head_bucket() does not know the creation time.
+// Differences from the local stores: the event of PutOptions, CopyOptions and DeleteOptions is
+// ignored (S3 raises its own notifications); ObjectInfo::sequencer is empty; put() reports
+// last_modified as the local clock's time (S3 does not return it); head_bucket() does not know
+// the creation time.
 // S3 has no API for MultipartOptions' initiator, max_uploads_per_initiator and expires, nor for
 // PartOptions::max_upload_bytes: they are not sent (a bucket lifecycle rule expires uploads).
 // A put() over max_buffered_body is a multipart upload: its ETag is the multipart "<md5>-<N>"
@@ -111,7 +112,9 @@ class S3Store final : public ObjectStore {
   core::Result<std::unique_ptr<ObjectReader>> open(std::string_view bucket, std::string_view key,
                                                    const GetOptions& options) override;
   core::Result<ObjectInfo> head(std::string_view bucket, std::string_view key) override;
-  core::Status delete_object(std::string_view bucket, std::string_view key) override;
+  using ObjectStore::delete_object;
+  core::Status delete_object(std::string_view bucket, std::string_view key,
+                             const DeleteOptions& options) override;
   core::Result<ListResult> list(std::string_view bucket, const ListOptions& options) override;
   core::Result<ObjectInfo> copy(std::string_view src_bucket, std::string_view src_key,
                                 std::string_view dst_bucket, std::string_view dst_key,
